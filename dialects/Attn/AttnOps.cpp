@@ -1,0 +1,578 @@
+//===- AttnOps.cpp - attn dialect operations --------------------*- C++ -*-===//
+//
+// Verifiers, custom assembly and interfaces of the attn ops. Shape checks
+// follow one rule: two extents agree when they are equal or when either is
+// dynamic; a static disagreement is reported with the operand, the
+// dimension, its meaning and both extents.
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/AttnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace attn;
+
+//===----------------------------------------------------------------------===//
+// Shared helpers
+//===----------------------------------------------------------------------===//
+
+bool attn::isSupportedHeadDim(int64_t headDim) {
+  return llvm::is_contained({16, 32, 64, 128, 256}, headDim);
+}
+
+void attn::walkMaskTree(Value mask,
+                        llvm::function_ref<void(Operation *)> fn) {
+  Operation *def = mask.getDefiningOp();
+  if (!def || !isa<AttnDialect>(def->getDialect()))
+    return;
+  fn(def);
+  for (Value operand : def->getOperands())
+    if (isa<MaskType>(operand.getType()))
+      walkMaskTree(operand, fn);
+}
+
+namespace {
+/// One named extent of the attention problem, with where it came from, so
+/// that a mismatch can say "but query has 8".
+struct Extent {
+  int64_t value = ShapedType::kDynamic;
+  StringRef source;
+};
+
+/// The problem extents an attention op's mask operands are checked against.
+struct ProblemExtents {
+  Extent batch, queryHeads, kvHeads, querySeq, keySeq;
+};
+} // namespace
+
+static std::string formatExtent(int64_t extent) {
+  return ShapedType::isDynamic(extent) ? std::string("?")
+                                       : std::to_string(extent);
+}
+
+static int64_t ceilDivExtent(int64_t extent, int64_t divisor) {
+  if (ShapedType::isDynamic(extent))
+    return ShapedType::kDynamic;
+  return llvm::divideCeil(extent, divisor);
+}
+
+/// Checks that dimension `dim` of the memref `operandName` agrees with
+/// `expected`. Emits the error through `emitError` on mismatch.
+static LogicalResult
+checkExtent(llvm::function_ref<InFlightDiagnostic()> emitError,
+            StringRef operandName, Type type, unsigned dim, StringRef meaning,
+            Extent expected) {
+  int64_t actual = cast<ShapedType>(type).getDimSize(dim);
+  if (ShapedType::isDynamic(actual) || ShapedType::isDynamic(expected.value) ||
+      actual == expected.value)
+    return success();
+  return emitError() << operandName << " dimension " << dim << " (" << meaning
+                     << ") is " << actual << " but " << expected.source
+                     << " has " << expected.value;
+}
+
+/// Returns the extent of dimension `dim` of `type`, tagged with `source`.
+static Extent extentOf(Type type, unsigned dim, StringRef source) {
+  return {cast<ShapedType>(type).getDimSize(dim), source};
+}
+
+/// Verifies that `elementType` of `operandName` equals that of `reference`.
+static LogicalResult
+checkSameElementType(llvm::function_ref<InFlightDiagnostic()> emitError,
+                     StringRef operandName, Type type, StringRef referenceName,
+                     Type reference) {
+  Type actual = cast<ShapedType>(type).getElementType();
+  Type expected = cast<ShapedType>(reference).getElementType();
+  if (actual == expected)
+    return success();
+  return emitError() << operandName << " element type " << actual
+                     << " differs from " << referenceName << " element type "
+                     << expected;
+}
+
+/// Verifies that dimension `dim` of `type` is a static, supported head
+/// dimension.
+static LogicalResult
+checkHeadDim(llvm::function_ref<InFlightDiagnostic()> emitError,
+             StringRef operandName, Type type, unsigned dim) {
+  int64_t headDim = cast<ShapedType>(type).getDimSize(dim);
+  if (ShapedType::isDynamic(headDim))
+    return emitError() << operandName << " head dimension (dimension " << dim
+                       << ") must be static";
+  if (!isSupportedHeadDim(headDim))
+    return emitError() << operandName << " head dimension " << headDim
+                       << " is not supported (expected 16, 32, 64, 128 or 256)";
+  return success();
+}
+
+/// Verifies an optional scale attribute: finite and positive.
+static LogicalResult
+checkScale(llvm::function_ref<InFlightDiagnostic()> emitError,
+           std::optional<APFloat> scale) {
+  if (!scale)
+    return success();
+  double value = scale->convertToDouble();
+  if (!std::isfinite(value) || value <= 0.0)
+    return emitError() << "scale must be finite and positive, got " << value;
+  return success();
+}
+
+/// Verifies `[B, H, N]` of a per-token mask operand against the problem.
+static LogicalResult
+checkTokenOperand(llvm::function_ref<InFlightDiagnostic()> emitError,
+                  StringRef name, Type type, const Extent &batch,
+                  const Extent &heads, const Extent &seq) {
+  return success(
+      succeeded(checkExtent(emitError, name, type, 0, "batch", batch)) &&
+      succeeded(checkExtent(emitError, name, type, 1, "heads", heads)) &&
+      succeeded(checkExtent(emitError, name, type, 2, "sequence length", seq)));
+}
+
+/// Verifies every mask op in the tree rooted at `mask` against the extents
+/// of the attention problem that uses it. Errors are emitted on `user` with
+/// a note at the offending mask op.
+static LogicalResult verifyMaskAgainstProblem(Operation *user, Value mask,
+                                              const ProblemExtents &problem) {
+  if (!mask.getDefiningOp() ||
+      !isa<AttnDialect>(mask.getDefiningOp()->getDialect()))
+    return user->emitOpError()
+           << "mask must be produced by an attn.mask.* op, so that its "
+              "structure can be analysed";
+
+  LogicalResult result = success();
+  walkMaskTree(mask, [&](Operation *maskOp) {
+    if (failed(result))
+      return;
+    auto emitError = [&]() {
+      InFlightDiagnostic diag = user->emitOpError();
+      diag.attachNote(maskOp->getLoc()) << "mask defined here";
+      return diag;
+    };
+    // Every mask operand of this op must itself come from a mask op.
+    for (Value operand : maskOp->getOperands()) {
+      if (!isa<MaskType>(operand.getType()))
+        continue;
+      Operation *def = operand.getDefiningOp();
+      if (!def || !isa<AttnDialect>(def->getDialect())) {
+        result = emitError() << "mask must be produced by attn.mask.* ops, "
+                                "so that its structure can be analysed";
+        return;
+      }
+    }
+    result =
+        llvm::TypeSwitch<Operation *, LogicalResult>(maskOp)
+            .Case([&](MaskHashOp op) {
+              return success(
+                  succeeded(checkTokenOperand(
+                      emitError, "query_buckets", op.getQueryBuckets().getType(),
+                      problem.batch, problem.queryHeads, problem.querySeq)) &&
+                  succeeded(checkTokenOperand(
+                      emitError, "key_buckets", op.getKeyBuckets().getType(),
+                      problem.batch, problem.kvHeads, problem.keySeq)));
+            })
+            .Case([&](MaskDropOp op) {
+              return success(
+                  succeeded(checkTokenOperand(
+                      emitError, "query_keep", op.getQueryKeep().getType(),
+                      problem.batch, problem.queryHeads, problem.querySeq)) &&
+                  succeeded(checkTokenOperand(
+                      emitError, "key_keep", op.getKeyKeep().getType(),
+                      problem.batch, problem.kvHeads, problem.keySeq)));
+            })
+            .Case([&](MaskBlockOp op) {
+              Type type = op.getBlockMask().getType();
+              int64_t size = op.getSize();
+              Extent qBlocks{ceilDivExtent(problem.querySeq.value, size),
+                             "ceil(query sequence / block size)"};
+              Extent kBlocks{ceilDivExtent(problem.keySeq.value, size),
+                             "ceil(key sequence / block size)"};
+              unsigned first = 0;
+              if (cast<ShapedType>(type).getRank() == 4) {
+                if (failed(checkExtent(emitError, "block_mask", type, 0,
+                                       "batch", problem.batch)) ||
+                    failed(checkExtent(emitError, "block_mask", type, 1,
+                                       "heads", problem.queryHeads)))
+                  return failure();
+                first = 2;
+              }
+              return success(
+                  succeeded(checkExtent(emitError, "block_mask", type, first,
+                                        "query blocks", qBlocks)) &&
+                  succeeded(checkExtent(emitError, "block_mask", type,
+                                        first + 1, "key blocks", kBlocks)));
+            })
+            .Default([](Operation *) { return success(); });
+  });
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionOp
+//===----------------------------------------------------------------------===//
+
+double AttentionOp::getEffectiveScale() {
+  if (std::optional<APFloat> scale = getScale())
+    return scale->convertToDouble();
+  int64_t headDim = getQuery().getType().getDimSize(3);
+  return 1.0 / std::sqrt(static_cast<double>(headDim));
+}
+
+LogicalResult AttentionOp::verify() {
+  auto emitError = [&]() { return emitOpError(); };
+  Type q = getQuery().getType(), k = getKey().getType(),
+       v = getValue().getType(), o = getOutput().getType();
+
+  if (failed(checkSameElementType(emitError, "key", k, "query", q)) ||
+      failed(checkSameElementType(emitError, "value", v, "query", q)) ||
+      failed(checkSameElementType(emitError, "output", o, "query", q)))
+    return failure();
+
+  if (failed(checkHeadDim(emitError, "query", q, 3)) ||
+      failed(checkExtent(emitError, "key", k, 3, "head dimension",
+                         extentOf(q, 3, "query"))) ||
+      failed(checkHeadDim(emitError, "value", v, 3)) ||
+      failed(checkExtent(emitError, "output", o, 3, "value head dimension",
+                         extentOf(v, 3, "value"))))
+    return failure();
+
+  ProblemExtents problem{extentOf(q, 0, "query"), extentOf(q, 1, "query"),
+                         extentOf(k, 1, "key"), extentOf(q, 2, "query"),
+                         extentOf(k, 2, "key")};
+  if (failed(checkExtent(emitError, "key", k, 0, "batch", problem.batch)) ||
+      failed(checkExtent(emitError, "value", v, 0, "batch", problem.batch)) ||
+      failed(checkExtent(emitError, "value", v, 1, "heads", problem.kvHeads)) ||
+      failed(checkExtent(emitError, "value", v, 2, "sequence length",
+                         problem.keySeq)) ||
+      failed(checkExtent(emitError, "output", o, 0, "batch", problem.batch)) ||
+      failed(checkExtent(emitError, "output", o, 1, "heads",
+                         problem.queryHeads)) ||
+      failed(checkExtent(emitError, "output", o, 2, "sequence length",
+                         problem.querySeq)))
+    return failure();
+
+  int64_t queryHeads = problem.queryHeads.value;
+  int64_t kvHeads = problem.kvHeads.value;
+  if (!ShapedType::isDynamic(queryHeads) && !ShapedType::isDynamic(kvHeads) &&
+      (kvHeads == 0 || queryHeads % kvHeads != 0))
+    return emitOpError() << "query heads (" << queryHeads
+                         << ") must be a multiple of key/value heads ("
+                         << kvHeads << ")";
+
+  if (Value lse = getLse()) {
+    Type l = lse.getType();
+    if (failed(checkExtent(emitError, "lse", l, 0, "batch", problem.batch)) ||
+        failed(checkExtent(emitError, "lse", l, 1, "heads",
+                           problem.queryHeads)) ||
+        failed(checkExtent(emitError, "lse", l, 2, "sequence length",
+                           problem.querySeq)))
+      return failure();
+  }
+
+  if (failed(checkScale(emitError, getScale())))
+    return failure();
+
+  if (Value mask = getMask())
+    return verifyMaskAgainstProblem(*this, mask, problem);
+  return success();
+}
+
+void AttentionOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  for (OpOperand *operand :
+       {&getQueryMutable(), &getKeyMutable(), &getValueMutable()})
+    effects.emplace_back(MemoryEffects::Read::get(), operand);
+  effects.emplace_back(MemoryEffects::Write::get(), &getOutputMutable());
+  for (OpOperand &lse : getLseMutable())
+    effects.emplace_back(MemoryEffects::Write::get(), &lse);
+  if (!getMask())
+    return;
+  // The mask is a description; the buffers it refers to are read here.
+  walkMaskTree(getMask(), [&](Operation *maskOp) {
+    for (OpOperand &operand : maskOp->getOpOperands()) {
+      if (!isa<MemRefType>(operand.get().getType()))
+        continue;
+      Value buffer = operand.get();
+      if (auto result = dyn_cast<OpResult>(buffer))
+        effects.emplace_back(MemoryEffects::Read::get(), result);
+      else
+        effects.emplace_back(MemoryEffects::Read::get(),
+                             cast<BlockArgument>(buffer));
+    }
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// LinearAttentionOp and ConvAttentionOp
+//===----------------------------------------------------------------------===//
+
+/// Verifies Q, K, V, O of the causal non-GQA ops (linear and conv attention):
+/// same element type, same batch, heads and sequence, static supported head
+/// dimensions, O shaped like V.
+static LogicalResult
+verifyCausalSelfAttentionShapes(llvm::function_ref<InFlightDiagnostic()> emitError,
+                                Type q, Type k, Type v, Type o) {
+  if (failed(checkSameElementType(emitError, "key", k, "query", q)) ||
+      failed(checkSameElementType(emitError, "value", v, "query", q)) ||
+      failed(checkSameElementType(emitError, "output", o, "query", q)))
+    return failure();
+  if (failed(checkHeadDim(emitError, "query", q, 3)) ||
+      failed(checkExtent(emitError, "key", k, 3, "head dimension",
+                         extentOf(q, 3, "query"))) ||
+      failed(checkHeadDim(emitError, "value", v, 3)))
+    return failure();
+  static constexpr StringLiteral kMeanings[] = {"batch", "heads",
+                                                "sequence length"};
+  for (unsigned dim = 0; dim < 3; ++dim) {
+    Extent expected = extentOf(q, dim, "query");
+    if (failed(checkExtent(emitError, "key", k, dim, kMeanings[dim],
+                           expected)) ||
+        failed(checkExtent(emitError, "value", v, dim, kMeanings[dim],
+                           expected)) ||
+        failed(checkExtent(emitError, "output", o, dim, kMeanings[dim],
+                           expected)))
+      return failure();
+  }
+  return checkExtent(emitError, "output", o, 3, "value head dimension",
+                     extentOf(v, 3, "value"));
+}
+
+LogicalResult LinearAttentionOp::verify() {
+  auto emitError = [&]() { return emitOpError(); };
+  Type q = getQuery().getType(), k = getKey().getType(),
+       v = getValue().getType();
+  if (failed(verifyCausalSelfAttentionShapes(emitError, q, k, v,
+                                             getOutput().getType())))
+    return failure();
+  if (Value decay = getDecay())
+    if (failed(checkExtent(emitError, "decay", decay.getType(), 0, "heads",
+                           extentOf(q, 1, "query"))))
+      return failure();
+  for (auto [name, state] : {std::pair<StringRef, Value>{"initial_state",
+                                                         getInitialState()},
+                             {"final_state", getFinalState()}}) {
+    if (!state)
+      continue;
+    Type s = state.getType();
+    if (failed(checkExtent(emitError, name, s, 0, "batch",
+                           extentOf(q, 0, "query"))) ||
+        failed(checkExtent(emitError, name, s, 1, "heads",
+                           extentOf(q, 1, "query"))) ||
+        failed(checkExtent(emitError, name, s, 2, "key head dimension",
+                           extentOf(k, 3, "key"))) ||
+        failed(checkExtent(emitError, name, s, 3, "value head dimension",
+                           extentOf(v, 3, "value"))))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult ConvAttentionOp::verify() {
+  auto emitError = [&]() { return emitOpError(); };
+  Type q = getQuery().getType();
+  if (failed(verifyCausalSelfAttentionShapes(emitError, q, getKey().getType(),
+                                             getValue().getType(),
+                                             getOutput().getType())))
+    return failure();
+  int64_t bases = getBases(), window = getWindow();
+  double delta = getDelta().convertToDouble();
+  double epsilon = getEpsilon().convertToDouble();
+  if (bases < 1)
+    return emitOpError() << "bases must be at least 1, got " << bases;
+  if (window < 1)
+    return emitOpError() << "window must be at least 1, got " << window;
+  if (!std::isfinite(delta) || delta <= 0.0)
+    return emitOpError() << "delta must be finite and positive, got " << delta;
+  if (!std::isfinite(epsilon) || epsilon < 0.0)
+    return emitOpError() << "epsilon must be finite and non-negative, got "
+                         << epsilon;
+  int64_t seq = cast<ShapedType>(q).getDimSize(2);
+  if (!ShapedType::isDynamic(seq) && (bases > seq || window > seq))
+    return emitOpError() << "bases (" << bases << ") and window (" << window
+                         << ") must not exceed the sequence length (" << seq
+                         << ")";
+  return checkScale(emitError, getScale());
+}
+
+//===----------------------------------------------------------------------===//
+// Preprocessing ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult LshOp::verify() {
+  auto emitError = [&]() { return emitOpError(); };
+  Type input = getInput().getType(), rotation = getRotation().getType(),
+       ids = getBucketIds().getType();
+  if (failed(checkExtent(emitError, "rotation", rotation, 0,
+                         "input head dimension", extentOf(input, 3, "input"))))
+    return failure();
+  int64_t columns = cast<ShapedType>(rotation).getDimSize(1);
+  if (columns == 0)
+    return emitOpError() << "rotation must have at least one column (buckets "
+                            "= 2 x columns)";
+  for (unsigned dim = 0; dim < 3; ++dim)
+    if (failed(checkExtent(emitError, "bucket_ids", ids, dim,
+                           dim == 0   ? "batch"
+                           : dim == 1 ? "heads"
+                                      : "sequence length",
+                           extentOf(input, dim, "input"))))
+      return failure();
+  return success();
+}
+
+LogicalResult FloodFillOp::verify() {
+  auto emitError = [&]() { return emitOpError(); };
+  int64_t convSize = getConvSize(), blockSize = getBlockSize();
+  double quantile = getQuantile().convertToDouble();
+  if (convSize < 1 || convSize % 2 == 0)
+    return emitOpError() << "conv_size must be odd and positive, got "
+                         << convSize;
+  if (blockSize < 1 || !llvm::isPowerOf2_64(blockSize))
+    return emitOpError() << "block_size must be a power of two, got "
+                         << blockSize;
+  if (!(quantile >= 0.0 && quantile <= 1.0))
+    return emitOpError() << "quantile must be in [0, 1], got " << quantile;
+  std::optional<APFloat> density = getDensity();
+  if (getVariant() == SpionVariant::ConvTopK) {
+    if (!density)
+      return emitOpError() << "variant conv_topk needs a density";
+    double value = density->convertToDouble();
+    if (!(value > 0.0 && value <= 1.0))
+      return emitOpError() << "density must be in (0, 1], got " << value;
+  } else if (density) {
+    return emitOpError() << "density is only meaningful for variant conv_topk";
+  }
+
+  Type scores = getScores().getType(), mask = getBlockMask().getType();
+  if (failed(checkExtent(emitError, "scores", scores, 1, "keys",
+                         extentOf(scores, 0, "scores dimension 0"))))
+    return failure();
+  int64_t seq = cast<ShapedType>(scores).getDimSize(0);
+  if (ShapedType::isDynamic(seq))
+    seq = cast<ShapedType>(scores).getDimSize(1);
+  if (!ShapedType::isDynamic(seq) && seq % blockSize != 0)
+    return emitOpError() << "score map size " << seq
+                         << " is not a multiple of block_size " << blockSize;
+  Extent blocks{ceilDivExtent(seq, blockSize), "scores / block_size"};
+  if (failed(checkExtent(emitError, "block_mask", mask, 0, "query blocks",
+                         blocks)) ||
+      failed(checkExtent(emitError, "block_mask", mask, 1, "key blocks",
+                         blocks)))
+    return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Mask ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult MaskWindowOp::verify() {
+  if (getSize() < 1)
+    return emitOpError() << "window size must be at least 1, got "
+                         << getSize();
+  return success();
+}
+
+/// Verifies that the two per-token operands of a mask agree on the batch.
+static LogicalResult
+checkTokenPair(llvm::function_ref<InFlightDiagnostic()> emitError,
+               StringRef queryName, Type query, StringRef keyName, Type key) {
+  return checkExtent(emitError, keyName, key, 0, "batch",
+                     extentOf(query, 0, queryName));
+}
+
+LogicalResult MaskHashOp::verify() {
+  if (getBuckets() < 1)
+    return emitOpError() << "number of buckets must be at least 1, got "
+                         << getBuckets();
+  if (getQueryBuckets().getType().getElementType() !=
+      getKeyBuckets().getType().getElementType())
+    return emitOpError() << "query_buckets and key_buckets must have the "
+                            "same element type";
+  return checkTokenPair([&]() { return emitOpError(); }, "query_buckets",
+                        getQueryBuckets().getType(), "key_buckets",
+                        getKeyBuckets().getType());
+}
+
+LogicalResult MaskDropOp::verify() {
+  return checkTokenPair([&]() { return emitOpError(); }, "query_keep",
+                        getQueryKeep().getType(), "key_keep",
+                        getKeyKeep().getType());
+}
+
+LogicalResult MaskNMOp::verify() {
+  int64_t n = getN(), m = getM();
+  if (m != 2 && m != 4 && m != 8)
+    return emitOpError() << "group size m must be 2, 4 or 8, got " << m;
+  if (n < 1 || n >= m)
+    return emitOpError() << "kept count n must satisfy 1 <= n < m, got " << n
+                         << " of " << m;
+  return success();
+}
+
+LogicalResult MaskBlockOp::verify() {
+  if (getSize() < 1 || !llvm::isPowerOf2_64(getSize()))
+    return emitOpError() << "block size must be a power of two, got "
+                         << getSize();
+  return success();
+}
+
+LogicalResult MaskAndOp::verify() {
+  if (getMasks().size() < 2)
+    return emitOpError() << "needs at least two masks, got "
+                         << getMasks().size();
+  return success();
+}
+
+LogicalResult MaskCustomOp::verifyRegions() {
+  Block &body = getPredicate().front();
+  if (body.getNumArguments() != 2 ||
+      !llvm::all_of(body.getArgumentTypes(),
+                    [](Type t) { return t.isIndex(); }))
+    return emitOpError() << "predicate must take exactly two index arguments "
+                            "(query index, key index)";
+  if (!isa<YieldOp>(body.getTerminator()))
+    return emitOpError() << "predicate must end with attn.yield";
+  return success();
+}
+
+/// Parses `(%i, %j) { region }`: the block arguments are both `index`.
+ParseResult MaskCustomOp::parse(OpAsmParser &parser, OperationState &result) {
+  SmallVector<OpAsmParser::Argument, 2> arguments;
+  if (parser.parseArgumentList(arguments, OpAsmParser::Delimiter::Paren))
+    return failure();
+  if (arguments.size() != 2)
+    return parser.emitError(parser.getCurrentLocation(),
+                            "expected two predicate arguments (query index, "
+                            "key index), got ")
+           << arguments.size();
+  Type indexType = parser.getBuilder().getIndexType();
+  for (OpAsmParser::Argument &argument : arguments)
+    argument.type = indexType;
+  Region *predicate = result.addRegion();
+  if (parser.parseRegion(*predicate, arguments) ||
+      parser.parseOptionalAttrDict(result.attributes))
+    return failure();
+  result.addTypes(MaskType::get(parser.getContext()));
+  return success();
+}
+
+void MaskCustomOp::print(OpAsmPrinter &printer) {
+  Block &body = getPredicate().front();
+  printer << " (";
+  llvm::interleaveComma(body.getArguments(), printer,
+                        [&](BlockArgument arg) { printer.printOperand(arg); });
+  printer << ") ";
+  printer.printRegion(getPredicate(), /*printEntryBlockArgs=*/false);
+  printer.printOptionalAttrDict((*this)->getAttrs());
+}
+
+#define GET_OP_CLASSES
+#include "attn/Dialect/Attn/AttnOps.cpp.inc"

@@ -1,0 +1,27 @@
+//===- InitAll.cpp - register every attn dialect and pass -------*- C++ -*-===//
+
+#include "attn/InitAll.h"
+
+#include "attn/Dialect/Attn/AttnDialect.h"
+
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+
+void attn::registerAttnDialects(mlir::DialectRegistry &registry) {
+  registry.insert<AttnDialect>();
+}
+
+void attn::registerAllDialects(mlir::DialectRegistry &registry) {
+  registerAttnDialects(registry);
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+}
+
+void attn::registerAttnPasses() {}
+
+void attn::registerAllPasses() {
+  registerAttnPasses();
+  mlir::registerAllPasses();
+}
