@@ -16,6 +16,7 @@
 #include "llvm/Support/MathExtras.h"
 
 #include <cmath>
+#include <sstream>
 
 using namespace mlir;
 using namespace attn;
@@ -56,6 +57,14 @@ struct ProblemExtents {
 static std::string formatExtent(int64_t extent) {
   return ShapedType::isDynamic(extent) ? std::string("?")
                                        : std::to_string(extent);
+}
+
+/// Formats a floating-point attribute value the way a user wrote it
+/// ("0.5", "inf"), for diagnostics.
+static std::string formatValue(double value) {
+  std::ostringstream os;
+  os << value;
+  return os.str();
 }
 
 static int64_t ceilDivExtent(int64_t extent, int64_t divisor) {
@@ -121,7 +130,7 @@ checkScale(llvm::function_ref<InFlightDiagnostic()> emitError,
     return success();
   double value = scale->convertToDouble();
   if (!std::isfinite(value) || value <= 0.0)
-    return emitError() << "scale must be finite and positive, got " << value;
+    return emitError() << "scale must be finite and positive, got " << formatValue(value);
   return success();
 }
 
@@ -390,10 +399,10 @@ LogicalResult ConvAttentionOp::verify() {
   if (window < 1)
     return emitOpError() << "window must be at least 1, got " << window;
   if (!std::isfinite(delta) || delta <= 0.0)
-    return emitOpError() << "delta must be finite and positive, got " << delta;
+    return emitOpError() << "delta must be finite and positive, got " << formatValue(delta);
   if (!std::isfinite(epsilon) || epsilon < 0.0)
     return emitOpError() << "epsilon must be finite and non-negative, got "
-                         << epsilon;
+                         << formatValue(epsilon);
   int64_t seq = cast<ShapedType>(q).getDimSize(2);
   if (!ShapedType::isDynamic(seq) && (bases > seq || window > seq))
     return emitOpError() << "bases (" << bases << ") and window (" << window
@@ -438,14 +447,14 @@ LogicalResult FloodFillOp::verify() {
     return emitOpError() << "block_size must be a power of two, got "
                          << blockSize;
   if (!(quantile >= 0.0 && quantile <= 1.0))
-    return emitOpError() << "quantile must be in [0, 1], got " << quantile;
+    return emitOpError() << "quantile must be in [0, 1], got " << formatValue(quantile);
   std::optional<APFloat> density = getDensity();
   if (getVariant() == SpionVariant::ConvTopK) {
     if (!density)
       return emitOpError() << "variant conv_topk needs a density";
     double value = density->convertToDouble();
     if (!(value > 0.0 && value <= 1.0))
-      return emitOpError() << "density must be in (0, 1], got " << value;
+      return emitOpError() << "density must be in (0, 1], got " << formatValue(value);
   } else if (density) {
     return emitOpError() << "density is only meaningful for variant conv_topk";
   }

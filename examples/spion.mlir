@@ -1,0 +1,16 @@
+// SPION block-sparse attention: a 64x64-block pattern is derived from a
+// score map (e.g. a layer's averaged attention probabilities) by diagonal
+// convolution, pooling, a 0.9-quantile threshold and flood fill, then used
+// as a block mask shared by every batch and head.
+func.func @spion(%q: memref<?x16x4096x64xbf16>, %k: memref<?x16x4096x64xbf16>,
+                 %v: memref<?x16x4096x64xbf16>, %o: memref<?x16x4096x64xbf16>,
+                 %scores: memref<4096x4096xf32>, %blocks: memref<64x64xi1>) {
+  attn.flood_fill ins(%scores : memref<4096x4096xf32>)
+                  outs(%blocks : memref<64x64xi1>)
+                  conv_size(31) block_size(64) quantile(0.9)
+  %mask = attn.mask.block %blocks size(64) : memref<64x64xi1>
+  attn.attention ins(%q, %k, %v : memref<?x16x4096x64xbf16>,
+                     memref<?x16x4096x64xbf16>, memref<?x16x4096x64xbf16>)
+                 outs(%o : memref<?x16x4096x64xbf16>) mask(%mask)
+  return
+}
