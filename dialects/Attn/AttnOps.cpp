@@ -234,11 +234,12 @@ double AttentionOp::getEffectiveScale() {
   return 1.0 / std::sqrt(static_cast<double>(headDim));
 }
 
-LogicalResult AttentionOp::verify() {
-  auto emitError = [&]() { return emitOpError(); };
-  Type q = getQuery().getType(), k = getKey().getType(),
-       v = getValue().getType(), o = getOutput().getType();
-
+/// Verifies the Q, K, V, O and optional LSE operands of a softmax attention
+/// op (attn.attention, attn.plan) and returns the problem extents.
+static LogicalResult
+verifySoftmaxAttentionOperands(llvm::function_ref<InFlightDiagnostic()> emitError,
+                               Type q, Type k, Type v, Type o, Value lse,
+                               ProblemExtents &problem) {
   if (failed(checkSameElementType(emitError, "key", k, "query", q)) ||
       failed(checkSameElementType(emitError, "value", v, "query", q)) ||
       failed(checkSameElementType(emitError, "output", o, "query", q)))
@@ -252,9 +253,9 @@ LogicalResult AttentionOp::verify() {
                          extentOf(v, 3, "value"))))
     return failure();
 
-  ProblemExtents problem{extentOf(q, 0, "query"), extentOf(q, 1, "query"),
-                         extentOf(k, 1, "key"), extentOf(q, 2, "query"),
-                         extentOf(k, 2, "key")};
+  problem = {extentOf(q, 0, "query"), extentOf(q, 1, "query"),
+             extentOf(k, 1, "key"), extentOf(q, 2, "query"),
+             extentOf(k, 2, "key")};
   if (failed(checkExtent(emitError, "key", k, 0, "batch", problem.batch)) ||
       failed(checkExtent(emitError, "value", v, 0, "batch", problem.batch)) ||
       failed(checkExtent(emitError, "value", v, 1, "heads", problem.kvHeads)) ||
@@ -271,11 +272,11 @@ LogicalResult AttentionOp::verify() {
   int64_t kvHeads = problem.kvHeads.value;
   if (!ShapedType::isDynamic(queryHeads) && !ShapedType::isDynamic(kvHeads) &&
       (kvHeads == 0 || queryHeads % kvHeads != 0))
-    return emitOpError() << "query heads (" << queryHeads
-                         << ") must be a multiple of key/value heads ("
-                         << kvHeads << ")";
+    return emitError() << "query heads (" << queryHeads
+                       << ") must be a multiple of key/value heads ("
+                       << kvHeads << ")";
 
-  if (Value lse = getLse()) {
+  if (lse) {
     Type l = lse.getType();
     if (failed(checkExtent(emitError, "lse", l, 0, "batch", problem.batch)) ||
         failed(checkExtent(emitError, "lse", l, 1, "heads",
@@ -284,10 +285,17 @@ LogicalResult AttentionOp::verify() {
                            problem.querySeq)))
       return failure();
   }
+  return success();
+}
 
-  if (failed(checkScale(emitError, getScale())))
+LogicalResult AttentionOp::verify() {
+  auto emitError = [&]() { return emitOpError(); };
+  ProblemExtents problem;
+  if (failed(verifySoftmaxAttentionOperands(
+          emitError, getQuery().getType(), getKey().getType(),
+          getValue().getType(), getOutput().getType(), getLse(), problem)) ||
+      failed(checkScale(emitError, getScale())))
     return failure();
-
   if (Value mask = getMask())
     return verifyMaskAgainstProblem(*this, mask, problem);
   return success();
@@ -317,6 +325,43 @@ void AttentionOp::getEffects(
                              cast<BlockArgument>(buffer));
     }
   });
+}
+
+//===----------------------------------------------------------------------===//
+// PlanOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PlanOp::verify() {
+  auto emitError = [&]() { return emitOpError(); };
+  ProblemExtents problem;
+  if (failed(verifySoftmaxAttentionOperands(
+          emitError, getQuery().getType(), getKey().getType(),
+          getValue().getType(), getOutput().getType(), getLse(), problem)) ||
+      failed(checkScale(emitError, getScale())))
+    return failure();
+  std::optional<int64_t> lower = getBandLower(), upper = getBandUpper();
+  if (lower && upper && *lower > *upper)
+    return emitOpError() << "band_lower (" << *lower
+                         << ") must not exceed band_upper (" << *upper << ")";
+  switch (getSchedule()) {
+  case ScheduleKind::Dense:
+    if (lower || upper)
+      return emitOpError() << "schedule 'dense' takes no band; use 'range'";
+    break;
+  case ScheduleKind::Range:
+    if (!lower && !upper)
+      return emitOpError()
+             << "schedule 'range' needs band_lower or band_upper";
+    break;
+  case ScheduleKind::List:
+    return emitOpError() << "schedule 'list' needs a per-q-tile block list, "
+                            "which attn.plan does not carry yet";
+  }
+  return success();
+}
+
+LogicalResult PlanOp::verifyRegions() {
+  return verifyPredicateRegion(*this, getPredicate());
 }
 
 //===----------------------------------------------------------------------===//
@@ -540,16 +585,22 @@ LogicalResult MaskAndOp::verify() {
   return success();
 }
 
-LogicalResult MaskCustomOp::verifyRegions() {
-  Block &body = getPredicate().front();
+LogicalResult attn::verifyPredicateRegion(Operation *op, Region &predicate) {
+  if (predicate.empty())
+    return success();
+  Block &body = predicate.front();
   if (body.getNumArguments() != 2 ||
       !llvm::all_of(body.getArgumentTypes(),
                     [](Type t) { return t.isIndex(); }))
-    return emitOpError() << "predicate must take exactly two index arguments "
-                            "(query index, key index)";
-  if (!isa<YieldOp>(body.getTerminator()))
-    return emitOpError() << "predicate must end with attn.yield";
+    return op->emitOpError() << "predicate must take exactly two index "
+                                "arguments (query index, key index)";
+  if (body.empty() || !isa<YieldOp>(body.back()))
+    return op->emitOpError() << "predicate must end with attn.yield";
   return success();
+}
+
+LogicalResult MaskCustomOp::verifyRegions() {
+  return verifyPredicateRegion(*this, getPredicate());
 }
 
 /// Parses `(%i, %j) { region }`: the block arguments are both `index`.

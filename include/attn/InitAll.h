@@ -22,8 +22,9 @@ void registerAttnDialects(mlir::DialectRegistry &registry);
 /// llvm, ...) to `registry`.
 void registerAllDialects(mlir::DialectRegistry &registry);
 
-/// Registers the attn passes and pipelines with the global pass registry.
-void registerAttnPasses();
+/// Registers the attn passes and named pipelines with the global pass
+/// registry.
+void registerAttnPassesAndPipelines();
 
 /// Registers the attn passes and the upstream passes with the global pass
 /// registry.

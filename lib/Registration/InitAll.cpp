@@ -3,6 +3,7 @@
 #include "attn/InitAll.h"
 
 #include "attn/Dialect/Attn/AttnDialect.h"
+#include "attn/Passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -19,9 +20,12 @@ void attn::registerAllDialects(mlir::DialectRegistry &registry) {
   mlir::registerAllExtensions(registry);
 }
 
-void attn::registerAttnPasses() {}
+void attn::registerAttnPassesAndPipelines() {
+  registerAttnPasses();
+  registerAttnPipelines();
+}
 
 void attn::registerAllPasses() {
-  registerAttnPasses();
+  registerAttnPassesAndPipelines();
   mlir::registerAllPasses();
 }

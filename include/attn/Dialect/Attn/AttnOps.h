@@ -18,6 +18,12 @@ namespace attn {
 /// Head dimensions every target supports (multiples of the mma k = 16).
 bool isSupportedHeadDim(int64_t headDim);
 
+/// Verifies a predicate region (attn.mask.custom, attn.plan, attn.tile.mask):
+/// empty, or one block with two `index` arguments (query index, key index)
+/// ending in attn.yield.
+mlir::LogicalResult verifyPredicateRegion(mlir::Operation *op,
+                                          mlir::Region &predicate);
+
 /// Calls `fn` on every mask op in the tree rooted at `mask`, parents before
 /// children. Stops at values not produced by an attn.mask.* op.
 void walkMaskTree(mlir::Value mask, llvm::function_ref<void(mlir::Operation *)> fn);

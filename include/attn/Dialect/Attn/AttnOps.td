@@ -426,9 +426,13 @@ def Attn_MaskAndOp : Attn_MaskOp<"and", [Pure]> {
   let hasVerifier = 1;
 }
 
+include "attn/Dialect/Attn/AttnPlanOps.td"
+include "attn/Dialect/Attn/AttnTileOps.td"
+
 def Attn_YieldOp : Attn_Op<"yield", [
-    Pure, Terminator, ReturnLike, HasParent<"MaskCustomOp">]> {
-  let summary = "Yields the predicate of an attn.mask.custom region";
+    Pure, Terminator, ReturnLike,
+    ParentOneOf<["MaskCustomOp", "PlanOp", "TileMaskOp"]>]> {
+  let summary = "Yields the value of a predicate region";
   let arguments = (ins I1:$value);
   let assemblyFormat = "$value attr-dict `:` type($value)";
 }

@@ -1,0 +1,177 @@
+//===- AttnTileOps.cpp - attn level L2 tile ops -----------------*- C++ -*-===//
+//
+// Verifiers of the attn.tile.* ops. Tiles are static memrefs; each op checks
+// that its tiles' extents fit together (Bq, Bk, D, Dv).
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/AttnOps.h"
+
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace attn;
+
+/// Verifies that `type` is a static tile whose shape equals `expected`.
+/// Reports "<name> must be a static tile of shape [a, b], got memref<...>".
+static LogicalResult checkTile(Operation *op, StringRef name, Type type,
+                               ArrayRef<int64_t> expected) {
+  auto memref = cast<MemRefType>(type);
+  if (memref.hasStaticShape() && memref.getShape() == expected)
+    return success();
+  InFlightDiagnostic diag = op->emitOpError()
+                            << name << " must be a static tile of shape [";
+  llvm::interleaveComma(expected, diag);
+  return diag << "], got " << type;
+}
+
+/// Returns the shape of a tile operand if it is static, else fails with a
+/// message naming it.
+static FailureOr<ArrayRef<int64_t>> staticTileShape(Operation *op,
+                                                    StringRef name, Type type) {
+  auto memref = cast<MemRefType>(type);
+  if (!memref.hasStaticShape()) {
+    op->emitOpError() << name << " must have a static shape, got " << type;
+    return failure();
+  }
+  return memref.getShape();
+}
+
+/// Verifies the tile of a load or store against the (batch, head)-indexed
+/// buffer it moves rows of: rank two less, same trailing extents.
+static LogicalResult checkTileAgainstBuffer(Operation *op, Type tileType,
+                                            Type bufferType) {
+  FailureOr<ArrayRef<int64_t>> tile = staticTileShape(op, "tile", tileType);
+  if (failed(tile))
+    return failure();
+  auto buffer = cast<MemRefType>(bufferType);
+  if (buffer.getRank() != static_cast<int64_t>(tile->size()) + 2)
+    return op->emitOpError()
+           << "buffer rank " << buffer.getRank() << " must be the tile rank ("
+           << tile->size() << ") plus 2 (batch, head)";
+  for (auto [dim, extent] : llvm::enumerate(tile->drop_front())) {
+    int64_t bufferExtent = buffer.getDimSize(dim + 3);
+    if (ShapedType::isDynamic(bufferExtent) || bufferExtent != extent)
+      return op->emitOpError()
+             << "tile dimension " << dim + 1 << " is " << extent
+             << " but buffer dimension " << dim + 3 << " is "
+             << (ShapedType::isDynamic(bufferExtent)
+                     ? std::string("dynamic")
+                     : std::to_string(bufferExtent));
+  }
+  return success();
+}
+
+LogicalResult TileLoadOp::verify() {
+  if (failed(checkTileAgainstBuffer(*this, getTile().getType(),
+                                    getSource().getType())))
+    return failure();
+  if (getTile().getType().getElementType() !=
+      cast<MemRefType>(getSource().getType()).getElementType())
+    return emitOpError() << "tile and source must have the same element type";
+  return success();
+}
+
+LogicalResult TileStoreOp::verify() {
+  if (failed(checkTileAgainstBuffer(*this, getTile().getType(),
+                                    getDest().getType())))
+    return failure();
+  Type tileElement = getTile().getType().getElementType();
+  if (!tileElement.isF32() &&
+      tileElement != cast<MemRefType>(getDest().getType()).getElementType())
+    return emitOpError() << "tile element type must be f32 or the "
+                            "destination's element type";
+  return success();
+}
+
+LogicalResult TileFillOp::verify() {
+  return staticTileShape(*this, "tile", getTile().getType());
+}
+
+LogicalResult TileQKOp::verify() {
+  FailureOr<ArrayRef<int64_t>> query =
+      staticTileShape(*this, "query", getQuery().getType());
+  FailureOr<ArrayRef<int64_t>> key =
+      staticTileShape(*this, "key", getKey().getType());
+  if (failed(query) || failed(key))
+    return failure();
+  if (query->size() != 2 || key->size() != 2)
+    return emitOpError() << "query and key must be 2-D tiles";
+  if (getQuery().getType().getElementType() !=
+      getKey().getType().getElementType())
+    return emitOpError() << "query and key tiles must have the same element "
+                            "type";
+  return failure(
+      failed(checkTile(*this, "key", getKey().getType(),
+                       {(*key)[0], (*query)[1]})) ||
+      failed(checkTile(*this, "scores", getScores().getType(),
+                       {(*query)[0], (*key)[0]})));
+}
+
+LogicalResult TileMaskOp::verify() {
+  FailureOr<ArrayRef<int64_t>> scores =
+      staticTileShape(*this, "scores", getScores().getType());
+  if (failed(scores))
+    return failure();
+  if (scores->size() != 2)
+    return emitOpError() << "scores must be a 2-D tile";
+  std::optional<int64_t> lower = getBandLower(), upper = getBandUpper();
+  if (lower && upper && *lower > *upper)
+    return emitOpError() << "band_lower (" << *lower
+                         << ") must not exceed band_upper (" << *upper << ")";
+  return success();
+}
+
+LogicalResult TileMaskOp::verifyRegions() {
+  return verifyPredicateRegion(*this, getPredicate());
+}
+
+/// Verifies the row-state tiles of the softmax ops: `[Bq]` each.
+static LogicalResult checkRowState(Operation *op, int64_t rows, Type rowMax,
+                                   Type rowSum) {
+  return failure(failed(checkTile(op, "row_max", rowMax, {rows})) ||
+                 failed(checkTile(op, "row_sum", rowSum, {rows})));
+}
+
+LogicalResult TileOnlineSoftmaxOp::verify() {
+  FailureOr<ArrayRef<int64_t>> scores =
+      staticTileShape(*this, "scores", getScores().getType());
+  FailureOr<ArrayRef<int64_t>> acc =
+      staticTileShape(*this, "acc", getAcc().getType());
+  if (failed(scores) || failed(acc))
+    return failure();
+  if (scores->size() != 2 || acc->size() != 2)
+    return emitOpError() << "scores and acc must be 2-D tiles";
+  return failure(
+      failed(checkRowState(*this, (*scores)[0], getRowMax().getType(),
+                           getRowSum().getType())) ||
+      failed(checkTile(*this, "acc", getAcc().getType(),
+                       {(*scores)[0], (*acc)[1]})));
+}
+
+LogicalResult TilePVOp::verify() {
+  FailureOr<ArrayRef<int64_t>> probs =
+      staticTileShape(*this, "probs", getProbs().getType());
+  FailureOr<ArrayRef<int64_t>> value =
+      staticTileShape(*this, "value", getValue().getType());
+  if (failed(probs) || failed(value))
+    return failure();
+  if (probs->size() != 2 || value->size() != 2)
+    return emitOpError() << "probs and value must be 2-D tiles";
+  return failure(
+      failed(checkTile(*this, "value", getValue().getType(),
+                       {(*probs)[1], (*value)[1]})) ||
+      failed(checkTile(*this, "acc", getAcc().getType(),
+                       {(*probs)[0], (*value)[1]})));
+}
+
+LogicalResult TileFinalizeOp::verify() {
+  FailureOr<ArrayRef<int64_t>> acc =
+      staticTileShape(*this, "acc", getAcc().getType());
+  if (failed(acc))
+    return failure();
+  if (acc->size() != 2)
+    return emitOpError() << "acc must be a 2-D tile";
+  return checkRowState(*this, (*acc)[0], getRowMax().getType(),
+                       getRowSum().getType());
+}

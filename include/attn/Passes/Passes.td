@@ -1,0 +1,71 @@
+//===- Passes.td - attn passes ----------------------------*- tablegen -*-===//
+
+#ifndef ATTN_PASSES_PASSES_TD
+#define ATTN_PASSES_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnPlan : Pass<"attn-plan"> {
+  let summary = "Mask analysis: attn.attention to attn.plan (L0 -> L1)";
+  let description = [{
+    Reduces the mask of every `attn.attention` to the form the tiler
+    consumes: a band relative to the bottom-right diagonal (from causal and
+    window masks), an in-tile predicate region (from user predicates) and a
+    block schedule (`dense` without a band, `range` with one). `and`
+    compositions intersect bands and conjoin predicates. Structures the
+    planner does not handle yet are reported with a located error.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def AttnTile : Pass<"attn-tile"> {
+  let summary = "FlashAttention-2 tiling of attn.plan into attn.tile ops "
+                "(L1 -> L2)";
+  let description = [{
+    Rewrites every `attn.plan` into a `scf.forall` over (batch, query head,
+    q-tile) whose body allocates the tiles once and runs a `scf.for` over the
+    scheduled kv-tiles with `attn.tile.*` ops (online softmax). The
+    algorithm is stated in the header comment of passes/Tile/AttnTile.cpp.
+  }];
+  let options = [
+    Option<"blockQ", "block-q", "int64_t", /*default=*/"64",
+           "Query rows per tile (a power of two, 16 to 256)">,
+    Option<"blockK", "block-k", "int64_t", /*default=*/"64",
+           "Key rows per tile (a power of two, 16 to 256)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
+def AttnToCPU : Pass<"attn-to-cpu"> {
+  let summary = "Lower attn.tile ops to scf/arith/math/memref loops (L2 -> "
+                "CPU)";
+  let description = [{
+    Lowers each `attn.tile.*` op to scalar loops over its tile, so that the
+    L2 form runs on the CPU through the LLVM dialect and the ExecutionEngine.
+    The `scf.forall` bodies are wrapped in `memref.alloca_scope` so that tile
+    buffers do not accumulate on the stack.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"
+  ];
+}
+
+def AttnCheckForm : Pass<"attn-check-form", "::mlir::ModuleOp"> {
+  let summary = "Fails unless the module is in the form a pipeline promises";
+  let description = [{
+    The last step of every named pipeline. `form=llvm` accepts only
+    `builtin.module` and LLVM dialect ops; `form=tile` accepts no `attn` op
+    but the `attn.tile.*` ops and `attn.yield`. Each offending op gets a
+    located error naming the form.
+  }];
+  let options = [
+    Option<"form", "form", "std::string", /*default=*/"\"llvm\"",
+           "The promised form: llvm or tile">,
+  ];
+}
+
+#endif // ATTN_PASSES_PASSES_TD

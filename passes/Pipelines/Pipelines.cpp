@@ -1,0 +1,40 @@
+//===- Pipelines.cpp - attn named pipelines ---------------------*- C++ -*-===//
+
+#include "attn/Passes/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+
+/// The upstream passes that take the CPU lowering of L2 (scf.forall, scf,
+/// arith, math, memref, func) to the LLVM dialect. bf16 conversions are
+/// expanded to integer arithmetic so that the JIT needs no runtime helpers.
+static constexpr llvm::StringLiteral kCPUToLLVM =
+    "scf-forall-to-for,canonicalize,cse,arith-expand{include-bf16=true},"
+    "expand-strided-metadata,lower-affine,convert-scf-to-cf,convert-to-llvm,"
+    "reconcile-unrealized-casts";
+
+void attn::buildLowerToCPUPipeline(OpPassManager &pm,
+                                   const LoweringPipelineOptions &options) {
+  pm.addPass(createAttnPlan());
+  pm.addPass(createAttnTile(
+      AttnTileOptions{options.blockQ.getValue(), options.blockK.getValue()}));
+  pm.addPass(createAttnToCPU());
+  std::string errors;
+  llvm::raw_string_ostream errorStream(errors);
+  if (failed(parsePassPipeline(kCPUToLLVM, pm, errorStream)))
+    llvm::report_fatal_error(
+        llvm::Twine("attn-lower-to-cpu: upstream passes are not registered: ") +
+        errors);
+  pm.addPass(createAttnCheckForm(AttnCheckFormOptions{"llvm"}));
+}
+
+void attn::registerAttnPipelines() {
+  PassPipelineRegistration<LoweringPipelineOptions>(
+      "attn-lower-to-cpu",
+      "Lower attn ops to the LLVM dialect for CPU execution (attn-plan, "
+      "attn-tile, attn-to-cpu, upstream conversions, form check)",
+      buildLowerToCPUPipeline);
+}
