@@ -9,6 +9,7 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 
 void attn::registerAttnDialects(mlir::DialectRegistry &registry) {
   registry.insert<AttnDialect>();
@@ -18,6 +19,8 @@ void attn::registerAllDialects(mlir::DialectRegistry &registry) {
   registerAttnDialects(registry);
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // gpu-module-to-binary and the JIT translate to LLVM IR.
+  mlir::registerAllToLLVMIRTranslations(registry);
 }
 
 void attn::registerAttnPassesAndPipelines() {

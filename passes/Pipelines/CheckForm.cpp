@@ -8,6 +8,7 @@
 #include "attn/Dialect/Attn/AttnOps.h"
 #include "attn/Passes/Passes.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/BuiltinOps.h"
 
@@ -30,6 +31,11 @@ struct AttnCheckFormPass
       allowed = [](Operation *op) {
         return isa<ModuleOp>(op) || isa<LLVM::LLVMDialect>(op->getDialect());
       };
+    } else if (form == "ptx") {
+      allowed = [](Operation *op) {
+        return isa<ModuleOp, gpu::BinaryOp, gpu::LaunchFuncOp>(op) ||
+               isa<LLVM::LLVMDialect>(op->getDialect());
+      };
     } else if (form == "tile") {
       allowed = [](Operation *op) {
         if (!isa_and_nonnull<AttnDialect>(op->getDialect()))
@@ -40,7 +46,7 @@ struct AttnCheckFormPass
     } else {
       getOperation().emitError()
           << "attn-check-form: unknown form '" << form
-          << "' (expected llvm or tile)";
+          << "' (expected llvm, ptx or tile)";
       return signalPassFailure();
     }
     bool failedCheck = false;

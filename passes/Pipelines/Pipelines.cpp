@@ -31,10 +31,38 @@ void attn::buildLowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createAttnCheckForm(AttnCheckFormOptions{"llvm"}));
 }
 
+void attn::buildLowerToPTXPipeline(OpPassManager &pm,
+                                   const PTXPipelineOptions &options) {
+  pm.addPass(createAttnPlan());
+  pm.addPass(createAttnTile(
+      AttnTileOptions{options.blockQ.getValue(), options.blockK.getValue()}));
+  pm.addPass(createAttnToGPU(
+      AttnToGPUOptions{options.chip.getValue(), options.threads.getValue()}));
+  // No canonicalization before outlining: it would hoist the constants that
+  // attn-to-gpu rematerialized inside the launch back out of it, turning
+  // them into kernel parameters. sm_90a needs PTX ISA 8.0, and LLVM's
+  // default PTX version is too old for sm_80 as well.
+  std::string upstream =
+      "gpu-lower-to-nvvm-pipeline{cubin-chip=" +
+      options.chip.getValue() + " cubin-features=+ptx80 cubin-format=isa}";
+  std::string errors;
+  llvm::raw_string_ostream errorStream(errors);
+  if (failed(parsePassPipeline(upstream, pm, errorStream)))
+    llvm::report_fatal_error(
+        llvm::Twine("attn-lower-to-ptx: upstream passes are not registered: ") +
+        errors);
+  pm.addPass(createAttnCheckForm(AttnCheckFormOptions{"ptx"}));
+}
+
 void attn::registerAttnPipelines() {
   PassPipelineRegistration<LoweringPipelineOptions>(
       "attn-lower-to-cpu",
       "Lower attn ops to the LLVM dialect for CPU execution (attn-plan, "
       "attn-tile, attn-to-cpu, upstream conversions, form check)",
       buildLowerToCPUPipeline);
+  PassPipelineRegistration<PTXPipelineOptions>(
+      "attn-lower-to-ptx",
+      "Lower attn ops to PTX (attn-plan, attn-tile, attn-to-gpu, upstream "
+      "gpu-lower-to-nvvm-pipeline with format=isa, form check)",
+      buildLowerToPTXPipeline);
 }

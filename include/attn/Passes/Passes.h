@@ -4,6 +4,7 @@
 #define ATTN_PASSES_PASSES_H
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -39,6 +40,28 @@ struct LoweringPipelineOptions
 /// conversions to the LLVM dialect, ending with attn-check-form{form=llvm}.
 void buildLowerToCPUPipeline(mlir::OpPassManager &pm,
                              const LoweringPipelineOptions &options);
+
+/// Options of attn-lower-to-ptx.
+struct PTXPipelineOptions
+    : public mlir::PassPipelineOptions<PTXPipelineOptions> {
+  Option<int64_t> blockQ{*this, "block-q",
+                         llvm::cl::desc("Query rows per tile"),
+                         llvm::cl::init(32)};
+  Option<int64_t> blockK{*this, "block-k", llvm::cl::desc("Key rows per tile"),
+                         llvm::cl::init(32)};
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("Target GPU: sm_80 or sm_90a"),
+                           llvm::cl::init("sm_80")};
+  Option<int64_t> threads{*this, "threads",
+                          llvm::cl::desc("Threads per block"),
+                          llvm::cl::init(128)};
+};
+
+/// attn-lower-to-ptx: attn-plan, attn-tile, attn-to-gpu, then upstream
+/// gpu-lower-to-nvvm-pipeline with PTX output (format=isa), ending with
+/// attn-check-form{form=ptx}.
+void buildLowerToPTXPipeline(mlir::OpPassManager &pm,
+                             const PTXPipelineOptions &options);
 
 /// Registers the named pipelines.
 void registerAttnPipelines();

@@ -54,17 +54,49 @@ def AttnToCPU : Pass<"attn-to-cpu"> {
   ];
 }
 
+def AttnToGPU : Pass<"attn-to-gpu"> {
+  let summary = "Lower L2 (scf.forall + attn.tile ops) to gpu.launch kernels";
+  let description = [{
+    Maps each q-tile loop nest produced by attn-tile to one `gpu.launch`:
+    grid (q-tiles, query heads, batch), `threads` threads per block, every
+    tile in workgroup (shared) memory with rows padded by 4 bytes so that
+    row-wise and column-wise walks are free of bank conflicts. Each
+    attn.tile op becomes a loop over its elements distributed over the
+    block's threads, followed by a barrier. Values the kernel needs besides
+    its memref operands (extents, constants) are recomputed inside the
+    launch, so that the kernel's parameters are exactly its memrefs.
+
+    This is the first, correct GPU lowering (CUDA cores, shared memory);
+    the tensor-core lowering (ldmatrix, mma.sync, cp.async pipelining)
+    replaces the per-op loops behind the same option. `chip` selects the
+    target; sm_80 code also runs on sm_90a.
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
+           "Target GPU: sm_80 or sm_90a">,
+    Option<"threads", "threads", "int64_t", /*default=*/"128",
+           "Threads per block (a multiple of 32, at most 1024)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
+    "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
 def AttnCheckForm : Pass<"attn-check-form", "::mlir::ModuleOp"> {
   let summary = "Fails unless the module is in the form a pipeline promises";
   let description = [{
     The last step of every named pipeline. `form=llvm` accepts only
-    `builtin.module` and LLVM dialect ops; `form=tile` accepts no `attn` op
+    `builtin.module` and LLVM dialect ops; `form=ptx` accepts a module whose
+    GPU code is compiled (`gpu.binary`) next to LLVM dialect host code;
+    `form=tile` accepts no `attn` op
     but the `attn.tile.*` ops and `attn.yield`. Each offending op gets a
     located error naming the form.
   }];
   let options = [
     Option<"form", "form", "std::string", /*default=*/"\"llvm\"",
-           "The promised form: llvm or tile">,
+           "The promised form: llvm, ptx or tile">,
   ];
 }
 
