@@ -375,7 +375,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     }
     if (threads < 32 || threads > 1024 || threads % 32 != 0) {
       getOperation()->emitError()
-          << "attn-to-gpu: threads = " << threads
+          << "attn-to-gpu: threads = " << threads.getValue()
           << " must be a multiple of 32 between 32 and 1024";
       return signalPassFailure();
     }

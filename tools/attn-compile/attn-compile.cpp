@@ -199,14 +199,14 @@ static LogicalResult compile(MLIRContext &context) {
     if (!functionName.empty() ? candidate.getName() == functionName
                               : hasAttention) {
       if (func)
-        return module->emitError()
+        return mlir::emitError(module->getLoc())
                << "attn-compile: several functions hold attention ops; pick "
                   "one with --function";
       func = candidate;
     }
   }
   if (!func)
-    return module->emitError()
+    return mlir::emitError(module->getLoc())
            << (functionName.empty()
                    ? std::string("attn-compile: no function holds an "
                                  "attn.attention op")
@@ -222,13 +222,15 @@ static LogicalResult compile(MLIRContext &context) {
       return failure();
     grids.push_back(*grid);
   }
-  for (auto [index, info] : llvm::enumerate(arguments))
-    if (!info)
-      return func.emitError() << "attn-compile: argument #" << index
-                              << " is not an operand of an attention op; "
-                                 "the bundle cannot describe it";
   SmallVector<Type> originalTypes(func.getArgumentTypes());
   std::string name = func.getName().str();
+  Location funcLoc = func.getLoc();
+
+  // Lower the chosen function only.
+  for (auto other :
+       llvm::make_early_inc_range(module->getOps<func::FuncOp>()))
+    if (other != func)
+      other.erase();
 
   // Lower to PTX.
   PassManager pm(&context);
@@ -240,6 +242,14 @@ static LogicalResult compile(MLIRContext &context) {
   buildLowerToPTXPipeline(pm, options);
   if (failed(pm.run(*module)))
     return failure();
+  // Checked after lowering, so that a structure the compiler cannot lower
+  // yet is reported as such first.
+  for (auto [index, info] : llvm::enumerate(arguments))
+    if (!info)
+      return mlir::emitError(funcLoc)
+             << "attn-compile: argument #" << index
+             << " is not an operand of an attention op; the bundle cannot "
+                "describe it";
 
   // Collect the PTX and the launches, in program order.
   std::string ptx;
@@ -365,5 +375,7 @@ int main(int argc, char **argv) {
   attn::registerAllDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  // Diagnostics point at the source; dumping whole ops would bury them.
+  context.printOpOnDiagnostic(false);
   return failed(compile(context)) ? 1 : 0;
 }

@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Checks and times attn's GPU kernels side by side with PyTorch's peers.
+
+Runs on the GPU machine (bench/device_run.sh), with the bundles that
+scripts/prepare-bench.sh compiled on the build machine.
+
+Correctness (FlashAttention's criterion): on fresh random bf16 inputs, the
+max abs error of O against a float32 reference computed on the upcast
+inputs must be at most 2x the error of PyTorch's own bf16 computation of the
+same function, plus an absolute floor of 1e-4. LSE must match the float32
+reference to 1e-3. Outputs are poisoned with NaN before every run and must
+be fully written; rows with no allowed key must give O = 0 and LSE = -inf;
+NaN never passes.
+
+Timing: CUDA events, warm-up, median of several runs, inputs rotated among
+sets larger than L2, all peers in this one process: SDPA with the flash
+backend, SDPA with the cuDNN backend, torch.compile(flex_attention) with the
+equivalent mask, and attn. TFLOP/s counts 4·B·H·D per allowed (q, k) pair
+(so causal counts about half of full).
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "python"))
+from attn.runtime import Bundle  # noqa: E402
+
+WINDOW = 1024
+TOKENS = 16384
+HIDDEN = 2048
+ABS_FLOOR = 1e-4
+
+
+def allowed_mask(kind, nq, nk, device):
+    """The [nq, nk] boolean mask of SEMANTICS.md (bottom-right aligned)."""
+    i = torch.arange(nq, device=device)[:, None]
+    j = torch.arange(nk, device=device)[None, :]
+    delta = (i + (nk - nq)) - j
+    if kind == "full":
+        return torch.ones(nq, nk, dtype=torch.bool, device=device)
+    if kind == "causal":
+        return delta >= 0
+    if kind == "window":
+        return (delta >= 0) & (delta < WINDOW)
+    raise ValueError(kind)
+
+
+def attention_math(q, k, v, mask, scale, dtype):
+    """Masked attention in `dtype` arithmetic (float32: the reference;
+    bfloat16: PyTorch's own bf16 computation), one (b, h) slice at a time.
+    Returns O (in `dtype`) and LSE (float32); empty rows give 0 and -inf."""
+    b, hq, nq, _ = q.shape
+    hk = k.shape[1]
+    group = hq // hk
+    out = torch.empty(b, hq, nq, v.shape[-1], dtype=dtype, device=q.device)
+    lse = torch.empty(b, hq, nq, dtype=torch.float32, device=q.device)
+    empty = ~mask.any(dim=-1)
+    chunk = 2048
+    for bi in range(b):
+        for h in range(hq):
+            kh = k[bi, h // group].to(dtype)
+            vh = v[bi, h // group].to(dtype)
+            for r0 in range(0, nq, chunk):
+                r1 = min(r0 + chunk, nq)
+                s = (q[bi, h, r0:r1].to(dtype) @ kh.T) * scale
+                s = s.float().masked_fill(~mask[r0:r1], float("-inf"))
+                m = s.amax(dim=-1, keepdim=True)
+                m = torch.where(torch.isinf(m), torch.zeros_like(m), m)
+                p = torch.exp(s - m)
+                l = p.sum(dim=-1, keepdim=True)
+                p = (p / l.clamp_min(1e-30)).to(dtype)
+                o = (p @ vh).float()
+                o[empty[r0:r1]] = 0
+                out[bi, h, r0:r1] = o.to(dtype)
+                row_lse = (m + torch.log(l)).squeeze(-1)
+                row_lse[empty[r0:r1]] = float("-inf")
+                lse[bi, h, r0:r1] = row_lse
+    return out, lse
+
+
+def run_attn(bundle, q, k, v):
+    b, hq, nq, _ = q.shape
+    o = torch.full((b, hq, nq, v.shape[-1]), float("nan"), dtype=q.dtype,
+                   device=q.device)
+    lse = torch.full((b, hq, nq), float("nan"), dtype=torch.float32,
+                     device=q.device)
+    bundle(q, k, v, o, lse)
+    torch.cuda.synchronize()
+    return o, lse
+
+
+def check(bundles, d, kind, b, hq, hk, nq, nk, seed):
+    torch.manual_seed(seed)
+    dev = "cuda"
+    q = torch.randn(b, hq, nq, d, device=dev, dtype=torch.bfloat16)
+    k = torch.randn(b, hk, nk, d, device=dev, dtype=torch.bfloat16)
+    v = torch.randn(b, hk, nk, d, device=dev, dtype=torch.bfloat16)
+    scale = 1.0 / math.sqrt(d)
+    mask = allowed_mask(kind, nq, nk, dev)
+    ref_o, ref_lse = attention_math(q, k, v, mask, scale, torch.float32)
+    bf_o, _ = attention_math(q, k, v, mask, scale, torch.bfloat16)
+    o, lse = run_attn(bundles[(kind, d)], q, k, v)
+    empty = ~mask.any(dim=-1)
+    problems = []
+    if torch.isnan(o).any() or torch.isnan(lse).any():
+        problems.append("NaN or unwritten output")
+    err = (o.float() - ref_o.float()).abs().max().item()
+    torch_err = (bf_o.float() - ref_o.float()).abs().max().item()
+    if not err <= 2 * torch_err + ABS_FLOOR:
+        problems.append(f"O error {err:.2e} > 2 x torch {torch_err:.2e} + "
+                        f"{ABS_FLOOR}")
+    finite = ~empty
+    lse_err = (lse[..., finite] - ref_lse[..., finite]).abs().max().item() \
+        if finite.any() else 0.0
+    if not lse_err <= 1e-3:
+        problems.append(f"LSE error {lse_err:.2e} > 1e-3")
+    if empty.any():
+        if not (o[..., empty, :] == 0).all():
+            problems.append("empty rows: O != 0")
+        if not torch.isneginf(lse[..., empty]).all():
+            problems.append("empty rows: LSE != -inf")
+    return err, torch_err, lse_err, int(empty.sum()), problems
+
+
+def cuda_time(fn, input_sets, reps, warmup=2):
+    for i in range(warmup):
+        fn(*input_sets[i % len(input_sets)])
+    torch.cuda.synchronize()
+    times = []
+    for i in range(reps):
+        args = input_sets[i % len(input_sets)]
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn(*args)
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return statistics.median(times)
+
+
+def pair_count(kind, nq, nk):
+    return int(allowed_mask(kind, nq, nk, "cuda").sum().item())
+
+
+def time_config(bundles, d, kind, n, reps, attn_reps):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.attention.flex_attention import (create_block_mask,
+                                                   flex_attention)
+    b, h = TOKENS // n, HIDDEN // d
+    dev = "cuda"
+    bytes_per_set = 4 * b * h * n * d * 2
+    sets = max(2, min(8, math.ceil(200e6 / bytes_per_set)))
+    input_sets = []
+    for _ in range(sets):
+        q, k, v = (torch.randn(b, h, n, d, device=dev, dtype=torch.bfloat16)
+                   for _ in range(3))
+        o = torch.empty_like(q)
+        lse = torch.empty(b, h, n, device=dev, dtype=torch.float32)
+        input_sets.append((q, k, v, o, lse))
+    flops = 4.0 * b * h * d * pair_count(kind, n, n)
+    results = {}
+
+    def sdpa(backend):
+        def fn(q, k, v, o, lse):
+            with sdpa_kernel(backend):
+                F.scaled_dot_product_attention(q, k, v,
+                                               is_causal=(kind == "causal"))
+        return fn
+
+    if kind != "window":
+        for name, backend in (("flash", SDPBackend.FLASH_ATTENTION),
+                              ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+            try:
+                results[name] = cuda_time(sdpa(backend), input_sets, reps)
+            except RuntimeError as e:
+                results[name] = None
+                print(f"  {name} unavailable: {str(e)[:80]}")
+
+    def mask_mod(bi, hi, qi, ki):
+        delta = qi - ki
+        if kind == "causal":
+            return delta >= 0
+        return (delta >= 0) & (delta < WINDOW)
+
+    flex = torch.compile(flex_attention)
+    block_mask = None if kind == "full" else create_block_mask(
+        mask_mod, None, None, n, n, device=dev)
+    t0 = time.time()
+    flex(*input_sets[0][:3], block_mask=block_mask)
+    torch.cuda.synchronize()
+    flex_compile = time.time() - t0
+    results["flex"] = cuda_time(
+        lambda q, k, v, o, lse: flex(q, k, v, block_mask=block_mask),
+        input_sets, reps)
+
+    bundle = bundles[(kind, d)]
+    results["attn"] = cuda_time(lambda q, k, v, o, lse: bundle(q, k, v, o, lse),
+                                input_sets, attn_reps, warmup=1)
+    tflops = {name: (flops / t / 1e12 if t else None)
+              for name, t in results.items()}
+    return {"d": d, "mask": kind, "n": n, "b": b, "h": h,
+            "seconds": results, "tflops": tflops,
+            "flex_compile_s": flex_compile}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bundles", default=str(ROOT / "bench" / "bundles"))
+    parser.add_argument("--out", default=os.environ.get("OUT", "."))
+    parser.add_argument("--sizes", default="1024,4096,16384")
+    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--attn-reps", type=int, default=3)
+    parser.add_argument("--skip-timing", action="store_true")
+    args = parser.parse_args()
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    bundles = {}
+    for kind in ("full", "causal", "window"):
+        for d in (64, 128):
+            name = "window1024" if kind == "window" else kind
+            bundles[(kind, d)] = Bundle(str(pathlib.Path(args.bundles) /
+                                            f"{name}_d{d}"))
+
+    info = {
+        "date": datetime.date.today().isoformat(),
+        "gpu": torch.cuda.get_device_name(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+    }
+    print(json.dumps(info))
+
+    # Correctness matrix.
+    seed0 = int.from_bytes(os.urandom(4), "little")
+    checks, failures = [], 0
+    configs = []
+    for d in (64, 128):
+        for kind in ("full", "causal", "window"):
+            for n in (1000, 1024, 4096, 16384):
+                b = max(1, TOKENS // n) if n < 16384 else 1
+                h = HIDDEN // d
+                if n >= 4096:
+                    b, h = 1, min(h, 4)   # keep the f32 reference cheap
+                configs.append((d, kind, b, h, h, n, n))
+            configs.append((d, kind, 2, 8, 2, 1000, 1500))   # GQA, Nq < Nk
+            configs.append((d, kind, 1, 4, 4, 1500, 1000))   # Nq > Nk
+            configs.append((d, kind, 1, 2, 1, 77, 77))       # odd, GQA 2:1
+    for index, (d, kind, b, hq, hk, nq, nk) in enumerate(configs):
+        seed = seed0 + index
+        err, torch_err, lse_err, empty, problems = check(
+            bundles, d, kind, b, hq, hk, nq, nk, seed)
+        status = "ok" if not problems else "FAIL: " + "; ".join(problems)
+        failures += bool(problems)
+        line = (f"check d={d:3} {kind:6} B={b:2} Hq={hq:2} Hk={hk:2} "
+                f"Nq={nq:5} Nk={nk:5} err={err:.2e} torch_err={torch_err:.2e}"
+                f" lse_err={lse_err:.2e} empty_rows={empty} seed={seed} "
+                f"{status}")
+        print(line, flush=True)
+        checks.append(line)
+    print(f"correctness: {len(configs) - failures} passed, {failures} failed")
+
+    timings = []
+    if not args.skip_timing:
+        for n in [int(x) for x in args.sizes.split(",")]:
+            for d in (64, 128):
+                for kind in ("causal", "full", "window"):
+                    row = time_config(bundles, d, kind, n, args.reps,
+                                      args.attn_reps)
+                    timings.append(row)
+                    print(json.dumps(row), flush=True)
+
+    report = format_report(info, checks, failures, timings)
+    (out / "bench.md").write_text(report)
+    (out / "bench.json").write_text(json.dumps(
+        {"info": info, "checks": checks, "timings": timings}, indent=1))
+    print(report)
+    return 1 if failures else 0
+
+
+def format_report(info, checks, failures, timings):
+    lines = [f"# attn GPU check and benchmark, {info['date']}", "",
+             f"GPU: {info['gpu']}; torch {info['torch']} (CUDA "
+             f"{info['cuda']}); bf16; B = {TOKENS}/N, H = {HIDDEN}/D.", "",
+             f"Correctness: {len(checks) - failures} of {len(checks)} "
+             "configurations pass.", "",
+             "| N | D | mask | attn TFLOP/s | flash | cuDNN | flex | "
+             "attn/flash | attn/cuDNN | attn/flex |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def fmt(x):
+        return "-" if x is None else f"{x:.1f}"
+
+    def ratio(a, b):
+        return "-" if not a or not b else f"{a / b:.3f}"
+
+    for row in timings:
+        t = row["tflops"]
+        lines.append(
+            f"| {row['n']} | {row['d']} | {row['mask']} | {fmt(t.get('attn'))}"
+            f" | {fmt(t.get('flash'))} | {fmt(t.get('cudnn'))} | "
+            f"{fmt(t.get('flex'))} | {ratio(t.get('attn'), t.get('flash'))} | "
+            f"{ratio(t.get('attn'), t.get('cudnn'))} | "
+            f"{ratio(t.get('attn'), t.get('flex'))} |")
+    lines.append("")
+    lines.append("Checks:")
+    lines.extend(f"    {c}" for c in checks)
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prepares everything the GPU benchmark needs that must be built here (the
+# device machine has no MLIR): one bundle per (head dim, mask) under
+# bench/bundles/, each compiled by attn-compile from a generated IR file.
+# The bundles are shape-generic (B, H, N dynamic), so one covers every size,
+# GQA and Nq != Nk.
+#
+#   scripts/prepare-bench.sh            # then carry bench/bundles to the GPU
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${ATTN_BUILD_DIR:-$root/build}
+out=$root/bench/bundles
+"$root/scripts/build.sh" attn-compile >&2
+
+rm -rf "$out" && mkdir -p "$out/ir"
+for d in 64 128; do
+  for mask in full causal window1024; do
+    name=${mask}_d${d}
+    t="memref<?x?x?x${d}xbf16>"
+    case $mask in
+      full) mask_ops="" mask_use="" ;;
+      causal) mask_ops="%m = attn.mask.causal" mask_use="mask(%m)" ;;
+      window1024) mask_ops="%m = attn.mask.window 1024" mask_use="mask(%m)" ;;
+    esac
+    cat > "$out/ir/$name.mlir" <<IR
+func.func @${name}(%q: $t, %k: $t, %v: $t, %o: $t, %lse: memref<?x?x?xf32>) {
+  $mask_ops
+  attn.attention ins(%q, %k, %v : $t, $t, $t) outs(%o : $t)
+                 lse(%lse : memref<?x?x?xf32>) $mask_use
+  return
+}
+IR
+    start=$EPOCHREALTIME
+    "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
+    end=$EPOCHREALTIME
+    python3 -c "print(f'{\"$name\":18} compiled in {$end - $start:.3f} s')"
+  done
+done

@@ -1,0 +1,61 @@
+// RUN: attn-opt %s --split-input-file --attn-tile="block-q=32 block-k=32" --attn-to-gpu | FileCheck %s
+
+!qkv = memref<?x?x?x64xbf16>
+
+// One launch per q-tile nest: grid (q-tiles, heads, batch), 128 threads,
+// tiles in padded workgroup memory viewed at their tile shape, every tile op
+// a thread-distributed loop followed by a barrier, and nothing but the
+// memrefs captured from outside the launch.
+// CHECK-LABEL: func.func @causal
+// CHECK-SAME: (%[[Q:[^:]*]]: memref<?x?x?x64xbf16>, %[[K:[^:]*]]: memref<?x?x?x64xbf16>, %[[V:[^:]*]]: memref<?x?x?x64xbf16>, %[[O:[^:]*]]: memref<?x?x?x64xbf16>
+// CHECK: %[[B:.*]] = memref.dim %[[Q]]
+// CHECK: %[[HQ:.*]] = memref.dim %[[Q]]
+// CHECK: %[[QT:.*]] = arith.ceildivui
+// CHECK: %[[THREADS:.*]] = arith.constant 128 : index
+// CHECK: gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %[[BZ:[^)]*]]) in (%{{[^ ]*}} = %[[QT]], %{{[^ ]*}} = %[[HQ]], %{{[^ ]*}} = %[[B]]) threads(%[[TX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%[[NT:[^ ]*]] = %[[THREADS]], %{{[^)]*}})
+// CHECK-SAME: workgroup(%[[WQ:[^ ]*]] : memref<32x66xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x66xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x66xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x33xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x65xf32, #gpu.address_space<workgroup>>)
+// CHECK: memref.subview %[[WQ]][0, 0] [32, 64] [1, 1] : memref<32x66xbf16, #gpu.address_space<workgroup>> to memref<32x64xbf16, strided<[66, 1]>, #gpu.address_space<workgroup>>
+// Load of the Q tile: distributed over threads, zero past the last row.
+// CHECK: scf.for %[[E:.*]] = %[[TX]] to %{{.*}} step %[[NT]] {
+// CHECK: scf.if %{{.*}} -> (bf16) {
+// CHECK: memref.load %[[Q]][%[[BZ]], %[[BY]], %{{.*}}, %{{.*}}] : memref<?x?x?x64xbf16>
+// CHECK: } else {
+// CHECK: arith.constant 0.000000e+00 : bf16
+// CHECK: gpu.barrier
+// The kv loop, with the online softmax's exp and the -inf guard.
+// CHECK: scf.for
+// CHECK: math.fma
+// CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: math.exp
+// CHECK: gpu.barrier
+// Finalize: LSE = m + log(l), -inf for empty rows.
+// CHECK: math.log
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: gpu.terminator
+// CHECK-NOT: attn.tile
+func.func @causal(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv, %lse: memref<?x?x?xf32>) {
+  attn.plan ins(%q, %k, %v : !qkv, !qkv, !qkv) outs(%o : !qkv)
+      lse(%lse : memref<?x?x?xf32>) scale(0.125) schedule(range) band_upper(0)
+  return
+}
+
+// -----
+
+!qkv = memref<?x?x?x64xf16>
+
+// The predicate is cloned into the masking loop.
+// CHECK-LABEL: func.func @predicate
+// CHECK: gpu.launch
+// CHECK: %[[LIMIT:.*]] = arith.constant 100 : index
+// CHECK: arith.cmpi ult, %{{.*}}, %[[LIMIT]] : index
+// CHECK: arith.constant 0xFF800000 : f32
+func.func @predicate(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv) {
+  %limit = arith.constant 100 : index
+  attn.plan ins(%q, %k, %v : !qkv, !qkv, !qkv) outs(%o : !qkv)
+      scale(0.125) schedule(dense) predicate {
+  ^bb0(%i: index, %j: index):
+    %ok = arith.cmpi ult, %j, %limit : index
+    attn.yield %ok : i1
+  }
+  return
+}

@@ -1,0 +1,65 @@
+// RUN: rm -rf %t && attn-compile %s -o %t/bundle --function=gqa
+// RUN: FileCheck %s --check-prefix=MANIFEST < %t/bundle/manifest.json
+// RUN: FileCheck %s --check-prefix=PTX < %t/bundle/kernels.ptx
+// RUN: not attn-compile %s -o %t/f32 --function=f32_inputs 2>&1 | FileCheck %s --check-prefix=F32
+// RUN: not test -e %t/f32
+// RUN: not attn-compile %s -o %t/none --function=missing 2>&1 | FileCheck %s --check-prefix=MISSING
+// RUN: not attn-compile %s -o %t/both 2>&1 | FileCheck %s --check-prefix=SEVERAL
+// RUN: not attn-compile %s -o %t/shared --function=shared_buffer 2>&1 | FileCheck %s --check-prefix=SHARED
+
+// MANIFEST: "format": "attn-bundle",
+// MANIFEST: "version": 1,
+// MANIFEST: "name": "gqa",
+// MANIFEST: "target": "sm_80",
+// MANIFEST: "name": "q",
+// MANIFEST-NEXT: "dtype": "f16",
+// MANIFEST-NEXT: "shape": [
+// MANIFEST-NEXT: "B",
+// MANIFEST-NEXT: 8,
+// MANIFEST-NEXT: "Nq",
+// MANIFEST-NEXT: 64
+// MANIFEST: "name": "k",
+// MANIFEST: "Hk",
+// MANIFEST: "constraints": [
+// MANIFEST-NEXT: "Hq % Hk == 0"
+// MANIFEST: "kernel": "gqa_kernel",
+// MANIFEST-NEXT: "grid": [
+// MANIFEST-NEXT: "ceildiv(Nq, 32)",
+// MANIFEST-NEXT: "8",
+// MANIFEST-NEXT: "B"
+// MANIFEST: "args": [
+// MANIFEST-NEXT: "q",
+// MANIFEST-NEXT: "k",
+// MANIFEST-NEXT: "v",
+// MANIFEST-NEXT: "o"
+// MANIFEST-NEXT: ],
+// MANIFEST-NEXT: "abi": "memref"
+
+// PTX: .target sm_80
+// PTX: .entry gqa_kernel(
+
+// F32: error: 'attn.tile.load' op attn-to-gpu: element type f32 is not supported on sm_80 (use f16 or bf16)
+// MISSING: error: attn-compile: no function named 'missing'
+// SHARED: error: 'attn.attention' op attn-compile: function argument #0 is used both as 'q' and as 'k'; pass separate buffers
+// SEVERAL: error: attn-compile: several functions hold attention ops; pick one with --function
+
+func.func @gqa(%q: memref<?x8x?x64xf16>, %k: memref<?x?x?x64xf16>,
+               %v: memref<?x?x?x64xf16>, %o: memref<?x8x?x64xf16>) {
+  %c = attn.mask.causal
+  attn.attention ins(%q, %k, %v : memref<?x8x?x64xf16>, memref<?x?x?x64xf16>,
+                     memref<?x?x?x64xf16>) outs(%o : memref<?x8x?x64xf16>) mask(%c)
+  return
+}
+
+func.func @f32_inputs(%q: memref<?x?x?x64xf32>, %k: memref<?x?x?x64xf32>,
+                      %v: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {
+  attn.attention ins(%q, %k, %v : memref<?x?x?x64xf32>, memref<?x?x?x64xf32>,
+                     memref<?x?x?x64xf32>) outs(%o : memref<?x?x?x64xf32>)
+  return
+}
+
+func.func @shared_buffer(%q: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
+  attn.attention ins(%q, %q, %q : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>,
+                     memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
+  return
+}
