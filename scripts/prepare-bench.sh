@@ -35,5 +35,8 @@ IR
     "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
     end=$EPOCHREALTIME
     python3 -c "print(f'{\"$name\":18} compiled in {$end - $start:.3f} s')"
+    # The CUDA-core variant, kept for comparison and as a cross-check.
+    "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/${name}_simt" \
+      --tensor-cores=false
   done
 done

@@ -27,6 +27,8 @@
 #include "attn/Passes/Passes.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -55,8 +57,8 @@ namespace {
 class TileLoweringBuilder {
 public:
   TileLoweringBuilder(ImplicitLocOpBuilder &b, Value threadId,
-                      Value numThreads)
-      : b(b), threadId(threadId), numThreads(numThreads) {}
+                      Value numThreads, bool useMma)
+      : b(b), threadId(threadId), numThreads(numThreads), useMma(useMma) {}
 
   Value index(int64_t value) {
     return arith::ConstantIndexOp::create(b, value);
@@ -125,10 +127,24 @@ public:
         .Case([&](TileLoadOp op) { lowerLoad(op); })
         .Case([&](TileStoreOp op) { lowerStore(op); })
         .Case([&](TileFillOp op) { lowerFill(op); })
-        .Case([&](TileQKOp op) { lowerQK(op); })
+        .Case([&](TileQKOp op) {
+          if (useMma && mmaApplies(op.getQuery().getType(),
+                                   shapeOf(op.getScores()),
+                                   shapeOf(op.getQuery())[1]))
+            lowerQKWithMma(op);
+          else
+            lowerQK(op);
+        })
         .Case([&](TileMaskOp op) { lowerMask(op); })
         .Case([&](TileOnlineSoftmaxOp op) { lowerOnlineSoftmax(op); })
-        .Case([&](TilePVOp op) { lowerPV(op); })
+        .Case([&](TilePVOp op) {
+          ArrayRef<int64_t> acc = shapeOf(op.getAcc());
+          if (useMma && mmaApplies(op.getValue().getType(), acc,
+                                   shapeOf(op.getProbs())[1]))
+            lowerPVWithMma(op);
+          else
+            lowerPV(op);
+        })
         .Case([&](TileFinalizeOp op) { lowerFinalize(op); });
     op->erase();
   }
@@ -348,8 +364,228 @@ private:
     });
   }
 
+  //===--------------------------------------------------------------------===//
+  // Tensor cores: mma.sync m16n8k16 with f32 accumulation.
+  //
+  // Fragment layout (PTX ISA, mma.m16n8k16 for 16-bit floats), with
+  // g = lane / 4 and t = lane % 4:
+  //   A (16x16, row): registers hold the pairs (g, 2t), (g + 8, 2t),
+  //                   (g, 2t + 8), (g + 8, 2t + 8) and the next column.
+  //   B (16x8, col):  (k = 2t, n = g) and (k = 2t + 8, n = g), with k + 1.
+  //   C (16x8):       (g, 2t), (g, 2t + 1), (g + 8, 2t), (g + 8, 2t + 1).
+  // Each warp owns whole 16x8 output tiles, so no two warps write the same
+  // element.
+  //===--------------------------------------------------------------------===//
+
+  /// Whether a product with 16-bit operands of `operandType`, output tile
+  /// `output` ([M, N]) and reduction length `reduction` fits m16n8k16.
+  static bool mmaApplies(Type operandType, ArrayRef<int64_t> output,
+                         int64_t reduction) {
+    Type element = cast<MemRefType>(operandType).getElementType();
+    return (element.isBF16() || element.isF16()) && output[0] % 16 == 0 &&
+           output[1] % 8 == 0 && reduction % 16 == 0;
+  }
+
+  /// Packs two 16-bit floats into one mma operand register: an i32 for
+  /// bf16, a vector<2xf16> for f16 (low half = first element).
+  Value packPair(Value low, Value high) {
+    Type i16 = b.getI16Type(), i32 = b.getI32Type();
+    auto widen = [&](Value v) {
+      return arith::ExtUIOp::create(b, i32,
+                                    arith::BitcastOp::create(b, i16, v));
+    };
+    Value packed = arith::OrIOp::create(
+        b, widen(low),
+        arith::ShLIOp::create(b, widen(high),
+                              arith::ConstantIntOp::create(b, i32, 16)));
+    if (low.getType().isBF16())
+      return packed;
+    return LLVM::BitcastOp::create(
+        b, VectorType::get({2}, b.getF16Type()), packed);
+  }
+
+  /// Loads tile[row, col] and tile[row, col + 1] as one operand register.
+  Value loadPair(Value tile, Value row, Value col) {
+    Value next = arith::AddIOp::create(b, col, index(1));
+    return packPair(memref::LoadOp::create(b, tile, ValueRange{row, col}),
+                    memref::LoadOp::create(b, tile, ValueRange{row, next}));
+  }
+
+  /// Lane coordinates: warp index, g = lane / 4, t = lane % 4, 2t.
+  struct LaneCoords {
+    Value warp, numWarps, g, twoT;
+  };
+  LaneCoords laneCoords() {
+    Value warpSize = index(32);
+    Value lane = arith::RemUIOp::create(b, threadId, warpSize);
+    LaneCoords coords;
+    coords.warp = arith::DivUIOp::create(b, threadId, warpSize);
+    coords.numWarps = arith::DivUIOp::create(b, numThreads, warpSize);
+    coords.g = arith::DivUIOp::create(b, lane, index(4));
+    coords.twoT = arith::MulIOp::create(
+        b, arith::RemUIOp::create(b, lane, index(4)), index(2));
+    return coords;
+  }
+
+  /// Emits one mma.sync m16n8k16 and returns the four f32 results.
+  SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bOperands,
+                         ArrayRef<Value> c, bool isBF16) {
+    Type f32 = b.getF32Type();
+    Type resultType =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    NVVM::MMATypes type = isBF16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+    auto op = NVVM::MmaOp::create(
+        b, resultType, a, bOperands, c, ArrayRef<int64_t>{16, 8, 16},
+        std::nullopt, std::nullopt,
+        std::array<NVVM::MMATypes, 2>{type, type},
+        std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                       NVVM::MMALayout::col});
+    SmallVector<Value> results;
+    for (int64_t i = 0; i < 4; ++i)
+      results.push_back(LLVM::ExtractValueOp::create(b, op.getRes(), i));
+    return results;
+  }
+
+  /// Runs `body(m0, n0)` for every 16x8 tile of an [M, N] output owned by
+  /// this warp (tiles dealt round-robin over the warps), then a barrier.
+  void forEachWarpTile(const LaneCoords &lane, int64_t m, int64_t n,
+                       function_ref<void(Value, Value)> body) {
+    int64_t tilesN = n / 8;
+    auto loop =
+        scf::ForOp::create(b, lane.warp, index((m / 16) * tilesN), lane.numWarps);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value tile = loop.getInductionVar();
+      Value m0 = arith::MulIOp::create(
+          b, arith::DivUIOp::create(b, tile, index(tilesN)), index(16));
+      Value n0 = arith::MulIOp::create(
+          b, arith::RemUIOp::create(b, tile, index(tilesN)), index(8));
+      body(m0, n0);
+    }
+    gpu::BarrierOp::create(b);
+  }
+
+  /// Emits the k-loop of one 16x8 tile: for k0 in [0, reduction) step 16,
+  /// c = mma(a(k0), b(k0), c), starting from `init`; returns the final c.
+  SmallVector<Value>
+  accumulateTile(int64_t reduction, ArrayRef<Value> init, bool isBF16,
+                 function_ref<SmallVector<Value>(Value)> loadA,
+                 function_ref<SmallVector<Value>(Value)> loadB) {
+    auto loop = scf::ForOp::create(b, index(0), index(reduction), index(16),
+                                   ValueRange(init));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      Value k0 = loop.getInductionVar();
+      SmallVector<Value> a = loadA(k0), bFrag = loadB(k0);
+      scf::YieldOp::create(
+          b, mma(a, bFrag, SmallVector<Value>(loop.getRegionIterArgs()),
+                 isBF16));
+    }
+    return SmallVector<Value>(loop.getResults());
+  }
+
+  /// The four (row, column) positions of a C fragment of tile (m0, n0).
+  std::array<std::pair<Value, Value>, 4> accumulatorPositions(
+      const LaneCoords &lane, Value m0, Value n0) {
+    Value row = arith::AddIOp::create(b, m0, lane.g);
+    Value row8 = arith::AddIOp::create(b, row, index(8));
+    Value col = arith::AddIOp::create(b, n0, lane.twoT);
+    Value col1 = arith::AddIOp::create(b, col, index(1));
+    return {{{row, col}, {row, col1}, {row8, col}, {row8, col1}}};
+  }
+
+  /// S = scale · Q Kᵀ on tensor cores.
+  void lowerQKWithMma(TileQKOp op) {
+    ArrayRef<int64_t> scores = shapeOf(op.getScores());
+    int64_t headDim = shapeOf(op.getQuery())[1];
+    bool isBF16 =
+        cast<MemRefType>(op.getQuery().getType()).getElementType().isBF16();
+    Value scale = arith::ConstantOp::create(b, op.getScaleAttr());
+    LaneCoords lane = laneCoords();
+    forEachWarpTile(lane, scores[0], scores[1], [&](Value m0, Value n0) {
+      Value row = arith::AddIOp::create(b, m0, lane.g);
+      Value row8 = arith::AddIOp::create(b, row, index(8));
+      Value keyRow = arith::AddIOp::create(b, n0, lane.g);
+      SmallVector<Value> zero(4, f32(0.0f));
+      SmallVector<Value> c = accumulateTile(
+          headDim, zero, isBF16,
+          [&](Value k0) -> SmallVector<Value> {
+            Value col = arith::AddIOp::create(b, k0, lane.twoT);
+            Value col8 = arith::AddIOp::create(b, col, index(8));
+            return {loadPair(op.getQuery(), row, col),
+                    loadPair(op.getQuery(), row8, col),
+                    loadPair(op.getQuery(), row, col8),
+                    loadPair(op.getQuery(), row8, col8)};
+          },
+          [&](Value k0) -> SmallVector<Value> {
+            Value col = arith::AddIOp::create(b, k0, lane.twoT);
+            Value col8 = arith::AddIOp::create(b, col, index(8));
+            return {loadPair(op.getKey(), keyRow, col),
+                    loadPair(op.getKey(), keyRow, col8)};
+          });
+      for (auto [value, position] :
+           llvm::zip(c, accumulatorPositions(lane, m0, n0)))
+        memref::StoreOp::create(b, arith::MulFOp::create(b, value, scale),
+                                op.getScores(),
+                                ValueRange{position.first, position.second});
+    });
+  }
+
+  /// acc += P V on tensor cores; P is rounded to the value type.
+  void lowerPVWithMma(TilePVOp op) {
+    ArrayRef<int64_t> acc = shapeOf(op.getAcc());
+    int64_t keys = shapeOf(op.getProbs())[1];
+    Type valueType = cast<MemRefType>(op.getValue().getType()).getElementType();
+    bool isBF16 = valueType.isBF16();
+    LaneCoords lane = laneCoords();
+    forEachWarpTile(lane, acc[0], acc[1], [&](Value m0, Value n0) {
+      auto positions = accumulatorPositions(lane, m0, n0);
+      SmallVector<Value> init;
+      for (auto [r, c] : positions)
+        init.push_back(memref::LoadOp::create(b, op.getAcc(), ValueRange{r, c}));
+      Value row = arith::AddIOp::create(b, m0, lane.g);
+      Value row8 = arith::AddIOp::create(b, row, index(8));
+      Value valueCol = arith::AddIOp::create(b, n0, lane.g);
+      auto probPair = [&](Value r, Value c) {
+        Value next = arith::AddIOp::create(b, c, index(1));
+        return packPair(
+            fromF32(memref::LoadOp::create(b, op.getProbs(), ValueRange{r, c}),
+                    valueType),
+            fromF32(
+                memref::LoadOp::create(b, op.getProbs(), ValueRange{r, next}),
+                valueType));
+      };
+      auto valuePair = [&](Value k) {
+        Value next = arith::AddIOp::create(b, k, index(1));
+        return packPair(
+            memref::LoadOp::create(b, op.getValue(), ValueRange{k, valueCol}),
+            memref::LoadOp::create(b, op.getValue(),
+                                   ValueRange{next, valueCol}));
+      };
+      SmallVector<Value> c = accumulateTile(
+          keys, init, isBF16,
+          [&](Value k0) -> SmallVector<Value> {
+            Value col = arith::AddIOp::create(b, k0, lane.twoT);
+            Value col8 = arith::AddIOp::create(b, col, index(8));
+            return {probPair(row, col), probPair(row8, col),
+                    probPair(row, col8), probPair(row8, col8)};
+          },
+          [&](Value k0) -> SmallVector<Value> {
+            Value k = arith::AddIOp::create(b, k0, lane.twoT);
+            Value k8 = arith::AddIOp::create(b, k, index(8));
+            return {valuePair(k), valuePair(k8)};
+          });
+      for (auto [value, position] : llvm::zip(c, positions))
+        memref::StoreOp::create(b, value, op.getAcc(),
+                                ValueRange{position.first, position.second});
+    });
+  }
+
   ImplicitLocOpBuilder &b;
   Value threadId, numThreads;
+  bool useMma;
 };
 
 /// Whether `region` holds attn.tile ops (the forall nests attn-tile wrote).
@@ -492,7 +728,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     b.setInsertionPointToStart(&body);
     Value threadId = launch.getThreadIds().x;
     Value numThreads = launch.getBlockSize().x;
-    TileLoweringBuilder lowering(b, threadId, numThreads);
+    TileLoweringBuilder lowering(b, threadId, numThreads, mma);
     SmallVector<Operation *> tileOps;
     launch.getBody().walk([&](Operation *op) {
       if (op->getName().getStringRef().starts_with("attn.tile."))

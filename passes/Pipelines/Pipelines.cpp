@@ -36,8 +36,9 @@ void attn::buildLowerToPTXPipeline(OpPassManager &pm,
   pm.addPass(createAttnPlan());
   pm.addPass(createAttnTile(
       AttnTileOptions{options.blockQ.getValue(), options.blockK.getValue()}));
-  pm.addPass(createAttnToGPU(
-      AttnToGPUOptions{options.chip.getValue(), options.threads.getValue()}));
+  pm.addPass(createAttnToGPU(AttnToGPUOptions{options.chip.getValue(),
+                                              options.threads.getValue(),
+                                              options.mma.getValue()}));
   // No canonicalization before outlining: it would hoist the constants that
   // attn-to-gpu rematerialized inside the launch back out of it, turning
   // them into kernel parameters. sm_90a needs PTX ISA 8.0, and LLVM's

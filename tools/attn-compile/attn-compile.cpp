@@ -59,6 +59,10 @@ static llvm::cl::opt<int64_t> blockQ("tile-q",
 static llvm::cl::opt<int64_t> blockK("tile-k",
                                      llvm::cl::desc("Key rows per tile"),
                                      llvm::cl::init(32));
+static llvm::cl::opt<bool>
+    tensorCores("tensor-cores",
+                llvm::cl::desc("Use mma.sync for Q K^T and P V (default on)"),
+                llvm::cl::init(true));
 static llvm::cl::opt<int64_t> threads("block-threads",
                                       llvm::cl::desc("Threads per block"),
                                       llvm::cl::init(128));
@@ -239,6 +243,7 @@ static LogicalResult compile(MLIRContext &context) {
   options.blockQ = blockQ;
   options.blockK = blockK;
   options.threads = threads;
+  options.mma = tensorCores;
   buildLowerToPTXPipeline(pm, options);
   if (failed(pm.run(*module)))
     return failure();

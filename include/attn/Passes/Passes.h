@@ -5,6 +5,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -55,6 +57,9 @@ struct PTXPipelineOptions
   Option<int64_t> threads{*this, "threads",
                           llvm::cl::desc("Threads per block"),
                           llvm::cl::init(128)};
+  Option<bool> mma{*this, "mma",
+                   llvm::cl::desc("Use tensor cores for Q K^T and P V"),
+                   llvm::cl::init(true)};
 };
 
 /// attn-lower-to-ptx: attn-plan, attn-tile, attn-to-gpu, then upstream

@@ -66,9 +66,12 @@ def AttnToGPU : Pass<"attn-to-gpu"> {
     its memref operands (extents, constants) are recomputed inside the
     launch, so that the kernel's parameters are exactly its memrefs.
 
-    This is the first, correct GPU lowering (CUDA cores, shared memory);
-    the tensor-core lowering (ldmatrix, mma.sync, cp.async pipelining)
-    replaces the per-op loops behind the same option. `chip` selects the
+    With `mma` (the default) the two products, Q Kᵀ and P V, run on tensor
+    cores: each warp owns 16x8 output tiles and issues `mma.sync` m16n8k16
+    with operands packed from shared memory (P rounded to the input type,
+    as FlashAttention does). The softmax steps stay thread-distributed
+    loops; register-resident S/P/acc, ldmatrix and cp.async pipelining are
+    the next steps. `chip` selects the
     target; sm_80 code also runs on sm_90a.
   }];
   let options = [
@@ -76,8 +79,12 @@ def AttnToGPU : Pass<"attn-to-gpu"> {
            "Target GPU: sm_80 or sm_90a">,
     Option<"threads", "threads", "int64_t", /*default=*/"128",
            "Threads per block (a multiple of 32, at most 1024)">,
+    Option<"mma", "mma", "bool", /*default=*/"true",
+           "Compute Q Kᵀ and P V with tensor cores (mma.sync m16n8k16) "
+           "where the tile shapes allow">,
   ];
   let dependentDialects = [
+    "::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect",
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect"

@@ -1,4 +1,5 @@
 // RUN: attn-opt %s --split-input-file --attn-tile="block-q=32 block-k=32" --attn-to-gpu | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-tile="block-q=32 block-k=32" --attn-to-gpu="mma=false" | FileCheck %s --check-prefix=SIMT
 
 !qkv = memref<?x?x?x64xbf16>
 
@@ -22,12 +23,23 @@
 // CHECK: } else {
 // CHECK: arith.constant 0.000000e+00 : bf16
 // CHECK: gpu.barrier
-// The kv loop, with the online softmax's exp and the -inf guard.
+// The kv loop: Q Kᵀ on tensor cores (one warp per 16x8 tile), the mask and
+// the online softmax with its -inf guard, then P V on tensor cores.
 // CHECK: scf.for
-// CHECK: math.fma
+// CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
 // CHECK: arith.select %{{.*}}, %{{.*}}, %{{.*}} : f32
 // CHECK: math.exp
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: nvvm.mma.sync
 // CHECK: gpu.barrier
+
+// Without tensor cores the products are per-element fma loops.
+// SIMT-LABEL: func.func @causal
+// SIMT-NOT: nvvm.mma.sync
+// SIMT: math.fma
+// SIMT: math.exp
+// SIMT-NOT: nvvm.mma.sync
+// SIMT-LABEL: func.func @predicate
 // Finalize: LSE = m + log(l), -inf for empty rows.
 // CHECK: math.log
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
