@@ -1,0 +1,532 @@
+//===- Manifest.cpp - Read and check a bundle's manifest.json ---*- C++ -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Turns manifest.json (format "attn-bundle", version 1) into a Manifest:
+// every field is checked for presence and type, every name resolved (launch
+// arguments to argument indices, grid and constraint symbols to shape
+// symbols), and the PTX file is read and checked to define every kernel with
+// the parameter count its ABI implies. Errors read
+//   <dir>/manifest.json:<line>:<column>: field '<path>': <what>
+// where <path> is e.g. "launches[0].grid[1]".
+//
+//===----------------------------------------------------------------------===//
+
+#include "Manifest.h"
+
+#include "Json.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+namespace attn {
+namespace runtime {
+
+Result<std::string> readFile(const std::string &path) {
+  std::FILE *file = std::fopen(path.c_str(), "rb");
+  if (!file)
+    return Error(std::strerror(errno));
+  std::string contents;
+  char buffer[1 << 16];
+  size_t count;
+  while ((count = std::fread(buffer, 1, sizeof(buffer), file)) > 0)
+    contents.append(buffer, count);
+  bool failed = std::ferror(file);
+  int error = errno;
+  std::fclose(file);
+  if (failed)
+    return Error(std::strerror(error));
+  return contents;
+}
+
+namespace {
+
+using json::Value;
+using Kind = json::Value::Kind;
+
+/// Strips // and /* */ comments from PTX, keeping newlines.
+std::string stripPtxComments(const std::string &ptx) {
+  std::string out;
+  out.reserve(ptx.size());
+  for (size_t i = 0; i < ptx.size();) {
+    if (ptx.compare(i, 2, "//") == 0) {
+      while (i < ptx.size() && ptx[i] != '\n')
+        ++i;
+    } else if (ptx.compare(i, 2, "/*") == 0) {
+      size_t end = ptx.find("*/", i + 2);
+      i = end == std::string::npos ? ptx.size() : end + 2;
+      out += ' ';
+    } else if (ptx[i] == '"') {
+      // String literals (e.g. in .file directives) may contain "//".
+      size_t end = ptx.find('"', i + 1);
+      end = end == std::string::npos ? ptx.size() : end + 1;
+      out.append(ptx, i, end - i);
+      i = end;
+    } else {
+      out += ptx[i++];
+    }
+  }
+  return out;
+}
+
+bool isPtxNameChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '_' || c == '$';
+}
+
+/// The number of parameters of `.entry name(...)` in comment-free PTX, or -1
+/// if there is no such entry.
+int64_t entryParameterCount(const std::string &ptx, const std::string &name) {
+  const std::string directive = ".entry";
+  for (size_t at = ptx.find(directive); at != std::string::npos;
+       at = ptx.find(directive, at + 1)) {
+    size_t pos = at + directive.size();
+    if (pos >= ptx.size() ||
+        !std::isspace(static_cast<unsigned char>(ptx[pos])))
+      continue;
+    while (pos < ptx.size() &&
+           std::isspace(static_cast<unsigned char>(ptx[pos])))
+      ++pos;
+    size_t start = pos;
+    while (pos < ptx.size() && isPtxNameChar(ptx[pos]))
+      ++pos;
+    if (ptx.compare(start, pos - start, name) != 0 ||
+        pos - start != name.size())
+      continue;
+    while (pos < ptx.size() &&
+           std::isspace(static_cast<unsigned char>(ptx[pos])))
+      ++pos;
+    if (pos >= ptx.size() || ptx[pos] != '(')
+      return 0;
+    size_t close = ptx.find(')', pos);
+    if (close == std::string::npos)
+      close = ptx.size();
+    int64_t count = 0;
+    for (size_t p = ptx.find(".param", pos); p < close;
+         p = ptx.find(".param", p + 1))
+      ++count;
+    return count;
+  }
+  return -1;
+}
+
+/// Reads one manifest, accumulating nothing: the first problem is returned.
+class ManifestReader {
+public:
+  ManifestReader(std::string path, std::string_view text)
+      : path(std::move(path)), text(text) {}
+
+  Error fail(const Value &at, const std::string &field,
+             const std::string &what) const {
+    return Error(location(at) + "field '" + field + "': " + what);
+  }
+
+  std::string location(const Value &at) const {
+    auto [line, column] = json::lineColumn(text, at.offset);
+    return path + ":" + std::to_string(line) + ":" + std::to_string(column) +
+           ": ";
+  }
+
+  /// The member `key` of object `object` (whose path is `prefix`).
+  Result<const Value *> member(const Value &object, const std::string &prefix,
+                               const char *key, Kind kind) const {
+    std::string field = join(prefix, key);
+    const Value *value = object.find(key);
+    if (!value)
+      return Error(location(object) + "missing field '" + field + "'");
+    if (value->kind != kind)
+      return fail(*value, field,
+                  std::string("expected ") + json::kindName(kind) + ", got " +
+                      json::kindName(value->kind));
+    return value;
+  }
+
+  /// Fails on a member of `object` not in `known`.
+  Status onlyKnown(const Value &object, const std::string &prefix,
+                   std::initializer_list<const char *> known) const {
+    for (const auto &entry : object.members) {
+      bool found = std::any_of(known.begin(), known.end(),
+                               [&](const char *k) { return entry.first == k; });
+      if (!found)
+        return Error(location(entry.second) + "unknown field '" +
+                     join(prefix, entry.first.c_str()) + "'");
+    }
+    return Status::success();
+  }
+
+  static std::string join(const std::string &prefix, const char *key) {
+    return prefix.empty() ? std::string(key) : prefix + "." + key;
+  }
+  static std::string index(const std::string &prefix, size_t i) {
+    return prefix + "[" + std::to_string(i) + "]";
+  }
+
+  std::string path;
+  std::string_view text;
+};
+
+/// Matches sm_<digits> with an optional 'a' or 'f' suffix.
+bool isTarget(const std::string &target) {
+  if (target.size() < 4 || target.compare(0, 3, "sm_") != 0)
+    return false;
+  size_t end = target.size();
+  if (target.back() == 'a' || target.back() == 'f')
+    --end;
+  if (end == 3)
+    return false;
+  for (size_t i = 3; i < end; ++i)
+    if (target[i] < '0' || target[i] > '9')
+      return false;
+  return end - 3 <= 4;
+}
+
+} // namespace
+
+Result<Manifest> parseManifest(const std::string &directory) {
+  std::string path = directory + "/manifest.json";
+  Result<std::string> contents = readFile(path);
+  if (!contents)
+    return Error("cannot read bundle manifest '" + path +
+                 "': " + contents.error().message());
+  return parseManifestText(*contents, directory);
+}
+
+Result<Manifest> parseManifestText(std::string_view text,
+                                   const std::string &directory) {
+  std::string path = directory + "/manifest.json";
+  Result<Value> parsed = json::parse(text);
+  if (!parsed)
+    return Error(path + ":" + parsed.error().message());
+  const Value &root = *parsed;
+  ManifestReader reader(path, text);
+  if (root.kind != Kind::Object)
+    return Error(reader.location(root) +
+                 "the manifest must be a JSON object, got " +
+                 json::kindName(root.kind));
+
+  Manifest manifest;
+
+  // Format and version come first: a newer manifest may add fields.
+  auto format = reader.member(root, "", "format", Kind::String);
+  if (!format)
+    return format.error();
+  if ((*format)->string != "attn-bundle")
+    return reader.fail(**format, "format",
+                       "unknown format \"" + (*format)->string +
+                           "\" (expected \"attn-bundle\")");
+  auto version = reader.member(root, "", "version", Kind::Integer);
+  if (!version)
+    return version.error();
+  if ((*version)->integer != 1)
+    return Error(reader.location(**version) + "bundle version " +
+                 std::to_string((*version)->integer) +
+                 " is not supported by this runtime (supports 1)");
+  if (Status known =
+          reader.onlyKnown(root, "",
+                           {"format", "version", "name", "target", "ptx",
+                            "arguments", "constraints", "launches"});
+      !known)
+    return known.error();
+
+  auto name = reader.member(root, "", "name", Kind::String);
+  if (!name)
+    return name.error();
+  if ((*name)->string.empty())
+    return reader.fail(**name, "name", "must not be empty");
+  manifest.name = (*name)->string;
+
+  auto target = reader.member(root, "", "target", Kind::String);
+  if (!target)
+    return target.error();
+  if (!isTarget((*target)->string))
+    return reader.fail(**target, "target",
+                       "\"" + (*target)->string +
+                           "\" is not a target of the form sm_<NN>[a|f]");
+  manifest.target = (*target)->string;
+
+  auto ptx = reader.member(root, "", "ptx", Kind::String);
+  if (!ptx)
+    return ptx.error();
+  const std::string &ptxName = (*ptx)->string;
+  if (ptxName.empty() || ptxName.front() == '/' || ptxName == ".." ||
+      ptxName.rfind("../", 0) == 0 ||
+      ptxName.find("/../") != std::string::npos ||
+      (ptxName.size() >= 3 &&
+       ptxName.compare(ptxName.size() - 3, 3, "/..") == 0))
+    return reader.fail(**ptx, "ptx",
+                       "\"" + ptxName +
+                           "\" must be a relative path inside the bundle");
+  manifest.ptxFile = ptxName;
+
+  // Arguments, collecting shape symbols in order of first appearance.
+  auto arguments = reader.member(root, "", "arguments", Kind::Array);
+  if (!arguments)
+    return arguments.error();
+  std::set<std::string> argumentNames;
+  for (size_t i = 0; i < (*arguments)->elements.size(); ++i) {
+    const Value &entry = (*arguments)->elements[i];
+    std::string prefix = ManifestReader::index("arguments", i);
+    if (entry.kind != Kind::Object)
+      return reader.fail(entry, prefix,
+                         std::string("expected an object, got ") +
+                             json::kindName(entry.kind));
+    if (Status known =
+            reader.onlyKnown(entry, prefix, {"name", "dtype", "shape"});
+        !known)
+      return known.error();
+    ArgumentSpec argument;
+    auto argName = reader.member(entry, prefix, "name", Kind::String);
+    if (!argName)
+      return argName.error();
+    argument.name = (*argName)->string;
+    if (argument.name.empty())
+      return reader.fail(**argName, prefix + ".name", "must not be empty");
+    if (!argumentNames.insert(argument.name).second)
+      return reader.fail(**argName, prefix + ".name",
+                         "duplicate argument name '" + argument.name + "'");
+    auto dtype = reader.member(entry, prefix, "dtype", Kind::String);
+    if (!dtype)
+      return dtype.error();
+    std::optional<DType> type = parseDType((*dtype)->string);
+    if (!type)
+      return reader.fail(**dtype, prefix + ".dtype",
+                         "unknown dtype \"" + (*dtype)->string +
+                             "\" (expected f16, bf16, f32, i32, i8 or i1)");
+    argument.dtype = *type;
+    auto shape = reader.member(entry, prefix, "shape", Kind::Array);
+    if (!shape)
+      return shape.error();
+    for (size_t d = 0; d < (*shape)->elements.size(); ++d) {
+      const Value &extent = (*shape)->elements[d];
+      std::string field = ManifestReader::index(prefix + ".shape", d);
+      Dim dim;
+      if (extent.kind == Kind::Integer) {
+        if (extent.integer < 0)
+          return reader.fail(extent, field,
+                             "extent " + std::to_string(extent.integer) +
+                                 " is negative");
+        dim.value = extent.integer;
+      } else if (extent.kind == Kind::String) {
+        if (!isIdentifier(extent.string) || extent.string == "ceildiv")
+          return reader.fail(extent, field,
+                             "\"" + extent.string +
+                                 "\" is not a symbol name "
+                                 "([A-Za-z_][A-Za-z0-9_]*, not 'ceildiv')");
+        dim.symbol = extent.string;
+        if (std::find(manifest.symbols.begin(), manifest.symbols.end(),
+                      dim.symbol) == manifest.symbols.end())
+          manifest.symbols.push_back(dim.symbol);
+      } else {
+        return reader.fail(extent, field,
+                           std::string("expected an integer or a symbol "
+                                       "string, got ") +
+                               json::kindName(extent.kind));
+      }
+      argument.shape.push_back(std::move(dim));
+    }
+    manifest.arguments.push_back(std::move(argument));
+  }
+
+  // Constraints (optional).
+  if (const Value *constraints = root.find("constraints")) {
+    if (constraints->kind != Kind::Array)
+      return reader.fail(*constraints, "constraints",
+                         std::string("expected an array, got ") +
+                             json::kindName(constraints->kind));
+    for (size_t i = 0; i < constraints->elements.size(); ++i) {
+      const Value &entry = constraints->elements[i];
+      std::string field = ManifestReader::index("constraints", i);
+      if (entry.kind != Kind::String)
+        return reader.fail(entry, field,
+                           std::string("expected a string, got ") +
+                               json::kindName(entry.kind));
+      Result<Constraint> constraint =
+          parseConstraint(entry.string, manifest.symbols);
+      if (!constraint)
+        return reader.fail(entry, field, constraint.error().message());
+      manifest.constraintTexts.push_back(entry.string);
+      manifest.constraints.push_back(std::move(*constraint));
+    }
+  }
+
+  // Launches.
+  auto launches = reader.member(root, "", "launches", Kind::Array);
+  if (!launches)
+    return launches.error();
+  if ((*launches)->elements.empty())
+    return reader.fail(**launches, "launches", "must not be empty");
+  for (size_t i = 0; i < (*launches)->elements.size(); ++i) {
+    const Value &entry = (*launches)->elements[i];
+    std::string prefix = ManifestReader::index("launches", i);
+    if (entry.kind != Kind::Object)
+      return reader.fail(entry, prefix,
+                         std::string("expected an object, got ") +
+                             json::kindName(entry.kind));
+    if (Status known = reader.onlyKnown(
+            entry, prefix,
+            {"kernel", "grid", "block", "shared_bytes", "args", "abi"});
+        !known)
+      return known.error();
+    LaunchSpec launch;
+    std::array<Expr, 3> gridExprs;
+
+    auto kernel = reader.member(entry, prefix, "kernel", Kind::String);
+    if (!kernel)
+      return kernel.error();
+    launch.kernel = (*kernel)->string;
+    if (launch.kernel.empty() ||
+        !std::all_of(launch.kernel.begin(), launch.kernel.end(),
+                     isPtxNameChar) ||
+        (launch.kernel[0] >= '0' && launch.kernel[0] <= '9'))
+      return reader.fail(**kernel, prefix + ".kernel",
+                         "\"" + launch.kernel + "\" is not a PTX entry name");
+
+    auto grid = reader.member(entry, prefix, "grid", Kind::Array);
+    if (!grid)
+      return grid.error();
+    if ((*grid)->elements.size() != 3)
+      return reader.fail(**grid, prefix + ".grid",
+                         "expected 3 entries (x, y, z), got " +
+                             std::to_string((*grid)->elements.size()));
+    for (size_t d = 0; d < 3; ++d) {
+      const Value &extent = (*grid)->elements[d];
+      std::string field = ManifestReader::index(prefix + ".grid", d);
+      if (extent.kind == Kind::Integer) {
+        if (extent.integer < 0)
+          return reader.fail(extent, field,
+                             "extent " + std::to_string(extent.integer) +
+                                 " is negative");
+        launch.grid[d] = std::to_string(extent.integer);
+      } else if (extent.kind == Kind::String) {
+        launch.grid[d] = extent.string;
+      } else {
+        return reader.fail(extent, field,
+                           std::string("expected an integer or an expression "
+                                       "string, got ") +
+                               json::kindName(extent.kind));
+      }
+      Result<Expr> expr = parseExpr(launch.grid[d], manifest.symbols);
+      if (!expr)
+        return reader.fail(extent, field, expr.error().message());
+      gridExprs[d] = std::move(*expr);
+    }
+
+    auto block = reader.member(entry, prefix, "block", Kind::Array);
+    if (!block)
+      return block.error();
+    if ((*block)->elements.size() != 3)
+      return reader.fail(**block, prefix + ".block",
+                         "expected 3 entries (x, y, z), got " +
+                             std::to_string((*block)->elements.size()));
+    int64_t threads = 1;
+    for (size_t d = 0; d < 3; ++d) {
+      const Value &extent = (*block)->elements[d];
+      std::string field = ManifestReader::index(prefix + ".block", d);
+      if (extent.kind != Kind::Integer)
+        return reader.fail(extent, field,
+                           std::string("expected an integer, got ") +
+                               json::kindName(extent.kind));
+      if (extent.integer < 1 || extent.integer > 1024)
+        return reader.fail(extent, field,
+                           "extent " + std::to_string(extent.integer) +
+                               " is outside [1, 1024]");
+      launch.block[d] = static_cast<uint32_t>(extent.integer);
+      threads *= extent.integer;
+    }
+    if (threads > 1024)
+      return reader.fail(**block, prefix + ".block",
+                         std::to_string(threads) +
+                             " threads per block exceed the CUDA limit 1024");
+
+    auto shared = reader.member(entry, prefix, "shared_bytes", Kind::Integer);
+    if (!shared)
+      return shared.error();
+    if ((*shared)->integer < 0 || (*shared)->integer > UINT32_MAX)
+      return reader.fail(**shared, prefix + ".shared_bytes",
+                         std::to_string((*shared)->integer) +
+                             " is outside [0, 4294967295]");
+    launch.sharedBytes = static_cast<uint32_t>((*shared)->integer);
+
+    auto args = reader.member(entry, prefix, "args", Kind::Array);
+    if (!args)
+      return args.error();
+    for (size_t a = 0; a < (*args)->elements.size(); ++a) {
+      const Value &arg = (*args)->elements[a];
+      std::string field = ManifestReader::index(prefix + ".args", a);
+      if (arg.kind != Kind::String)
+        return reader.fail(arg, field,
+                           std::string("expected an argument name string, "
+                                       "got ") +
+                               json::kindName(arg.kind));
+      auto it = std::find_if(
+          manifest.arguments.begin(), manifest.arguments.end(),
+          [&](const ArgumentSpec &spec) { return spec.name == arg.string; });
+      if (it == manifest.arguments.end())
+        return reader.fail(arg, field,
+                           "'" + arg.string +
+                               "' is not an argument of the bundle");
+      launch.args.push_back(it - manifest.arguments.begin());
+    }
+
+    auto abi = reader.member(entry, prefix, "abi", Kind::String);
+    if (!abi)
+      return abi.error();
+    if ((*abi)->string == "memref")
+      launch.abi = KernelAbi::MemRef;
+    else if ((*abi)->string == "bare")
+      launch.abi = KernelAbi::Bare;
+    else
+      return reader.fail(**abi, prefix + ".abi",
+                         "unknown abi \"" + (*abi)->string +
+                             "\" (expected \"memref\" or \"bare\")");
+
+    manifest.launches.push_back(std::move(launch));
+    manifest.grids.push_back(std::move(gridExprs));
+  }
+
+  // The PTX file must exist and define every kernel with the right number of
+  // parameters.
+  std::string ptxPath = directory + "/" + manifest.ptxFile;
+  Result<std::string> ptxText = readFile(ptxPath);
+  if (!ptxText)
+    return reader.fail(**ptx, "ptx",
+                       "cannot read PTX file '" + ptxPath +
+                           "': " + ptxText.error().message());
+  manifest.ptx = std::move(*ptxText);
+  std::string code = stripPtxComments(manifest.ptx);
+  const Value &launchArray = **launches;
+  for (size_t i = 0; i < manifest.launches.size(); ++i) {
+    const LaunchSpec &launch = manifest.launches[i];
+    int64_t expected = 0;
+    for (size_t arg : launch.args)
+      expected += launch.abi == KernelAbi::Bare
+                      ? 1
+                      : 3 + 2 * static_cast<int64_t>(
+                                    manifest.arguments[arg].shape.size());
+    int64_t actual = entryParameterCount(code, launch.kernel);
+    std::string field = ManifestReader::index("launches", i) + ".kernel";
+    const Value &at = *launchArray.elements[i].find("kernel");
+    if (actual < 0)
+      return reader.fail(at, field,
+                         "kernel '" + launch.kernel + "' is not an .entry of " +
+                             manifest.ptxFile);
+    if (actual != expected)
+      return reader.fail(
+          at, field,
+          "kernel '" + launch.kernel + "' in " + manifest.ptxFile + " takes " +
+              std::to_string(actual) + " parameters, but its " +
+              std::to_string(launch.args.size()) + " arguments under abi \"" +
+              (launch.abi == KernelAbi::Bare ? "bare" : "memref") + "\" make " +
+              std::to_string(expected));
+  }
+  return manifest;
+}
+
+} // namespace runtime
+} // namespace attn

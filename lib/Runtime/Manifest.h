@@ -1,0 +1,54 @@
+//===- Manifest.h - Read and check a bundle's manifest.json -----*- C++ -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_LIB_RUNTIME_MANIFEST_H
+#define ATTN_LIB_RUNTIME_MANIFEST_H
+
+#include "Expr.h"
+
+#include "attn/Runtime/Runtime.h"
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace attn {
+namespace runtime {
+
+/// A checked manifest with its PTX text.
+struct Manifest {
+  std::string name;
+  std::string target;
+  std::string ptxFile;
+  std::string ptx;
+  std::vector<ArgumentSpec> arguments;
+  /// Shape symbols in order of first appearance; grid and constraint
+  /// expressions refer to them by index.
+  std::vector<std::string> symbols;
+  std::vector<std::string> constraintTexts;
+  std::vector<Constraint> constraints;
+  std::vector<LaunchSpec> launches;
+  /// grids[i][d] is dimension d of launches[i]'s grid.
+  std::vector<std::array<Expr, 3>> grids;
+};
+
+/// Reads `directory`/manifest.json and the PTX file it names, and checks
+/// them (see docs/Runtime.md for every rule).
+Result<Manifest> parseManifest(const std::string &directory);
+
+/// As parseManifest, with the manifest's text given (the PTX file is still
+/// read from `directory`); errors still name `directory`/manifest.json.
+Result<Manifest> parseManifestText(std::string_view text,
+                                   const std::string &directory);
+
+/// Reads a whole file; the error message is strerror(errno).
+Result<std::string> readFile(const std::string &path);
+
+} // namespace runtime
+} // namespace attn
+
+#endif // ATTN_LIB_RUNTIME_MANIFEST_H

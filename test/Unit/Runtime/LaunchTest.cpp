@@ -1,0 +1,289 @@
+//===- LaunchTest.cpp - Launching through a (fake) CUDA driver --*- C++ -*-===//
+//
+// Part of the attn project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Bundle::launch against libAttnFakeCuda.so, which records every driver
+// call: kernel parameters in both ABIs, grids, dynamic shared memory,
+// module caching and unloading, context handling, pointer checks and error
+// messages. A last test checks that without libcuda.so.1 launching fails
+// cleanly (skipped where a real driver is installed).
+//
+//===----------------------------------------------------------------------===//
+
+#include "FakeCuda.h"
+#include "TestBundle.h"
+
+#include <dlfcn.h>
+
+using namespace attn::runtime;
+using namespace attn::runtime::test;
+using attn::fakecuda::Allocation;
+using attn::fakecuda::State;
+
+namespace {
+
+class Launch : public ::testing::Test {
+protected:
+  void SetUp() override {
+    // Keep our own handle so that the fake's state outlives each Driver.
+    handle = dlopen(ATTN_FAKE_CUDA_PATH, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(handle, nullptr) << dlerror();
+    auto get =
+        reinterpret_cast<State *(*)()>(dlsym(handle, "attnFakeCudaState"));
+    ASSERT_NE(get, nullptr);
+    fake = get();
+    *fake = State();
+    // Device memory on device 0 at 0x10000000 (16 MiB) and on device 1 at
+    // 0x80000000; pinned host memory at 0x90000000.
+    fake->allocations = {{0x10000000, 0x11000000, 0, false},
+                         {0x80000000, 0x81000000, 1, false},
+                         {0x90000000, 0x91000000, 0, true}};
+    auto opened = openDriver(ATTN_FAKE_CUDA_PATH);
+    ASSERT_TRUE(opened.ok()) << opened.error().message();
+    driver = *opened;
+    auto loaded = dir.load();
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+    bundle = std::move(*loaded);
+  }
+
+  void TearDown() override {
+    bundle.reset();
+    driver.reset();
+    if (handle)
+      dlclose(handle);
+  }
+
+  /// The memref descriptor slots the runtime must pass for a contiguous
+  /// tensor at `address` of `shape`.
+  static std::vector<uint64_t> descriptor(uint64_t address,
+                                          std::vector<int64_t> shape) {
+    std::vector<uint64_t> slots = {address, address, 0};
+    for (int64_t extent : shape)
+      slots.push_back(extent);
+    std::vector<uint64_t> strides(shape.size());
+    uint64_t stride = 1;
+    for (size_t d = shape.size(); d-- > 0;) {
+      strides[d] = stride;
+      stride *= shape[d];
+    }
+    slots.insert(slots.end(), strides.begin(), strides.end());
+    return slots;
+  }
+
+  void *handle = nullptr;
+  State *fake = nullptr;
+  std::shared_ptr<Driver> driver;
+  TestBundle dir;
+  std::unique_ptr<Bundle> bundle;
+};
+
+CUstream fakeStream() { return reinterpret_cast<CUstream>(0x5757); }
+
+TEST_F(Launch, PassesMemRefDescriptors) {
+  fake->current = fake->primaryContext(0);
+  Status status =
+      bundle->launch(causalArgs(2, 8, 2, 100, 130), fakeStream(), driver);
+  ASSERT_TRUE(status.ok()) << status.error().message();
+  EXPECT_EQ(fake->initCalls, 1);
+  EXPECT_EQ(fake->moduleLoads, 1);
+  ASSERT_EQ(fake->launches.size(), 1u);
+  const attn::fakecuda::Launch &launch = fake->launches[0];
+  EXPECT_EQ(launch.kernel, "causal_kernel");
+  EXPECT_EQ(std::vector<unsigned>(launch.grid, launch.grid + 3),
+            (std::vector<unsigned>{2, 8, 2}));
+  EXPECT_EQ(std::vector<unsigned>(launch.block, launch.block + 3),
+            (std::vector<unsigned>{128, 1, 1}));
+  EXPECT_EQ(launch.sharedBytes, 0u);
+  EXPECT_EQ(launch.stream, fakeStream());
+
+  std::vector<uint64_t> expected;
+  for (auto [address, shape] :
+       std::vector<std::pair<uint64_t, std::vector<int64_t>>>{
+           {0x10000000, {2, 8, 100, 128}},
+           {0x10100000, {2, 2, 130, 128}},
+           {0x10200000, {2, 2, 130, 128}},
+           {0x10300000, {2, 8, 100, 128}},
+           {0x10400000, {2, 8, 100}}}) {
+    std::vector<uint64_t> slots = descriptor(address, shape);
+    expected.insert(expected.end(), slots.begin(), slots.end());
+  }
+  ASSERT_EQ(expected.size(), static_cast<size_t>(kCausalParams));
+  EXPECT_EQ(launch.params, expected);
+}
+
+TEST_F(Launch, ModuleIsLoadedOncePerContextAndUnloadedWithTheBundle) {
+  fake->current = fake->primaryContext(0);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(
+        bundle->launch(causalArgs(1, 4, 4, 64, 64), nullptr, driver).ok());
+  EXPECT_EQ(fake->moduleLoads, 1);
+  EXPECT_EQ(fake->launches.size(), 3u);
+
+  // Another context (device 1) gets its own module.
+  fake->current = fake->primaryContext(1);
+  ASSERT_TRUE(
+      bundle->launch(causalArgs(1, 4, 4, 64, 64, 0x80000000), nullptr, driver)
+          .ok());
+  EXPECT_EQ(fake->moduleLoads, 2);
+
+  bundle.reset();
+  EXPECT_EQ(fake->moduleUnloads, 2);
+  // The caller's context is current again after unloading.
+  EXPECT_EQ(fake->current, fake->primaryContext(1));
+}
+
+TEST_F(Launch, RetainsThePrimaryContextWhenNoneIsCurrent) {
+  ASSERT_EQ(fake->current, nullptr);
+  ASSERT_TRUE(
+      bundle->launch(causalArgs(1, 4, 4, 64, 64), nullptr, driver).ok());
+  EXPECT_EQ(fake->current, fake->primaryContext(0));
+  EXPECT_EQ(fake->primaryRetains, 1);
+  fake->current = nullptr;
+  ASSERT_TRUE(
+      bundle->launch(causalArgs(1, 4, 4, 64, 64), nullptr, driver).ok());
+  EXPECT_EQ(fake->primaryRetains, 1) << "retained once per driver";
+  bundle.reset();
+  driver.reset();
+  EXPECT_EQ(fake->primaryRetains, 0) << "released with the driver";
+}
+
+TEST_F(Launch, LaunchFailureNamesTheKernel) {
+  fake->current = fake->primaryContext(0);
+  fake->failLaunchOf = "causal_kernel";
+  EXPECT_ERROR(bundle->launch(causalArgs(1, 4, 4, 64, 64), nullptr, driver),
+               "launch of kernel 'causal_kernel' failed: "
+               "CUDA_ERROR_INVALID_VALUE (invalid argument)");
+}
+
+TEST_F(Launch, ModuleLoadFailureIncludesTheJitLog) {
+  fake->current = fake->primaryContext(0);
+  fake->moduleLoadResult = CUDA_ERROR_INVALID_PTX;
+  fake->moduleLoadLog = "ptxas fatal   : Unresolved extern function 'f'";
+  EXPECT_ERROR(bundle->launch(causalArgs(1, 4, 4, 64, 64), nullptr, driver),
+               "loading kernels.ptx of bundle 'causal' failed: "
+               "CUDA_ERROR_INVALID_PTX (a PTX JIT compilation failed): ptxas "
+               "fatal   : Unresolved extern function 'f'");
+  EXPECT_TRUE(fake->launches.empty());
+}
+
+TEST_F(Launch, ValidationErrorLaunchesNothing) {
+  fake->current = fake->primaryContext(0);
+  EXPECT_ERROR(bundle->launch(causalArgs(1, 6, 4, 64, 64), nullptr, driver),
+               "constraint 'Hq % Hk == 0' is violated: 6 % 4 = 2 (Hq = 6, "
+               "Hk = 4)");
+  EXPECT_TRUE(fake->launches.empty());
+  EXPECT_EQ(fake->moduleLoads, 0);
+}
+
+TEST_F(Launch, PointersMustBeDeviceMemoryOfTheContextDevice) {
+  fake->current = fake->primaryContext(0);
+  std::vector<TensorRef> args = causalArgs(1, 4, 4, 64, 64);
+  args[2].data = reinterpret_cast<void *>(0x7000);
+  EXPECT_ERROR(bundle->launch(args, nullptr, driver),
+               "argument 'v': 0x7000 is not CUDA device memory (unknown to "
+               "the driver; host memory?)");
+  args[2].data = reinterpret_cast<void *>(0x90000000);
+  EXPECT_ERROR(bundle->launch(args, nullptr, driver),
+               "argument 'v': 0x90000000 is host memory, not CUDA device "
+               "memory");
+  args[2].data = reinterpret_cast<void *>(0x80000000);
+  EXPECT_ERROR(bundle->launch(args, nullptr, driver),
+               "argument 'v' is on device 1 but the current CUDA context is "
+               "on device 0");
+  EXPECT_TRUE(fake->launches.empty());
+}
+
+TEST_F(Launch, DeviceMustRunTheTarget) {
+  fake->current = fake->primaryContext(0);
+  fake->computeMajor = 7;
+  fake->computeMinor = 5;
+  EXPECT_ERROR(bundle->launch(causalArgs(1, 4, 4, 64, 64), nullptr, driver),
+               "bundle 'causal' targets sm_80 but the current device is "
+               "sm_75");
+  fake->computeMajor = 9;
+  fake->computeMinor = 0;
+  EXPECT_TRUE(
+      bundle->launch(causalArgs(1, 4, 4, 64, 64), nullptr, driver).ok());
+}
+
+TEST_F(Launch, BareAbiSharedMemoryAndSkippedLaunches) {
+  const char *manifest = R"json({
+    "format": "attn-bundle", "version": 1, "name": "multi", "target": "sm_90a",
+    "ptx": "kernels.ptx",
+    "arguments": [
+      {"name": "x", "dtype": "f32", "shape": ["N", 4]},
+      {"name": "y", "dtype": "f32", "shape": ["M"]}
+    ],
+    "launches": [
+      {"kernel": "big", "grid": ["N", 1, 1], "block": [64, 1, 1],
+       "shared_bytes": 100000, "args": ["x", "y"], "abi": "bare"},
+      {"kernel": "over_m", "grid": ["M", 1, 1], "block": [32, 1, 1],
+       "shared_bytes": 0, "args": ["y"], "abi": "memref"},
+      {"kernel": "big", "grid": [2, 1, 1], "block": [64, 1, 1],
+       "shared_bytes": 1000, "args": ["y", "x"], "abi": "bare"}
+    ]
+  })json";
+  TestBundle multiDir(manifest, ptxFor({{"big", 2}, {"over_m", 5}}, "sm_90a"));
+  auto multi = multiDir.load();
+  ASSERT_TRUE(multi.ok()) << multi.error().message();
+  fake->current = fake->primaryContext(0);
+  fake->computeMajor = 9;
+
+  // M = 0 skips the second launch; the others run in order.
+  std::vector<TensorRef> args = {tensor(DType::F32, {3, 4}, 0x10000000),
+                                 tensor(DType::F32, {0}, 0)};
+  Status status = (*multi)->launch(args, fakeStream(), driver);
+  ASSERT_TRUE(status.ok()) << status.error().message();
+  ASSERT_EQ(fake->launches.size(), 2u);
+  EXPECT_EQ(fake->launches[0].kernel, "big");
+  EXPECT_EQ(fake->launches[0].grid[0], 3u);
+  EXPECT_EQ(fake->launches[0].sharedBytes, 100000u);
+  EXPECT_EQ(fake->launches[0].params, (std::vector<uint64_t>{0x10000000, 0}));
+  EXPECT_EQ(fake->launches[1].kernel, "big");
+  EXPECT_EQ(fake->launches[1].grid[0], 2u);
+  EXPECT_EQ(fake->launches[1].sharedBytes, 1000u);
+  EXPECT_EQ(fake->launches[1].params, (std::vector<uint64_t>{0, 0x10000000}));
+  // Above 48 KiB the function opts in, with the largest size it launches
+  // with; over_m needs nothing.
+  ASSERT_FALSE(fake->sharedAttributes.empty());
+  for (const auto &[kernel, bytes] : fake->sharedAttributes) {
+    EXPECT_EQ(kernel, "big");
+    EXPECT_EQ(bytes, 100000);
+  }
+
+  // An sm_90a bundle does not run on sm_100.
+  fake->computeMajor = 10;
+  TestBundle otherDir(manifest, ptxFor({{"big", 2}, {"over_m", 5}}, "sm_90a"));
+  auto other = otherDir.load();
+  ASSERT_TRUE(other.ok());
+  EXPECT_ERROR((*other)->launch(args, nullptr, driver),
+               "bundle 'multi' targets sm_90a but the current device is "
+               "sm_100");
+}
+
+TEST(LaunchWithoutDriver, FailsCleanly) {
+  if (void *real = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL)) {
+    dlclose(real);
+    GTEST_SKIP() << "a CUDA driver is installed";
+  }
+  TestBundle dir;
+  auto bundle = dir.load();
+  ASSERT_TRUE(bundle.ok()) << bundle.error().message();
+  Status status = (*bundle)->launch(causalArgs(1, 4, 4, 64, 64), nullptr);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(
+      status.error().message().rfind("CUDA driver libcuda.so.1 not found: ", 0),
+      0u)
+      << status.error().message();
+  auto driver = systemDriver();
+  EXPECT_FALSE(driver.ok());
+}
+
+TEST(LaunchWithoutDriver, OpenDriverReportsMissingLibraries) {
+  EXPECT_ERROR_CONTAINS(openDriver("/nonexistent/libcuda.so.1"),
+                        "CUDA driver /nonexistent/libcuda.so.1 not found: ");
+}
+
+} // namespace
