@@ -93,6 +93,9 @@ std::string formatList(const std::vector<int64_t> &values) {
 
 namespace {
 
+/// Alignment every tensor's data pointer must have.
+constexpr uintptr_t kDataAlignment = 16;
+
 std::string formatShape(const std::vector<Dim> &shape) {
   std::string text = "[";
   for (size_t i = 0; i < shape.size(); ++i)
@@ -274,6 +277,12 @@ Result<LaunchPlan> Bundle::validate(const std::vector<TensorRef> &args) const {
     }
     if (!tensor.data && elements != 0)
       return Error(quoted + ": data pointer is null");
+    // The kernels read and write whole rows with 16-byte vector accesses.
+    if (elements != 0 &&
+        reinterpret_cast<uintptr_t>(tensor.data) % kDataAlignment != 0)
+      return Error(quoted + ": data pointer is not " +
+                   std::to_string(kDataAlignment) +
+                   "-byte aligned (the kernels use 16-byte vector accesses)");
   }
 
   auto describeSymbols = [&](const std::vector<int64_t> &symbols) {

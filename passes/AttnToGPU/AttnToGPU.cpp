@@ -17,9 +17,25 @@
 //      the next op sees the whole tile. Arithmetic is f32; exp and log go
 //      through math ops (libdevice on NVVM).
 //
-// This is the correct CUDA-core baseline. The tensor-core lowering (ldmatrix,
-// mma.sync, register-resident S/P/acc, cp.async pipelining) replaces step 3
-// for the same L2 input.
+// With `mma` (default) and a q-tile of 16 rows per warp, the kv loop is
+// instead lowered as a whole, FlashAttention-2 style (emitRegisterFlash):
+//   - each warp owns 16 query rows; its Q fragments are loaded once from
+//     the shared Q tile; only Q, K and V live in shared memory;
+//   - S = scale Q Kᵀ is a set of mma.sync m16n8k16 accumulator fragments;
+//     thread (g = lane / 4, t = lane % 4) holds rows g and g + 8 and, in
+//     each 8-column slice, columns 2t and 2t + 1;
+//   - partial tiles are masked element-wise on the fragments;
+//   - the online softmax runs on the fragments: row max and the final row
+//     sum are reduced over the quad with two xor shuffles, the running sum
+//     stays a per-thread partial until the end;
+//   - P is rounded to the input type and used directly as the A operand of
+//     P V (the accumulator layout of an m16n8 pair is the A layout of one
+//     m16k16 chunk); acc stays in registers as loop-carried values;
+//   - after the loop acc is divided by l and stored from the fragments,
+//     LSE = m + log l by one thread per quad.
+// Otherwise (mma=false or other tile shapes) each tile op is lowered on its
+// own: a loop over its elements distributed over the block's threads, with
+// Q Kᵀ and P V on tensor cores where `mma` allows.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,6 +45,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -49,8 +66,13 @@ using namespace attn;
 /// Static shared memory a block may use without opting in (48 KiB).
 static constexpr int64_t kStaticSharedBytes = 48 * 1024;
 
-/// Padding added to each tile row in shared memory.
-static constexpr int64_t kRowPadBytes = 4;
+/// Padding added to each tile row in shared memory: 16 bytes for 16-bit
+/// tiles (rows stay 16-byte aligned, and the fragment reads of rows g and
+/// columns 2t, g = 0..7, t = 0..3, fall on 32 distinct banks), one word for
+/// f32 tiles (row-wise and column-wise walks hit distinct banks).
+static int64_t rowPadBytes(int64_t elementBytes) {
+  return elementBytes == 2 ? 16 : 4;
+}
 
 namespace {
 /// Builds thread-distributed loops over tile elements inside a launch.
@@ -149,7 +171,6 @@ public:
     op->erase();
   }
 
-private:
   static ArrayRef<int64_t> shapeOf(Value tile) {
     return cast<MemRefType>(tile.getType()).getShape();
   }
@@ -163,9 +184,51 @@ private:
     return {row, col};
   }
 
+  /// The vectorized form of lowerLoad for 2-D 16-bit tiles whose rows are
+  /// a multiple of 8 elements: one 16-byte global load per (row, 8-element
+  /// chunk), zero chunks for rows past the end.
+  void lowerLoadVectorized(TileLoadOp op) {
+    Value tile = op.getTile();
+    ArrayRef<int64_t> shape = shapeOf(tile);
+    Type element = cast<MemRefType>(tile.getType()).getElementType();
+    auto chunkType = VectorType::get({8}, element);
+    int64_t chunks = shape[1] / 8;
+    Value rows = memref::DimOp::create(b, op.getSource(), 2);
+    forEachDistributed(shape[0] * chunks, [&](Value e) {
+      auto [r, chunk] = split(e, chunks);
+      Value col = arith::MulIOp::create(b, chunk, index(8));
+      Value row = arith::AddIOp::create(b, op.getRow(), r);
+      Value inRange =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, rows);
+      auto ifOp = scf::IfOp::create(b, TypeRange{chunkType}, inRange,
+                                    /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        Value loaded = vector::LoadOp::create(
+            b, chunkType, op.getSource(),
+            ValueRange{op.getBatch(), op.getHead(), row, col},
+            /*nontemporal=*/false, llvm::MaybeAlign(16));
+        scf::YieldOp::create(b, loaded);
+        b.setInsertionPointToStart(ifOp.elseBlock());
+        Value zero = arith::ConstantOp::create(
+            b, DenseElementsAttr::get(chunkType, b.getZeroAttr(element)));
+        scf::YieldOp::create(b, zero);
+      }
+      vector::StoreOp::create(b, ifOp.getResult(0), tile, ValueRange{r, col},
+                              /*nontemporal=*/false, llvm::MaybeAlign(4));
+    });
+  }
+
   /// tile[r, ...] = row0 + r < N ? buffer[b, h, row0 + r, ...] : 0.
   void lowerLoad(TileLoadOp op) {
     Value tile = op.getTile();
+    auto tileType = cast<MemRefType>(tile.getType());
+    auto sourceType = cast<MemRefType>(op.getSource().getType());
+    if (tileType.getRank() == 2 && tileType.getElementTypeBitWidth() == 16 &&
+        tileType.getDimSize(1) % 8 == 0 &&
+        sourceType.getDimSize(3) == tileType.getDimSize(1))
+      return lowerLoadVectorized(op);
     Type elementType = cast<MemRefType>(tile.getType()).getElementType();
     Value rows = memref::DimOp::create(b, op.getSource(), 2);
     forEachDistributed(
@@ -404,11 +467,18 @@ private:
         b, VectorType::get({2}, b.getF16Type()), packed);
   }
 
-  /// Loads tile[row, col] and tile[row, col + 1] as one operand register.
+  /// Loads tile[row, col] and tile[row, col + 1] (col even, rows 4-byte
+  /// aligned) as one operand register with one 32-bit load.
   Value loadPair(Value tile, Value row, Value col) {
-    Value next = arith::AddIOp::create(b, col, index(1));
-    return packPair(memref::LoadOp::create(b, tile, ValueRange{row, col}),
-                    memref::LoadOp::create(b, tile, ValueRange{row, next}));
+    Type element = cast<MemRefType>(tile.getType()).getElementType();
+    Value pair = vector::LoadOp::create(
+        b, VectorType::get({2}, element), tile, ValueRange{row, col},
+        /*nontemporal=*/false, llvm::MaybeAlign(4));
+    if (element.isF16())
+      return pair;
+    Value word = vector::BitCastOp::create(
+        b, VectorType::get({1}, b.getI32Type()), pair);
+    return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
   }
 
   /// Lane coordinates: warp index, g = lane / 4, t = lane % 4, 2t.
@@ -588,6 +658,350 @@ private:
   bool useMma;
 };
 
+
+/// The ops of one FlashAttention nest that the register-resident lowering
+/// replaces as a whole.
+struct FlashNest {
+  scf::ForOp kvLoop;
+  TileQKOp qk;
+  scf::IfOp maskIf;
+  TileMaskOp mask;
+  TileOnlineSoftmaxOp softmax;
+  TilePVOp pv;
+  TileFinalizeOp finalize;
+  TileStoreOp storeOutput;
+  TileStoreOp storeLse; // may be null
+  Value query, key, value, scores, rowMax, rowSum, acc; // tile allocas
+};
+
+/// Recognises the nest attn-tile writes: one kv scf.for holding K/V loads,
+/// qk, an scf.if around mask, online_softmax and pv, followed by finalize
+/// and the stores. Returns std::nullopt for anything else.
+std::optional<FlashNest> matchFlashNest(scf::ForallOp nest) {
+  FlashNest match;
+  for (Operation &op : nest.getBody()->without_terminator()) {
+    if (auto loop = dyn_cast<scf::ForOp>(op)) {
+      if (match.kvLoop)
+        return std::nullopt;
+      match.kvLoop = loop;
+    } else if (auto finalize = dyn_cast<TileFinalizeOp>(op)) {
+      match.finalize = finalize;
+    } else if (auto store = dyn_cast<TileStoreOp>(op)) {
+      if (cast<MemRefType>(store.getTile().getType()).getRank() == 2)
+        match.storeOutput = store;
+      else
+        match.storeLse = store;
+    }
+  }
+  if (!match.kvLoop || !match.finalize || !match.storeOutput)
+    return std::nullopt;
+  SmallVector<TileLoadOp> kvLoads;
+  for (Operation &op : match.kvLoop.getBody()->without_terminator()) {
+    if (auto load = dyn_cast<TileLoadOp>(op))
+      kvLoads.push_back(load);
+    else if (auto qk = dyn_cast<TileQKOp>(op))
+      match.qk = qk;
+    else if (auto ifOp = dyn_cast<scf::IfOp>(op)) {
+      Block *then = ifOp.thenBlock();
+      if (ifOp.getNumResults() != 0 || ifOp.elseBlock() ||
+          then->getOperations().size() != 2 ||
+          !isa<TileMaskOp>(then->front()))
+        return std::nullopt;
+      match.maskIf = ifOp;
+      match.mask = cast<TileMaskOp>(then->front());
+    } else if (auto softmax = dyn_cast<TileOnlineSoftmaxOp>(op))
+      match.softmax = softmax;
+    else if (auto pv = dyn_cast<TilePVOp>(op))
+      match.pv = pv;
+    else if (!isa<arith::ArithDialect>(op.getDialect()))
+      return std::nullopt;
+  }
+  if (kvLoads.size() != 2 || !match.qk || !match.maskIf || !match.softmax ||
+      !match.pv)
+    return std::nullopt;
+  match.query = match.qk.getQuery();
+  match.key = match.qk.getKey();
+  match.scores = match.qk.getScores();
+  match.value = match.pv.getValue();
+  match.rowMax = match.softmax.getRowMax();
+  match.rowSum = match.softmax.getRowSum();
+  match.acc = match.softmax.getAcc();
+  if (match.mask.getScores() != match.scores ||
+      match.pv.getProbs() != match.scores || match.pv.getAcc() != match.acc ||
+      match.storeOutput.getTile() != match.acc ||
+      (match.storeLse && match.storeLse.getTile() != match.rowMax))
+    return std::nullopt;
+  return match;
+}
+
+/// Emits FlashAttention-2 with S, P, the row statistics and the output
+/// accumulator in registers (see the file comment). Each warp owns 16 query
+/// rows of the q-tile; thread (g = lane / 4, t = lane % 4) holds rows g and
+/// g + 8 of them and, in each 8-column slice, columns 2t and 2t + 1.
+class FlashEmitter {
+public:
+  FlashEmitter(ImplicitLocOpBuilder &b, TileLoweringBuilder &tiles,
+               Value threadId, int64_t headDim, int64_t valueDim,
+               int64_t blockK, bool isBF16, Type elementType)
+      : b(b), tiles(tiles), threadId(threadId), headDim(headDim),
+        valueDim(valueDim), blockK(blockK), isBF16(isBF16),
+        elementType(elementType) {}
+
+  /// Computes the lane coordinates and loads this warp's Q fragments from
+  /// the shared Q tile.
+  void loadQueryFragments(Value queryTile) {
+    Value warpSize = tiles.index(32);
+    Value lane = arith::RemUIOp::create(b, threadId, warpSize);
+    Value warp = arith::DivUIOp::create(b, threadId, warpSize);
+    g = arith::DivUIOp::create(b, lane, tiles.index(4));
+    twoT = arith::MulIOp::create(
+        b, arith::RemUIOp::create(b, lane, tiles.index(4)), tiles.index(2));
+    isQuadLeader = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::eq,
+        arith::RemUIOp::create(b, lane, tiles.index(4)), tiles.index(0));
+    warpRow = arith::MulIOp::create(b, warp, tiles.index(16));
+    row0 = arith::AddIOp::create(b, warpRow, g);
+    row1 = arith::AddIOp::create(b, row0, tiles.index(8));
+    for (int64_t k0 = 0; k0 < headDim; k0 += 16) {
+      Value col = arith::AddIOp::create(b, twoT, tiles.index(k0));
+      Value col8 = arith::AddIOp::create(b, col, tiles.index(8));
+      queryFragments.push_back({tiles.loadPair(queryTile, row0, col),
+                                tiles.loadPair(queryTile, row1, col),
+                                tiles.loadPair(queryTile, row0, col8),
+                                tiles.loadPair(queryTile, row1, col8)});
+    }
+  }
+
+  /// Loop-carried state: m (2), l (2), acc (valueDim / 8 x 4).
+  SmallVector<Value> initialState() {
+    SmallVector<Value> state{tiles.f32(-std::numeric_limits<float>::infinity()),
+                             tiles.f32(-std::numeric_limits<float>::infinity()),
+                             tiles.f32(0.0f), tiles.f32(0.0f)};
+    state.append(valueDim / 8 * 4, tiles.f32(0.0f));
+    return state;
+  }
+
+  /// One kv tile: S = scale Q Kᵀ, mask when `partial`, online softmax,
+  /// acc += P V. Returns the new state.
+  SmallVector<Value> step(ValueRange state, Value keyTile, Value valueTile,
+                          FloatAttr scale, Value partial, TileMaskOp mask,
+                          Value q0, Value k0) {
+    // S fragments: blockK / 8 tiles of 4 values.
+    Value scaleValue = arith::ConstantOp::create(b, scale);
+    SmallVector<Value> scores;
+    for (int64_t n0 = 0; n0 < blockK; n0 += 8) {
+      Value keyRow = arith::AddIOp::create(b, g, tiles.index(n0));
+      SmallVector<Value> c(4, tiles.f32(0.0f));
+      for (auto [kStep, qFrag] : llvm::enumerate(queryFragments)) {
+        Value col = arith::AddIOp::create(b, twoT, tiles.index(16 * kStep));
+        Value col8 = arith::AddIOp::create(b, col, tiles.index(8));
+        c = tiles.mma(qFrag,
+                      {tiles.loadPair(keyTile, keyRow, col),
+                       tiles.loadPair(keyTile, keyRow, col8)},
+                      c, isBF16);
+      }
+      for (Value v : c)
+        scores.push_back(arith::MulFOp::create(b, v, scaleValue));
+    }
+
+    // Mask partial tiles.
+    auto ifOp = scf::IfOp::create(
+        b, SmallVector<Type>(scores.size(), b.getF32Type()), partial,
+        /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      scf::YieldOp::create(b, maskScores(scores, mask, q0, k0));
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      scf::YieldOp::create(b, scores);
+    }
+    scores.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+
+    // Online softmax on the fragments (rows g and g + 8).
+    Value negInf = tiles.f32(-std::numeric_limits<float>::infinity());
+    SmallVector<Value> newState(state.begin(), state.end());
+    SmallVector<Value> alpha(2);
+    for (int64_t half = 0; half < 2; ++half) {
+      Value tileMax = negInf;
+      for (size_t i = 0; i < scores.size(); i += 4) {
+        tileMax = arith::MaxNumFOp::create(b, tileMax, scores[i + 2 * half]);
+        tileMax =
+            arith::MaxNumFOp::create(b, tileMax, scores[i + 2 * half + 1]);
+      }
+      tileMax = quadReduce(tileMax, /*isMax=*/true);
+      Value oldMax = state[half];
+      Value newMax = arith::MaxNumFOp::create(b, oldMax, tileMax);
+      Value empty =
+          arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax, negInf);
+      Value shift = arith::SelectOp::create(b, empty, tiles.f32(0.0f), newMax);
+      alpha[half] = arith::SelectOp::create(
+          b, empty, tiles.f32(1.0f),
+          math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, shift)));
+      Value partialSum = tiles.f32(0.0f);
+      for (size_t i = 0; i < scores.size(); i += 4)
+        for (int64_t j = 0; j < 2; ++j) {
+          Value &s = scores[i + 2 * half + j];
+          s = math::ExpOp::create(b, arith::SubFOp::create(b, s, shift));
+          partialSum = arith::AddFOp::create(b, partialSum, s);
+        }
+      // l stays a per-thread partial sum; the quad is summed at the end.
+      newState[half] = newMax;
+      newState[2 + half] =
+          math::FmaOp::create(b, alpha[half], state[2 + half], partialSum);
+    }
+    for (size_t i = 4; i < newState.size(); ++i)
+      newState[i] = arith::MulFOp::create(b, state[i], alpha[((i - 4) % 4) / 2]);
+
+    // acc += P V: P's accumulator layout is the A-operand layout.
+    Value valueCol = g;
+    for (int64_t kc = 0; kc < blockK / 16; ++kc) {
+      auto pack = [&](Value lo, Value hi) {
+        return tiles.packPair(tiles.fromF32(lo, elementType),
+                              tiles.fromF32(hi, elementType));
+      };
+      ArrayRef<Value> left(scores.data() + 8 * kc, 4);
+      ArrayRef<Value> right(scores.data() + 8 * kc + 4, 4);
+      SmallVector<Value> pFrag{pack(left[0], left[1]), pack(left[2], left[3]),
+                               pack(right[0], right[1]),
+                               pack(right[2], right[3])};
+      Value k = arith::AddIOp::create(b, twoT, tiles.index(16 * kc));
+      Value k1 = arith::AddIOp::create(b, k, tiles.index(1));
+      Value k8 = arith::AddIOp::create(b, k, tiles.index(8));
+      Value k9 = arith::AddIOp::create(b, k, tiles.index(9));
+      for (int64_t e = 0; e < valueDim / 8; ++e) {
+        Value col = arith::AddIOp::create(b, valueCol, tiles.index(8 * e));
+        auto load = [&](Value row) {
+          return memref::LoadOp::create(b, valueTile, ValueRange{row, col});
+        };
+        SmallVector<Value> vFrag{tiles.packPair(load(k), load(k1)),
+                                 tiles.packPair(load(k8), load(k9))};
+        ArrayRef<Value> acc(newState.data() + 4 + 4 * e, 4);
+        SmallVector<Value> updated = tiles.mma(pFrag, vFrag, acc, isBF16);
+        std::copy(updated.begin(), updated.end(), newState.begin() + 4 + 4 * e);
+      }
+    }
+    return newState;
+  }
+
+  /// Normalises and writes O (and LSE) rows that exist.
+  void finish(ValueRange state, Value output, Value lse, Value batch,
+              Value head, Value q0) {
+    Value queryLen = memref::DimOp::create(b, output, 2);
+    Type outType = cast<MemRefType>(output.getType()).getElementType();
+    for (int64_t half = 0; half < 2; ++half) {
+      Value sum = quadReduce(state[2 + half], /*isMax=*/false);
+      Value empty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sum,
+                                          tiles.f32(0.0f));
+      Value inverse = arith::SelectOp::create(
+          b, empty, tiles.f32(0.0f),
+          arith::DivFOp::create(b, tiles.f32(1.0f), sum));
+      Value row = arith::AddIOp::create(b, q0, half ? row1 : row0);
+      Value inRange =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, queryLen);
+      auto ifOp = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      for (int64_t e = 0; e < valueDim / 8; ++e) {
+        Value col = arith::AddIOp::create(b, twoT, tiles.index(8 * e));
+        SmallVector<Value, 2> pair;
+        for (int64_t j = 0; j < 2; ++j)
+          pair.push_back(tiles.fromF32(
+              arith::MulFOp::create(b, state[4 + 4 * e + 2 * half + j],
+                                    inverse),
+              outType));
+        Value vector = vector::FromElementsOp::create(
+            b, VectorType::get({2}, outType), pair);
+        vector::StoreOp::create(b, vector, output,
+                                ValueRange{batch, head, row, col},
+                                /*nontemporal=*/false,
+                                llvm::MaybeAlign(2 * outType.getIntOrFloatBitWidth() / 8));
+      }
+      if (lse) {
+        Value value = arith::SelectOp::create(
+            b, empty, tiles.f32(-std::numeric_limits<float>::infinity()),
+            arith::AddFOp::create(b, state[half], math::LogOp::create(b, sum)));
+        auto leader = scf::IfOp::create(b, isQuadLeader, false);
+        b.setInsertionPointToStart(leader.thenBlock());
+        memref::StoreOp::create(b, value, lse, ValueRange{batch, head, row});
+      }
+    }
+  }
+
+private:
+  /// Reduces `value` over the 4 threads of a quad (lanes that share g).
+  Value quadReduce(Value value, bool isMax) {
+    for (int32_t offset : {1, 2}) {
+      Value other = gpu::ShuffleOp::create(b, value, offset, 32,
+                                           gpu::ShuffleMode::XOR)
+                        .getShuffleResult();
+      value = isMax ? Value(arith::MaxNumFOp::create(b, value, other))
+                    : Value(arith::AddFOp::create(b, value, other));
+    }
+    return value;
+  }
+
+  /// The masked copy of the S fragments: -inf where the key does not exist,
+  /// lies outside the band or fails the predicate.
+  SmallVector<Value> maskScores(ArrayRef<Value> scores, TileMaskOp mask,
+                                Value q0, Value k0) {
+    SmallVector<Value> result;
+    Value keyLen = mapped(mask.getKeyLen());
+    Value diagonalOffset =
+        arith::SubIOp::create(b, keyLen, mapped(mask.getQueryLen()));
+    for (size_t i = 0; i < scores.size(); ++i) {
+      int64_t n0 = 8 * (i / 4), half = (i % 4) / 2, j = i % 2;
+      Value qi = arith::AddIOp::create(b, q0, half ? row1 : row0);
+      Value kj = arith::AddIOp::create(
+          b, k0, arith::AddIOp::create(b, twoT, tiles.index(n0 + j)));
+      Value allowed =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, kj, keyLen);
+      Value delta = arith::SubIOp::create(
+          b, kj, arith::AddIOp::create(b, qi, diagonalOffset));
+      if (std::optional<int64_t> lower = mask.getBandLower())
+        allowed = arith::AndIOp::create(
+            b, allowed,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::sge, delta,
+                                  tiles.index(*lower)));
+      if (std::optional<int64_t> upper = mask.getBandUpper())
+        allowed = arith::AndIOp::create(
+            b, allowed,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::sle, delta,
+                                  tiles.index(*upper)));
+      if (!mask.getPredicate().empty()) {
+        Block &body = mask.getPredicate().front();
+        IRMapping predicateMapping = valueMapping;
+        predicateMapping.map(body.getArgument(0), qi);
+        predicateMapping.map(body.getArgument(1), kj);
+        for (Operation &inner : body.without_terminator())
+          b.clone(inner, predicateMapping);
+        allowed = arith::AndIOp::create(
+            b, allowed,
+            predicateMapping.lookup(
+                cast<YieldOp>(body.getTerminator()).getValue()));
+      }
+      result.push_back(arith::SelectOp::create(
+          b, allowed, scores[i],
+          tiles.f32(-std::numeric_limits<float>::infinity())));
+    }
+    return result;
+  }
+
+  Value mapped(Value value) { return valueMapping.lookupOrDefault(value); }
+
+public:
+  IRMapping valueMapping; // nest values -> launch body values
+
+private:
+  ImplicitLocOpBuilder &b;
+  TileLoweringBuilder &tiles;
+  Value threadId;
+  int64_t headDim, valueDim, blockK;
+  bool isBF16;
+  Type elementType;
+  Value g, twoT, isQuadLeader, warpRow, row0, row1;
+  SmallVector<SmallVector<Value>> queryFragments;
+};
+
 /// Whether `region` holds attn.tile ops (the forall nests attn-tile wrote).
 bool containsTileOps(Region &region) {
   return region
@@ -625,13 +1039,15 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         return signalPassFailure();
   }
 
-  /// Checks that the tiles of `nest` fit the target; returns the allocas.
-  FailureOr<SmallVector<memref::AllocaOp>> collectTiles(scf::ForallOp nest) {
+  /// Checks that the tiles of `nest` fit the target; returns the allocas
+  /// that become shared memory (all but `registerTiles`).
+  FailureOr<SmallVector<memref::AllocaOp>>
+  collectTiles(scf::ForallOp nest, ArrayRef<Value> registerTiles) {
     SmallVector<memref::AllocaOp> allocas;
     int64_t bytes = 0;
     for (Operation &op : nest.getBody()->without_terminator()) {
       auto alloca = dyn_cast<memref::AllocaOp>(op);
-      if (!alloca)
+      if (!alloca || llvm::is_contained(registerTiles, alloca.getResult()))
         continue;
       MemRefType type = alloca.getType();
       Type element = type.getElementType();
@@ -671,15 +1087,40 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     SmallVector<int64_t> shape(tile.getShape());
     int64_t elementBytes = tile.getElementTypeBitWidth() / 8;
     if (shape.size() == 2)
-      shape.back() += kRowPadBytes / elementBytes;
+      shape.back() += rowPadBytes(elementBytes) / elementBytes;
     auto workgroup = gpu::AddressSpaceAttr::get(
         tile.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
     return MemRefType::get(shape, tile.getElementType(), MemRefLayoutAttrInterface(),
                            workgroup);
   }
 
+  /// Whether the register-resident lowering applies to `flash`: 16-bit
+  /// inputs, head dims that fit m16n8k16, 16 query rows per warp, and key
+  /// tiles in multiples of 16.
+  bool registerLoweringApplies(FlashNest flash) {
+    auto q = cast<MemRefType>(flash.query.getType());
+    auto v = cast<MemRefType>(flash.value.getType());
+    auto k = cast<MemRefType>(flash.key.getType());
+    Type element = q.getElementType();
+    return (element.isBF16() || element.isF16()) &&
+           q.getDimSize(0) == 16 * (threads / 32) &&
+           q.getDimSize(1) % 16 == 0 && v.getDimSize(1) % 8 == 0 &&
+           k.getDimSize(0) % 16 == 0;
+  }
+
   LogicalResult convertNest(scf::ForallOp nest) {
-    FailureOr<SmallVector<memref::AllocaOp>> allocas = collectTiles(nest);
+    std::optional<FlashNest> flash;
+    if (mma) {
+      flash = matchFlashNest(nest);
+      if (flash && !registerLoweringApplies(*flash))
+        flash.reset();
+    }
+    SmallVector<Value> registerTiles;
+    if (flash)
+      registerTiles = {flash->scores, flash->rowMax, flash->rowSum,
+                       flash->acc};
+    FailureOr<SmallVector<memref::AllocaOp>> allocas =
+        collectTiles(nest, registerTiles);
     if (failed(allocas))
       return failure();
 
@@ -697,6 +1138,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
                                         {}, workgroupTypes);
     Block &body = launch.getBody().front();
     b.setInsertionPointToStart(&body);
+    Value threadId = launch.getThreadIds().x;
+    Value numThreads = launch.getBlockSize().x;
+    TileLoweringBuilder lowering(b, threadId, numThreads, mma);
 
     IRMapping mapping;
     gpu::KernelDim3 blockIds = launch.getBlockIds();
@@ -717,18 +1161,29 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       }
       mapping.map(alloca.getResult(), view);
     }
-    for (Operation &op : nest.getBody()->without_terminator())
-      if (!isa<memref::AllocaOp>(op))
-        b.clone(op, mapping);
+    for (Operation &op : nest.getBody()->without_terminator()) {
+      if (isa<memref::AllocaOp>(op))
+        continue;
+      if (flash) {
+        if (auto fill = dyn_cast<TileFillOp>(op))
+          if (llvm::is_contained(registerTiles, fill.getTile()))
+            continue;
+        if (&op == flash->finalize.getOperation() ||
+            &op == flash->storeOutput.getOperation() ||
+            (flash->storeLse && &op == flash->storeLse.getOperation()))
+          continue;
+        if (&op == flash->kvLoop.getOperation()) {
+          emitRegisterFlash(b, lowering, threadId, *flash, mapping);
+          continue;
+        }
+      }
+      b.clone(op, mapping);
+    }
     gpu::TerminatorOp::create(b);
     nest.erase();
 
     rematerializeCapturedScalars(launch);
 
-    b.setInsertionPointToStart(&body);
-    Value threadId = launch.getThreadIds().x;
-    Value numThreads = launch.getBlockSize().x;
-    TileLoweringBuilder lowering(b, threadId, numThreads, mma);
     SmallVector<Operation *> tileOps;
     launch.getBody().walk([&](Operation *op) {
       if (op->getName().getStringRef().starts_with("attn.tile."))
@@ -737,6 +1192,53 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     for (Operation *op : tileOps)
       lowering.lower(op);
     return success();
+  }
+
+  /// Emits the kv loop of `flash` with S, P, m, l and acc in registers, and
+  /// the normalisation and stores that follow it.
+  void emitRegisterFlash(ImplicitLocOpBuilder &b, TileLoweringBuilder &lowering,
+                         Value threadId, FlashNest flash,
+                         IRMapping &mapping) {
+    auto q = cast<MemRefType>(flash.query.getType());
+    auto v = cast<MemRefType>(flash.value.getType());
+    auto k = cast<MemRefType>(flash.key.getType());
+    FlashEmitter emitter(b, lowering, threadId, q.getDimSize(1),
+                         v.getDimSize(1), k.getDimSize(0),
+                         q.getElementType().isBF16(), q.getElementType());
+    emitter.loadQueryFragments(mapping.lookupOrDefault(flash.query));
+    scf::ForOp kvLoop = flash.kvLoop;
+    auto loop = scf::ForOp::create(
+        b, mapping.lookupOrDefault(kvLoop.getLowerBound()),
+        mapping.lookupOrDefault(kvLoop.getUpperBound()), mapping.lookupOrDefault(kvLoop.getStep()),
+        emitter.initialState());
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      mapping.map(kvLoop.getInductionVar(), loop.getInductionVar());
+      for (Operation &op : kvLoop.getBody()->without_terminator()) {
+        if (isa<TileQKOp, TileOnlineSoftmaxOp, TilePVOp>(op) ||
+            &op == flash.maskIf.getOperation())
+          continue;
+        b.clone(op, mapping);
+      }
+      emitter.valueMapping = mapping;
+      SmallVector<Value> state = emitter.step(
+          loop.getRegionIterArgs(), mapping.lookupOrDefault(flash.key),
+          mapping.lookupOrDefault(flash.value), flash.qk.getScaleAttr(),
+          mapping.lookupOrDefault(flash.maskIf.getCondition()), flash.mask,
+          mapping.lookupOrDefault(flash.mask.getQueryStart()),
+          mapping.lookupOrDefault(flash.mask.getKeyStart()));
+      // The next iteration overwrites the K and V tiles.
+      gpu::BarrierOp::create(b);
+      scf::YieldOp::create(b, state);
+    }
+    emitter.finish(loop.getResults(),
+                   mapping.lookupOrDefault(flash.storeOutput.getDest()),
+                   flash.storeLse ? mapping.lookupOrDefault(flash.storeLse.getDest())
+                                  : Value(),
+                   mapping.lookupOrDefault(flash.storeOutput.getBatch()),
+                   mapping.lookupOrDefault(flash.storeOutput.getHead()),
+                   mapping.lookupOrDefault(flash.storeOutput.getRow()));
   }
 
   /// Clones into the launch body every side-effect-free op whose result the

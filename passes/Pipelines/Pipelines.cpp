@@ -11,8 +11,13 @@ using namespace mlir;
 /// The upstream passes that take the CPU lowering of L2 (scf.forall, scf,
 /// arith, math, memref, func) to the LLVM dialect. bf16 conversions are
 /// expanded to integer arithmetic so that the JIT needs no runtime helpers.
+/// scf.for and scf.forall are allocation scopes, so canonicalization drops
+/// the memref.alloca_scope attn-to-cpu puts around each q-tile body, and
+/// convert-scf-to-cf does not release the stack per iteration: hoisting the
+/// tile allocas to the function entry keeps the stack constant.
 static constexpr llvm::StringLiteral kCPUToLLVM =
-    "scf-forall-to-for,canonicalize,cse,arith-expand{include-bf16=true},"
+    "scf-forall-to-for,canonicalize,func.func(buffer-loop-hoisting),cse,"
+    "arith-expand{include-bf16=true},"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,convert-to-llvm,"
     "reconcile-unrealized-casts";
 

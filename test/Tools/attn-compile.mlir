@@ -24,7 +24,7 @@
 // MANIFEST-NEXT: "Hq % Hk == 0"
 // MANIFEST: "kernel": "gqa_kernel",
 // MANIFEST-NEXT: "grid": [
-// MANIFEST-NEXT: "ceildiv(Nq, 32)",
+// MANIFEST-NEXT: "ceildiv(Nq, 64)",
 // MANIFEST-NEXT: "8",
 // MANIFEST-NEXT: "B"
 // MANIFEST: "args": [

@@ -55,7 +55,7 @@ static llvm::cl::opt<std::string>
          llvm::cl::init("sm_80"));
 static llvm::cl::opt<int64_t> blockQ("tile-q",
                                      llvm::cl::desc("Query rows per tile"),
-                                     llvm::cl::init(32));
+                                     llvm::cl::init(64));
 static llvm::cl::opt<int64_t> blockK("tile-k",
                                      llvm::cl::desc("Key rows per tile"),
                                      llvm::cl::init(32));

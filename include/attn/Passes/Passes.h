@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
@@ -46,9 +47,11 @@ void buildLowerToCPUPipeline(mlir::OpPassManager &pm,
 /// Options of attn-lower-to-ptx.
 struct PTXPipelineOptions
     : public mlir::PassPipelineOptions<PTXPipelineOptions> {
+  /// 64 query rows = 16 rows for each of the 4 warps of 128 threads, the
+  /// shape of the register-resident lowering.
   Option<int64_t> blockQ{*this, "block-q",
                          llvm::cl::desc("Query rows per tile"),
-                         llvm::cl::init(32)};
+                         llvm::cl::init(64)};
   Option<int64_t> blockK{*this, "block-k", llvm::cl::desc("Key rows per tile"),
                          llvm::cl::init(32)};
   Option<std::string> chip{*this, "chip",

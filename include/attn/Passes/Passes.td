@@ -64,7 +64,9 @@ def AttnToGPU : Pass<"attn-to-gpu"> {
     attn.tile op becomes a loop over its elements distributed over the
     block's threads, followed by a barrier. Values the kernel needs besides
     its memref operands (extents, constants) are recomputed inside the
-    launch, so that the kernel's parameters are exactly its memrefs.
+    launch, so that the kernel's parameters are exactly its memrefs. Global
+    tile loads are 16-byte vector loads (the runtime requires 16-byte-aligned
+    tensors).
 
     With `mma` (the default) the two products, Q Kᵀ and P V, run on tensor
     cores: each warp owns 16x8 output tiles and issues `mma.sync` m16n8k16
@@ -87,7 +89,7 @@ def AttnToGPU : Pass<"attn-to-gpu"> {
     "::mlir::LLVM::LLVMDialect", "::mlir::NVVM::NVVMDialect",
     "::mlir::arith::ArithDialect", "::mlir::gpu::GPUDialect",
     "::mlir::math::MathDialect", "::mlir::memref::MemRefDialect",
-    "::mlir::scf::SCFDialect"
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"
   ];
 }
 

@@ -1,5 +1,6 @@
 // RUN: attn-opt %s --split-input-file --attn-tile="block-q=32 block-k=32" --attn-to-gpu | FileCheck %s
 // RUN: attn-opt %s --split-input-file --attn-tile="block-q=32 block-k=32" --attn-to-gpu="mma=false" | FileCheck %s --check-prefix=SIMT
+// RUN: attn-opt %s --split-input-file --attn-tile="block-q=64 block-k=32" --attn-to-gpu | FileCheck %s --check-prefix=REG
 
 !qkv = memref<?x?x?x64xbf16>
 
@@ -14,14 +15,16 @@
 // CHECK: %[[QT:.*]] = arith.ceildivui
 // CHECK: %[[THREADS:.*]] = arith.constant 128 : index
 // CHECK: gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %[[BZ:[^)]*]]) in (%{{[^ ]*}} = %[[QT]], %{{[^ ]*}} = %[[HQ]], %{{[^ ]*}} = %[[B]]) threads(%[[TX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%[[NT:[^ ]*]] = %[[THREADS]], %{{[^)]*}})
-// CHECK-SAME: workgroup(%[[WQ:[^ ]*]] : memref<32x66xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x66xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x66xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x33xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x65xf32, #gpu.address_space<workgroup>>)
-// CHECK: memref.subview %[[WQ]][0, 0] [32, 64] [1, 1] : memref<32x66xbf16, #gpu.address_space<workgroup>> to memref<32x64xbf16, strided<[66, 1]>, #gpu.address_space<workgroup>>
-// Load of the Q tile: distributed over threads, zero past the last row.
+// CHECK-SAME: workgroup(%[[WQ:[^ ]*]] : memref<32x72xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x72xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x72xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x33xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x65xf32, #gpu.address_space<workgroup>>)
+// CHECK: memref.subview %[[WQ]][0, 0] [32, 64] [1, 1] : memref<32x72xbf16, #gpu.address_space<workgroup>> to memref<32x64xbf16, strided<[72, 1]>, #gpu.address_space<workgroup>>
+// Load of the Q tile: 16-byte chunks distributed over threads, zero past
+// the last row.
 // CHECK: scf.for %[[E:.*]] = %[[TX]] to %{{.*}} step %[[NT]] {
-// CHECK: scf.if %{{.*}} -> (bf16) {
-// CHECK: memref.load %[[Q]][%[[BZ]], %[[BY]], %{{.*}}, %{{.*}}] : memref<?x?x?x64xbf16>
+// CHECK: scf.if %{{.*}} -> (vector<8xbf16>) {
+// CHECK: vector.load %[[Q]][%[[BZ]], %[[BY]], %{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<?x?x?x64xbf16>, vector<8xbf16>
 // CHECK: } else {
-// CHECK: arith.constant 0.000000e+00 : bf16
+// CHECK: arith.constant dense<0.000000e+00> : vector<8xbf16>
+// CHECK: vector.store
 // CHECK: gpu.barrier
 // The kv loop: Q Kᵀ on tensor cores (one warp per 16x8 tile), the mask and
 // the online softmax with its -inf guard, then P V on tensor cores.
@@ -40,6 +43,36 @@
 // SIMT: math.exp
 // SIMT-NOT: nvvm.mma.sync
 // SIMT-LABEL: func.func @predicate
+
+// -----
+
+!qkv = memref<?x?x?x64xbf16>
+
+// Register-resident FlashAttention: 64 query rows = 16 per warp of 128
+// threads. Only Q, K and V are in shared memory; S, P, the row statistics
+// and the accumulator are loop-carried registers; the softmax reduces over
+// quads with xor shuffles; O is stored from the fragments in pairs.
+// REG-LABEL: func.func @registers
+// REG: gpu.launch
+// REG-SAME: workgroup(%{{[^ ]*}} : memref<64x72xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<32x72xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<32x72xbf16, #gpu.address_space<workgroup>>) {
+// REG: vector.load %{{.*}} {alignment = 4 : i64} : memref<64x64xbf16, strided<[72, 1]>, #gpu.address_space<workgroup>>, vector<2xbf16>
+// REG: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}},
+// REG: nvvm.mma.sync
+// REG: scf.if %{{.*}} -> (f32,
+// REG: gpu.shuffle xor %{{.*}}, %{{.*}}, %{{.*}} : f32
+// REG: math.exp
+// REG: nvvm.mma.sync
+// REG: gpu.barrier
+// REG: scf.yield
+// REG: gpu.shuffle xor
+// REG: math.log
+// REG: vector.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] {alignment = 4 : i64} : memref<?x?x?x64xbf16>, vector<2xbf16>
+// REG-NOT: attn.tile
+func.func @registers(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv, %lse: memref<?x?x?xf32>) {
+  attn.plan ins(%q, %k, %v : !qkv, !qkv, !qkv) outs(%o : !qkv)
+      lse(%lse : memref<?x?x?xf32>) scale(0.125) schedule(range) band_upper(0)
+  return
+}
 // Finalize: LSE = m + log(l), -inf for empty rows.
 // CHECK: math.log
 // CHECK: arith.truncf %{{.*}} : f32 to bf16

@@ -143,6 +143,14 @@ TEST_F(Validate, NullDataOnlyForEmptyTensors) {
   EXPECT_TRUE(bundle->validate(args).ok());
 }
 
+TEST_F(Validate, DataMustBe16ByteAligned) {
+  std::vector<TensorRef> args = causalArgs(1, 4, 4, 64, 64);
+  args[2].data = static_cast<char *>(args[2].data) + 2;
+  EXPECT_ERROR(bundle->validate(args),
+               "argument 'v': data pointer is not 16-byte aligned (the kernels "
+               "use 16-byte vector accesses)");
+}
+
 TEST_F(Validate, GqaConstraint) {
   EXPECT_TRUE(bundle->validate(causalArgs(1, 8, 1, 64, 64)).ok());
   EXPECT_ERROR(bundle->validate(causalArgs(1, 6, 4, 64, 64)),
