@@ -37,6 +37,6 @@ IR
     python3 -c "print(f'{\"$name\":18} compiled in {$end - $start:.3f} s')"
     # The CUDA-core variant, kept for comparison and as a cross-check.
     "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/${name}_simt" \
-      --tensor-cores=false --tile-q=32
+      --tensor-cores=false --tile-q=32 --tile-k=32
   done
 done

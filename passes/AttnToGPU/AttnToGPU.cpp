@@ -19,12 +19,14 @@
 //
 // With `mma` (default) and a q-tile of 16 rows per warp, the kv loop is
 // instead lowered as a whole, FlashAttention-2 style (emitRegisterFlash):
-//   - each warp owns 16 query rows; its Q fragments are loaded once from
-//     the shared Q tile; only Q, K and V live in shared memory;
+//   - each warp owns 16 query rows; its Q fragments are loaded once,
+//     straight from global memory; only K and V live in shared memory;
 //   - S = scale Q Kᵀ is a set of mma.sync m16n8k16 accumulator fragments;
 //     thread (g = lane / 4, t = lane % 4) holds rows g and g + 8 and, in
 //     each 8-column slice, columns 2t and 2t + 1;
 //   - partial tiles are masked element-wise on the fragments;
+//   - S is kept in the log2 domain (log2(e) folded into the scale) so the
+//     softmax uses exp2;
 //   - the online softmax runs on the fragments: row max and the final row
 //     sum are reduced over the quad with two xor shuffles, the running sum
 //     stays a per-thread partial until the end;
@@ -53,6 +55,7 @@
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <cmath>
 #include <limits>
 
 namespace attn {
@@ -662,6 +665,7 @@ public:
 /// The ops of one FlashAttention nest that the register-resident lowering
 /// replaces as a whole.
 struct FlashNest {
+  TileLoadOp queryLoad;
   scf::ForOp kvLoop;
   TileQKOp qk;
   scf::IfOp maskIf;
@@ -684,6 +688,10 @@ std::optional<FlashNest> matchFlashNest(scf::ForallOp nest) {
       if (match.kvLoop)
         return std::nullopt;
       match.kvLoop = loop;
+    } else if (auto load = dyn_cast<TileLoadOp>(op)) {
+      if (match.queryLoad)
+        return std::nullopt;
+      match.queryLoad = load;
     } else if (auto finalize = dyn_cast<TileFinalizeOp>(op)) {
       match.finalize = finalize;
     } else if (auto store = dyn_cast<TileStoreOp>(op)) {
@@ -693,7 +701,8 @@ std::optional<FlashNest> matchFlashNest(scf::ForallOp nest) {
         match.storeLse = store;
     }
   }
-  if (!match.kvLoop || !match.finalize || !match.storeOutput)
+  if (!match.queryLoad || !match.kvLoop || !match.finalize ||
+      !match.storeOutput)
     return std::nullopt;
   SmallVector<TileLoadOp> kvLoads;
   for (Operation &op : match.kvLoop.getBody()->without_terminator()) {
@@ -726,7 +735,8 @@ std::optional<FlashNest> matchFlashNest(scf::ForallOp nest) {
   match.rowMax = match.softmax.getRowMax();
   match.rowSum = match.softmax.getRowSum();
   match.acc = match.softmax.getAcc();
-  if (match.mask.getScores() != match.scores ||
+  if (match.queryLoad.getTile() != match.query ||
+      match.mask.getScores() != match.scores ||
       match.pv.getProbs() != match.scores || match.pv.getAcc() != match.acc ||
       match.storeOutput.getTile() != match.acc ||
       (match.storeLse && match.storeLse.getTile() != match.rowMax))
@@ -747,9 +757,10 @@ public:
         valueDim(valueDim), blockK(blockK), isBF16(isBF16),
         elementType(elementType) {}
 
-  /// Computes the lane coordinates and loads this warp's Q fragments from
-  /// the shared Q tile.
-  void loadQueryFragments(Value queryTile) {
+  /// Computes the lane coordinates and loads this warp's Q fragments
+  /// straight from global memory (they are read once per block): rows
+  /// q0 + 16 warp + g and + 8 of query[batch, head], zero past the end.
+  void loadQueryFragments(Value query, Value batch, Value head, Value q0) {
     Value warpSize = tiles.index(32);
     Value lane = arith::RemUIOp::create(b, threadId, warpSize);
     Value warp = arith::DivUIOp::create(b, threadId, warpSize);
@@ -762,13 +773,37 @@ public:
     warpRow = arith::MulIOp::create(b, warp, tiles.index(16));
     row0 = arith::AddIOp::create(b, warpRow, g);
     row1 = arith::AddIOp::create(b, row0, tiles.index(8));
+    Value queryLen = memref::DimOp::create(b, query, 2);
+    Value lastRow = arith::SubIOp::create(b, queryLen, tiles.index(1));
+    SmallVector<std::pair<Value, Value>, 2> rows; // (clamped row, in range)
+    for (Value row : {row0, row1}) {
+      Value absolute = arith::AddIOp::create(b, q0, row);
+      rows.push_back(
+          {arith::MinUIOp::create(b, absolute, lastRow),
+           arith::CmpIOp::create(b, arith::CmpIPredicate::ult, absolute,
+                                 queryLen)});
+    }
+    Type pairType = VectorType::get({2}, elementType);
+    Value zeroPair = arith::ConstantOp::create(
+        b, DenseElementsAttr::get(cast<ShapedType>(pairType),
+                                  b.getZeroAttr(elementType)));
+    auto loadPair = [&](int64_t rowIndex, Value col) -> Value {
+      auto [row, inRange] = rows[rowIndex];
+      Value pair = vector::LoadOp::create(
+          b, pairType, query, ValueRange{batch, head, row, col},
+          /*nontemporal=*/false, llvm::MaybeAlign(4));
+      pair = arith::SelectOp::create(b, inRange, pair, zeroPair);
+      if (!isBF16)
+        return pair;
+      Value word = vector::BitCastOp::create(
+          b, VectorType::get({1}, b.getI32Type()), pair);
+      return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
+    };
     for (int64_t k0 = 0; k0 < headDim; k0 += 16) {
       Value col = arith::AddIOp::create(b, twoT, tiles.index(k0));
       Value col8 = arith::AddIOp::create(b, col, tiles.index(8));
-      queryFragments.push_back({tiles.loadPair(queryTile, row0, col),
-                                tiles.loadPair(queryTile, row1, col),
-                                tiles.loadPair(queryTile, row0, col8),
-                                tiles.loadPair(queryTile, row1, col8)});
+      queryFragments.push_back({loadPair(0, col), loadPair(1, col),
+                                loadPair(0, col8), loadPair(1, col8)});
     }
   }
 
@@ -786,8 +821,10 @@ public:
   SmallVector<Value> step(ValueRange state, Value keyTile, Value valueTile,
                           FloatAttr scale, Value partial, TileMaskOp mask,
                           Value q0, Value k0) {
-    // S fragments: blockK / 8 tiles of 4 values.
-    Value scaleValue = arith::ConstantOp::create(b, scale);
+    // S fragments: blockK / 8 tiles of 4 values, in the log2 domain:
+    // scale · log2(e) · Q Kᵀ, so that exp(s - m) = exp2(s' - m').
+    Value scaleValue = arith::ConstantOp::create(
+        b, b.getF32FloatAttr(scale.getValueAsDouble() * M_LOG2E));
     SmallVector<Value> scores;
     for (int64_t n0 = 0; n0 < blockK; n0 += 8) {
       Value keyRow = arith::AddIOp::create(b, g, tiles.index(n0));
@@ -836,12 +873,12 @@ public:
       Value shift = arith::SelectOp::create(b, empty, tiles.f32(0.0f), newMax);
       alpha[half] = arith::SelectOp::create(
           b, empty, tiles.f32(1.0f),
-          math::ExpOp::create(b, arith::SubFOp::create(b, oldMax, shift)));
+          math::Exp2Op::create(b, arith::SubFOp::create(b, oldMax, shift)));
       Value partialSum = tiles.f32(0.0f);
       for (size_t i = 0; i < scores.size(); i += 4)
         for (int64_t j = 0; j < 2; ++j) {
           Value &s = scores[i + 2 * half + j];
-          s = math::ExpOp::create(b, arith::SubFOp::create(b, s, shift));
+          s = math::Exp2Op::create(b, arith::SubFOp::create(b, s, shift));
           partialSum = arith::AddFOp::create(b, partialSum, s);
         }
       // l stays a per-thread partial sum; the quad is summed at the end.
@@ -917,9 +954,11 @@ public:
                                 llvm::MaybeAlign(2 * outType.getIntOrFloatBitWidth() / 8));
       }
       if (lse) {
+        // m is in the log2 domain: LSE = m · ln 2 + ln l.
         Value value = arith::SelectOp::create(
             b, empty, tiles.f32(-std::numeric_limits<float>::infinity()),
-            arith::AddFOp::create(b, state[half], math::LogOp::create(b, sum)));
+            math::FmaOp::create(b, state[half], tiles.f32(M_LN2),
+                                math::LogOp::create(b, sum)));
         auto leader = scf::IfOp::create(b, isQuadLeader, false);
         b.setInsertionPointToStart(leader.thenBlock());
         memref::StoreOp::create(b, value, lse, ValueRange{batch, head, row});
@@ -1117,8 +1156,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     }
     SmallVector<Value> registerTiles;
     if (flash)
-      registerTiles = {flash->scores, flash->rowMax, flash->rowSum,
-                       flash->acc};
+      registerTiles = {flash->query, flash->scores, flash->rowMax,
+                       flash->rowSum, flash->acc};
     FailureOr<SmallVector<memref::AllocaOp>> allocas =
         collectTiles(nest, registerTiles);
     if (failed(allocas))
@@ -1168,7 +1207,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         if (auto fill = dyn_cast<TileFillOp>(op))
           if (llvm::is_contained(registerTiles, fill.getTile()))
             continue;
-        if (&op == flash->finalize.getOperation() ||
+        if (&op == flash->queryLoad.getOperation() ||
+            &op == flash->finalize.getOperation() ||
             &op == flash->storeOutput.getOperation() ||
             (flash->storeLse && &op == flash->storeLse.getOperation()))
           continue;
@@ -1205,7 +1245,11 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     FlashEmitter emitter(b, lowering, threadId, q.getDimSize(1),
                          v.getDimSize(1), k.getDimSize(0),
                          q.getElementType().isBF16(), q.getElementType());
-    emitter.loadQueryFragments(mapping.lookupOrDefault(flash.query));
+    emitter.loadQueryFragments(
+        mapping.lookupOrDefault(flash.queryLoad.getSource()),
+        mapping.lookupOrDefault(flash.queryLoad.getBatch()),
+        mapping.lookupOrDefault(flash.queryLoad.getHead()),
+        mapping.lookupOrDefault(flash.queryLoad.getRow()));
     scf::ForOp kvLoop = flash.kvLoop;
     auto loop = scf::ForOp::create(
         b, mapping.lookupOrDefault(kvLoop.getLowerBound()),

@@ -60,22 +60,36 @@ struct Tiles {
 struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
   using Base::Base;
 
+  /// The key tile of the plan being tiled (block-k, or its auto value).
+  int64_t keyBlock = 0;
+
   void runOnOperation() override {
     SmallVector<PlanOp> plans;
     getOperation()->walk([&](PlanOp op) { plans.push_back(op); });
     bool anyFailed = false;
-    for (PlanOp plan : plans)
+    for (PlanOp plan : plans) {
+      int64_t headDim = cast<MemRefType>(plan.getQuery().getType()).getDimSize(3);
+      keyBlock = blockK != 0 ? blockK : defaultKeyBlock(headDim);
       if (failed(checkOptions(plan)) || failed(tilePlan(plan)))
         anyFailed = true;
+    }
     if (anyFailed)
       signalPassFailure();
+  }
+
+  /// The key tile when block-k is 0 (auto): 64 keys for head dims up to 64,
+  /// 32 above, where the register-resident GPU lowering would otherwise need
+  /// so many registers (about 200 at D = 128) that occupancy drops from 3
+  /// to 2 blocks per SM (measured on H100: bench/NOTES.md, v4).
+  static int64_t defaultKeyBlock(int64_t headDim) {
+    return headDim <= 64 ? 64 : 32;
   }
 
   /// Diagnoses tile sizes that are not powers of two in [16, 256] and tiles
   /// whose operands would not fit in shared memory.
   LogicalResult checkOptions(PlanOp plan) {
     for (auto [name, size] :
-         {std::pair<StringRef, int64_t>{"block-q", blockQ}, {"block-k", blockK}})
+         {std::pair<StringRef, int64_t>{"block-q", blockQ}, {"block-k", keyBlock}})
       if (size < 16 || size > 256 || !llvm::isPowerOf2_64(size))
         return plan.emitOpError()
                << "attn-tile: " << name << " = " << size
@@ -83,8 +97,8 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     auto q = cast<MemRefType>(plan.getQuery().getType());
     auto v = cast<MemRefType>(plan.getValue().getType());
     int64_t elementBytes = q.getElementTypeBitWidth() / 8;
-    int64_t bytes = (blockQ * q.getDimSize(3) + blockK * q.getDimSize(3) +
-                     blockK * v.getDimSize(3)) *
+    int64_t bytes = (blockQ * q.getDimSize(3) + keyBlock * q.getDimSize(3) +
+                     keyBlock * v.getDimSize(3)) *
                     elementBytes;
     if (bytes > kMaxTileBytes)
       return plan.emitOpError()
@@ -109,7 +123,7 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     Value kvHeads = memref::DimOp::create(b, k, 1);
     Value keyLen = memref::DimOp::create(b, k, 2);
     Value blockQValue = arith::ConstantIndexOp::create(b, blockQ);
-    Value blockKValue = arith::ConstantIndexOp::create(b, blockK);
+    Value blockKValue = arith::ConstantIndexOp::create(b, keyBlock);
     Value numQTiles = arith::CeilDivUIOp::create(b, queryLen, blockQValue);
     Value numKTiles = arith::CeilDivUIOp::create(b, keyLen, blockKValue);
     Value groupSize = arith::DivUIOp::create(b, queryHeads, kvHeads);
@@ -206,9 +220,9 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     };
     Tiles tiles;
     tiles.query = alloc({blockQ, headDim}, elementType);
-    tiles.key = alloc({blockK, headDim}, elementType);
-    tiles.value = alloc({blockK, valueDim}, elementType);
-    tiles.scores = alloc({blockQ, blockK}, f32);
+    tiles.key = alloc({keyBlock, headDim}, elementType);
+    tiles.value = alloc({keyBlock, valueDim}, elementType);
+    tiles.scores = alloc({blockQ, keyBlock}, f32);
     tiles.rowMax = alloc({blockQ}, f32);
     tiles.rowSum = alloc({blockQ}, f32);
     tiles.acc = alloc({blockQ, valueDim}, f32);

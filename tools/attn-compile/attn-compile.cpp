@@ -56,9 +56,9 @@ static llvm::cl::opt<std::string>
 static llvm::cl::opt<int64_t> blockQ("tile-q",
                                      llvm::cl::desc("Query rows per tile"),
                                      llvm::cl::init(64));
-static llvm::cl::opt<int64_t> blockK("tile-k",
-                                     llvm::cl::desc("Key rows per tile"),
-                                     llvm::cl::init(32));
+static llvm::cl::opt<int64_t>
+    blockK("tile-k", llvm::cl::desc("Key rows per tile (0 = by head dim)"),
+           llvm::cl::init(0));
 static llvm::cl::opt<bool>
     tensorCores("tensor-cores",
                 llvm::cl::desc("Use mma.sync for Q K^T and P V (default on)"),

@@ -52,8 +52,10 @@ struct PTXPipelineOptions
   Option<int64_t> blockQ{*this, "block-q",
                          llvm::cl::desc("Query rows per tile"),
                          llvm::cl::init(64)};
-  Option<int64_t> blockK{*this, "block-k", llvm::cl::desc("Key rows per tile"),
-                         llvm::cl::init(32)};
+  Option<int64_t> blockK{
+      *this, "block-k",
+      llvm::cl::desc("Key rows per tile (0 = by head dim)"),
+      llvm::cl::init(0)};
   Option<std::string> chip{*this, "chip",
                            llvm::cl::desc("Target GPU: sm_80 or sm_90a"),
                            llvm::cl::init("sm_80")};
