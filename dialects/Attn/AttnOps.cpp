@@ -54,11 +54,6 @@ struct ProblemExtents {
 };
 } // namespace
 
-static std::string formatExtent(int64_t extent) {
-  return ShapedType::isDynamic(extent) ? std::string("?")
-                                       : std::to_string(extent);
-}
-
 /// Formats a floating-point attribute value the way a user wrote it
 /// ("0.5", "inf"), for diagnostics.
 static std::string formatValue(double value) {
