@@ -40,3 +40,8 @@ IR
       --tensor-cores=false --tile-q=32 --tile-k=32
   done
 done
+
+# A user predicate (prefix-LM: keys below 256 are visible to every query,
+# the rest causally), straight from the example.
+"$build_dir/bin/attn-compile" "$root/examples/custom.mlir" -o "$out/prefixlm_d64"
+echo "prefixlm_d64       compiled"
