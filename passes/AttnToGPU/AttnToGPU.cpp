@@ -47,6 +47,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -1147,6 +1148,54 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
            k.getDimSize(0) % 16 == 0;
   }
 
+  /// Whether the K/V tiles of `flash` can be double-buffered with cp.async:
+  /// every thread copies whole 16-byte chunks, the same number of them, and
+  /// two stages fit the static shared memory.
+  bool pipeliningApplies(FlashNest flash) {
+    auto k = cast<MemRefType>(flash.key.getType());
+    auto v = cast<MemRefType>(flash.value.getType());
+    for (MemRefType tile : {k, v})
+      if (tile.getDimSize(1) % 8 != 0 ||
+          (tile.getDimSize(0) * tile.getDimSize(1) / 8) % threads != 0)
+        return false;
+    int64_t bytes = 2 * (paddedType(k).getNumElements() +
+                         paddedType(v).getNumElements()) *
+                    (k.getElementTypeBitWidth() / 8);
+    return bytes <= kStaticSharedBytes;
+  }
+
+  /// Issues the cp.async copies of kv tile `tile` of `source` (rows
+  /// [tile·Bk, tile·Bk + Bk) of source[batch, head]) into rows
+  /// [stage·Bk, stage·Bk + Bk) of `buffer`. Rows past the last key, and
+  /// every row when `enabled` is false, read no bytes and are zero-filled;
+  /// their source row is clamped to stay inside the tensor.
+  static void issueTileCopy(ImplicitLocOpBuilder &b, TileLoweringBuilder &t,
+                            Value threadId, int64_t threads, Value source,
+                            Value batch, Value head, Value tile, Value stage,
+                            Value buffer, int64_t rows, int64_t cols,
+                            Value enabled) {
+    int64_t chunks = cols / 8;
+    Value keyLen = memref::DimOp::create(b, source, 2);
+    Value lastKey = arith::SubIOp::create(b, keyLen, t.index(1));
+    Value firstRow = arith::MulIOp::create(b, tile, t.index(rows));
+    Value stageRow = arith::MulIOp::create(b, stage, t.index(rows));
+    for (int64_t i = 0; i < rows * chunks / threads; ++i) {
+      Value e = arith::AddIOp::create(b, threadId, t.index(i * threads));
+      auto [r, chunk] = t.split(e, chunks);
+      Value col = arith::MulIOp::create(b, chunk, t.index(8));
+      Value row = arith::AddIOp::create(b, firstRow, r);
+      Value valid = arith::AndIOp::create(
+          b, enabled,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, keyLen));
+      Value sourceRow = arith::MinSIOp::create(b, row, lastKey);
+      Value count = arith::SelectOp::create(b, valid, t.index(8), t.index(0));
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, buffer, ValueRange{arith::AddIOp::create(b, stageRow, r), col},
+          source, ValueRange{batch, head, sourceRow, col},
+          b.getIndexAttr(8), count, b.getUnitAttr());
+    }
+  }
+
   LogicalResult convertNest(scf::ForallOp nest) {
     std::optional<FlashNest> flash;
     if (mma) {
@@ -1166,9 +1215,20 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     ImplicitLocOpBuilder b(nest.getLoc(), nest);
     SmallVector<Value> upper = getValueOrCreateConstantIndexOp(
         b, nest.getLoc(), nest.getMixedUpperBound());
+    bool pipelined = flash && pipeliningApplies(*flash);
     SmallVector<Type> workgroupTypes;
-    for (memref::AllocaOp alloca : *allocas)
-      workgroupTypes.push_back(paddedType(alloca.getType()));
+    for (memref::AllocaOp alloca : *allocas) {
+      MemRefType padded = paddedType(alloca.getType());
+      // Two stages of the K and V tiles: one being computed on, one being
+      // filled by cp.async.
+      if (pipelined && (alloca.getResult() == flash->key ||
+                        alloca.getResult() == flash->value))
+        padded = MemRefType::get(
+            {2 * padded.getDimSize(0), padded.getDimSize(1)},
+            padded.getElementType(), MemRefLayoutAttrInterface(),
+            padded.getMemorySpace());
+      workgroupTypes.push_back(padded);
+    }
     Value one = arith::ConstantIndexOp::create(b, 1);
     Value blockSize = arith::ConstantIndexOp::create(b, threads);
     // forall (batch, head, q-tile) -> grid (x = q-tile, y = head, z = batch).
@@ -1189,6 +1249,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     for (auto [alloca, attribution] :
          llvm::zip(*allocas, launch.getWorkgroupAttributions())) {
       MemRefType tileType = alloca.getType();
+      stageBuffers[alloca.getResult()] = attribution;
       Value view = attribution;
       if (tileType.getRank() == 2) {
         SmallVector<OpFoldResult> offsets(2, b.getIndexAttr(0));
@@ -1213,7 +1274,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
             (flash->storeLse && &op == flash->storeLse.getOperation()))
           continue;
         if (&op == flash->kvLoop.getOperation()) {
-          emitRegisterFlash(b, lowering, threadId, *flash, mapping);
+          emitRegisterFlash(b, lowering, threadId, *flash, mapping, pipelined);
           continue;
         }
       }
@@ -1235,15 +1296,19 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
   }
 
   /// Emits the kv loop of `flash` with S, P, m, l and acc in registers, and
-  /// the normalisation and stores that follow it.
+  /// the normalisation and stores that follow it. With `pipelined`, the K
+  /// and V tiles are double-buffered: iteration kt first issues the cp.async
+  /// copies of tile kt + 1 into the other stage, then waits for tile kt's
+  /// group, so the loads of the next tile overlap the MMAs of this one.
   void emitRegisterFlash(ImplicitLocOpBuilder &b, TileLoweringBuilder &lowering,
-                         Value threadId, FlashNest flash,
-                         IRMapping &mapping) {
+                         Value threadId, FlashNest flash, IRMapping &mapping,
+                         bool pipelined) {
     auto q = cast<MemRefType>(flash.query.getType());
     auto v = cast<MemRefType>(flash.value.getType());
     auto k = cast<MemRefType>(flash.key.getType());
+    int64_t blockK = k.getDimSize(0);
     FlashEmitter emitter(b, lowering, threadId, q.getDimSize(1),
-                         v.getDimSize(1), k.getDimSize(0),
+                         v.getDimSize(1), blockK,
                          q.getElementType().isBF16(), q.getElementType());
     emitter.loadQueryFragments(
         mapping.lookupOrDefault(flash.queryLoad.getSource()),
@@ -1251,39 +1316,103 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         mapping.lookupOrDefault(flash.queryLoad.getHead()),
         mapping.lookupOrDefault(flash.queryLoad.getRow()));
     scf::ForOp kvLoop = flash.kvLoop;
-    auto loop = scf::ForOp::create(
-        b, mapping.lookupOrDefault(kvLoop.getLowerBound()),
-        mapping.lookupOrDefault(kvLoop.getUpperBound()), mapping.lookupOrDefault(kvLoop.getStep()),
-        emitter.initialState());
+    Value lower = mapping.lookupOrDefault(kvLoop.getLowerBound());
+    Value upper = mapping.lookupOrDefault(kvLoop.getUpperBound());
+
+    // The K and V loads of the original loop body.
+    SmallVector<TileLoadOp> kvLoads;
+    for (Operation &op : kvLoop.getBody()->without_terminator())
+      if (auto load = dyn_cast<TileLoadOp>(op))
+        kvLoads.push_back(load);
+    auto issue = [&](Value tile, Value stage, Value enabled) {
+      for (TileLoadOp load : kvLoads) {
+        auto tileType = cast<MemRefType>(load.getTile().getType());
+        issueTileCopy(b, lowering, threadId, threads,
+                      mapping.lookupOrDefault(load.getSource()),
+                      mapping.lookupOrDefault(load.getBatch()),
+                      mapping.lookupOrDefault(load.getHead()), tile, stage,
+                      stageBuffers.lookup(load.getTile()),
+                      tileType.getDimSize(0), tileType.getDimSize(1),
+                      enabled);
+      }
+      NVVM::CpAsyncCommitGroupOp::create(b);
+    };
+    if (pipelined) {
+      // Prologue: the first tile into stage 0 (no bytes read if the loop
+      // does not run).
+      Value any = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lower,
+                                        upper);
+      auto ifAny = scf::IfOp::create(b, any, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifAny.thenBlock());
+      issue(lower, lowering.index(0), any);
+    }
+
+    auto loop = scf::ForOp::create(b, lower, upper,
+                                   mapping.lookupOrDefault(kvLoop.getStep()),
+                                   emitter.initialState());
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
-      mapping.map(kvLoop.getInductionVar(), loop.getInductionVar());
+      Value kt = loop.getInductionVar();
+      mapping.map(kvLoop.getInductionVar(), kt);
+      Value keyTile = mapping.lookupOrDefault(flash.key);
+      Value valueTile = mapping.lookupOrDefault(flash.value);
+      if (pipelined) {
+        Value stage = arith::RemUIOp::create(
+            b, arith::SubIOp::create(b, kt, lower), lowering.index(2));
+        Value next = arith::AddIOp::create(b, kt, lowering.index(1));
+        Value nextStage = arith::SubIOp::create(b, lowering.index(1), stage);
+        issue(next, nextStage,
+              arith::CmpIOp::create(b, arith::CmpIPredicate::slt, next,
+                                    upper));
+        // All groups but the newest (tile kt + 1) are complete.
+        NVVM::CpAsyncWaitGroupOp::create(b, 1);
+        gpu::BarrierOp::create(b);
+        auto stageView = [&](Value tile) -> Value {
+          auto type = cast<MemRefType>(tile.getType());
+          Value buffer = stageBuffers.lookup(tile);
+          Value offset = arith::MulIOp::create(
+              b, stage, lowering.index(type.getDimSize(0)));
+          SmallVector<OpFoldResult> offsets{offset, b.getIndexAttr(0)};
+          SmallVector<OpFoldResult> sizes{b.getIndexAttr(type.getDimSize(0)),
+                                          b.getIndexAttr(type.getDimSize(1))};
+          SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+          return memref::SubViewOp::create(b, buffer, offsets, sizes, strides);
+        };
+        keyTile = stageView(flash.key);
+        valueTile = stageView(flash.value);
+      }
       for (Operation &op : kvLoop.getBody()->without_terminator()) {
         if (isa<TileQKOp, TileOnlineSoftmaxOp, TilePVOp>(op) ||
-            &op == flash.maskIf.getOperation())
+            &op == flash.maskIf.getOperation() ||
+            (pipelined && isa<TileLoadOp>(op)))
           continue;
         b.clone(op, mapping);
       }
       emitter.valueMapping = mapping;
       SmallVector<Value> state = emitter.step(
-          loop.getRegionIterArgs(), mapping.lookupOrDefault(flash.key),
-          mapping.lookupOrDefault(flash.value), flash.qk.getScaleAttr(),
+          loop.getRegionIterArgs(), keyTile, valueTile,
+          flash.qk.getScaleAttr(),
           mapping.lookupOrDefault(flash.maskIf.getCondition()), flash.mask,
           mapping.lookupOrDefault(flash.mask.getQueryStart()),
           mapping.lookupOrDefault(flash.mask.getKeyStart()));
-      // The next iteration overwrites the K and V tiles.
+      // The next iteration overwrites the tiles read here.
       gpu::BarrierOp::create(b);
       scf::YieldOp::create(b, state);
     }
     emitter.finish(loop.getResults(),
                    mapping.lookupOrDefault(flash.storeOutput.getDest()),
-                   flash.storeLse ? mapping.lookupOrDefault(flash.storeLse.getDest())
-                                  : Value(),
+                   flash.storeLse
+                       ? mapping.lookupOrDefault(flash.storeLse.getDest())
+                       : Value(),
                    mapping.lookupOrDefault(flash.storeOutput.getBatch()),
                    mapping.lookupOrDefault(flash.storeOutput.getHead()),
                    mapping.lookupOrDefault(flash.storeOutput.getRow()));
   }
+
+  /// The workgroup buffer of each tile alloca of the nest being converted.
+  DenseMap<Value, Value> stageBuffers;
 
   /// Clones into the launch body every side-effect-free op whose result the
   /// body uses from outside (recursively through its operands), so that
@@ -1294,11 +1423,21 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     while (true) {
       SetVector<Value> captured;
       getUsedValuesDefinedAbove(body, captured);
-      bool changed = false;
+      // Clone in program order, so that a clone never uses a value cloned
+      // after it.
+      SmallVector<Operation *> defs;
       for (Value value : captured) {
         Operation *def = value.getDefiningOp();
-        if (isa<MemRefType>(value.getType()) || !def || !isMemoryEffectFree(def))
+        if (isa<MemRefType>(value.getType()) || !def ||
+            !isMemoryEffectFree(def) || llvm::is_contained(defs, def))
           continue;
+        defs.push_back(def);
+      }
+      llvm::stable_sort(defs, [](Operation *a, Operation *b) {
+        return a->getBlock() == b->getBlock() && a->isBeforeInBlock(b);
+      });
+      bool changed = false;
+      for (Operation *def : defs) {
         Operation *clone = b.clone(*def);
         for (auto [original, copy] :
              llvm::zip(def->getResults(), clone->getResults()))

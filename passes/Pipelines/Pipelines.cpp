@@ -44,12 +44,14 @@ void attn::buildLowerToPTXPipeline(OpPassManager &pm,
   pm.addPass(createAttnToGPU(AttnToGPUOptions{options.chip.getValue(),
                                               options.threads.getValue(),
                                               options.mma.getValue()}));
-  // No canonicalization before outlining: it would hoist the constants that
-  // attn-to-gpu rematerialized inside the launch back out of it, turning
-  // them into kernel parameters. sm_90a needs PTX ISA 8.0, and LLVM's
+  // Outline first, with no canonicalization before it: canonicalization
+  // would hoist the constants attn-to-gpu rematerialized inside the launch
+  // back out of it, and the upstream pipeline converts nvgpu ops (cp.async)
+  // before its own outlining, materializing memref descriptor casts outside
+  // the launch. Either would add kernel parameters beyond the memrefs. sm_90a needs PTX ISA 8.0, and LLVM's
   // default PTX version is too old for sm_80 as well.
   std::string upstream =
-      "gpu-lower-to-nvvm-pipeline{cubin-chip=" +
+      "gpu-kernel-outlining,gpu-lower-to-nvvm-pipeline{cubin-chip=" +
       options.chip.getValue() + " cubin-features=+ptx80 cubin-format=isa}";
   std::string errors;
   llvm::raw_string_ostream errorStream(errors);

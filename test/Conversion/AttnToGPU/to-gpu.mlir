@@ -50,14 +50,26 @@
 
 // Register-resident FlashAttention: 64 query rows = 16 per warp of 128
 // threads. Q fragments come straight from global memory; only K and V are
-// in shared memory; S, P, the row statistics and the accumulator are
-// loop-carried registers; the softmax works in the log2 domain and reduces
-// over quads with xor shuffles; O is stored from the fragments in pairs.
+// in shared memory, two stages of each (64 = 2 x 32 rows), filled by
+// cp.async one tile ahead; S, P, the row statistics and the accumulator
+// are loop-carried registers; the softmax works in the log2 domain and
+// reduces over quads with xor shuffles; O is stored from the fragments in
+// pairs.
 // REG-LABEL: func.func @registers
 // REG: gpu.launch
-// REG-SAME: workgroup(%{{[^ ]*}} : memref<32x72xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<32x72xbf16, #gpu.address_space<workgroup>>) {
+// REG-SAME: workgroup(%[[KBUF:[^ ]*]] : memref<64x72xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<64x72xbf16, #gpu.address_space<workgroup>>) {
 // REG: vector.load %{{.*}} {alignment = 4 : i64} : memref<?x?x?x64xbf16>, vector<2xbf16>
+// Prologue: the first tile into stage 0, only if the loop runs.
+// REG: scf.if
+// REG: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], %[[KBUF]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// REG: nvvm.cp.async.commit.group
 // REG: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}},
+// Next tile into the other stage, then wait for this one.
+// REG: nvgpu.device_async_copy
+// REG: nvvm.cp.async.commit.group
+// REG: nvvm.cp.async.wait.group 1
+// REG: gpu.barrier
+// REG: memref.subview %[[KBUF]][%{{.*}}, 0] [32, 64] [1, 1]
 // REG: nvvm.mma.sync
 // REG: scf.if %{{.*}} -> (f32,
 // REG: gpu.shuffle xor %{{.*}}, %{{.*}}, %{{.*}} : f32
