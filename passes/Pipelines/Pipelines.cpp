@@ -51,7 +51,8 @@ void attn::buildLowerToPTXPipeline(OpPassManager &pm,
   // the launch. Either would add kernel parameters beyond the memrefs. sm_90a needs PTX ISA 8.0, and LLVM's
   // default PTX version is too old for sm_80 as well.
   std::string upstream =
-      "gpu-kernel-outlining,gpu-lower-to-nvvm-pipeline{cubin-chip=" +
+      "gpu-kernel-outlining,gpu.module(attn-align-shared-memory),"
+      "gpu-lower-to-nvvm-pipeline{cubin-chip=" +
       options.chip.getValue() + " cubin-features=+ptx80 cubin-format=isa}";
   std::string errors;
   llvm::raw_string_ostream errorStream(errors);

@@ -9,5 +9,7 @@
 // CHECK-SAME: args(%arg0 : !llvm.ptr, %arg1 : !llvm.ptr, %arg2 : i64,
 // CHECK-SAME: %arg52 : i64)
 // CHECK: gpu.binary @causal_kernel  [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx80">, properties = {{.*}}.entry causal_kernel(
+// Shared buffers are 16-byte aligned (cp.async destinations).
+// CHECK-SAME: .shared .align 16 .b8 __wg_causal_kernel_0
 
 // SM90: gpu.binary @sliding_window_kernel  [#gpu.object<#nvvm.target<chip = "sm_90a", features = "+ptx80">
