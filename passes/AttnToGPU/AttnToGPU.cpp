@@ -30,6 +30,7 @@
 //   - the online softmax runs on the fragments: row max and the final row
 //     sum are reduced over the quad with two xor shuffles, the running sum
 //     stays a per-thread partial until the end;
+//   - K fragments come from ldmatrix.x4, V fragments from ldmatrix.x4.trans;
 //   - P is rounded to the input type and used directly as the A operand of
 //     P V (the accumulator layout of an m16n8 pair is the A layout of one
 //     m16k16 chunk); acc stays in registers as loop-carried values;
@@ -471,6 +472,16 @@ public:
         b, VectorType::get({2}, b.getF16Type()), packed);
   }
 
+  /// The mma operand register holding a vector<2xT> pair: the pair itself
+  /// for f16, its bits as an i32 for bf16.
+  Value pairOperand(Value pair) {
+    if (cast<VectorType>(pair.getType()).getElementType().isF16())
+      return pair;
+    Value word = vector::BitCastOp::create(
+        b, VectorType::get({1}, b.getI32Type()), pair);
+    return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
+  }
+
   /// Loads tile[row, col] and tile[row, col + 1] (col even, rows 4-byte
   /// aligned) as one operand register with one 32-bit load.
   Value loadPair(Value tile, Value row, Value col) {
@@ -478,11 +489,24 @@ public:
     Value pair = vector::LoadOp::create(
         b, VectorType::get({2}, element), tile, ValueRange{row, col},
         /*nontemporal=*/false, llvm::MaybeAlign(4));
-    if (element.isF16())
-      return pair;
-    Value word = vector::BitCastOp::create(
-        b, VectorType::get({1}, b.getI32Type()), pair);
-    return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
+    return pairOperand(pair);
+  }
+
+  /// ldmatrix.x4: four 8x8 matrices of 16-bit elements, lane l giving the
+  /// address of row l % 8 of matrix l / 8 (`row`, `col` are this lane's).
+  /// Returns the four operand registers, matrix i in register i; with
+  /// `transpose` each matrix is transposed on the way.
+  SmallVector<Value> loadMatrices(Value tile, Value row, Value col,
+                                  bool transpose) {
+    Type element = cast<MemRefType>(tile.getType()).getElementType();
+    Value matrices = nvgpu::LdMatrixOp::create(
+        b, VectorType::get({4, 2}, element), tile, ValueRange{row, col},
+        b.getBoolAttr(transpose), b.getI32IntegerAttr(4));
+    SmallVector<Value> registers;
+    for (int64_t i = 0; i < 4; ++i)
+      registers.push_back(pairOperand(
+          vector::ExtractOp::create(b, matrices, ArrayRef<int64_t>{i})));
+    return registers;
   }
 
   /// Lane coordinates: warp index, g = lane / 4, t = lane % 4, 2t.
@@ -774,6 +798,8 @@ public:
     warpRow = arith::MulIOp::create(b, warp, tiles.index(16));
     row0 = arith::AddIOp::create(b, warpRow, g);
     row1 = arith::AddIOp::create(b, row0, tiles.index(8));
+    laneRow = arith::RemUIOp::create(b, lane, tiles.index(8));
+    laneMatrix = arith::DivUIOp::create(b, lane, tiles.index(8));
     Value queryLen = memref::DimOp::create(b, query, 2);
     Value lastRow = arith::SubIOp::create(b, queryLen, tiles.index(1));
     SmallVector<std::pair<Value, Value>, 2> rows; // (clamped row, in range)
@@ -828,15 +854,30 @@ public:
         b, b.getF32FloatAttr(scale.getValueAsDouble() * M_LOG2E));
     SmallVector<Value> scores;
     for (int64_t n0 = 0; n0 < blockK; n0 += 8) {
-      Value keyRow = arith::AddIOp::create(b, g, tiles.index(n0));
       SmallVector<Value> c(4, tiles.f32(0.0f));
-      for (auto [kStep, qFrag] : llvm::enumerate(queryFragments)) {
-        Value col = arith::AddIOp::create(b, twoT, tiles.index(16 * kStep));
-        Value col8 = arith::AddIOp::create(b, col, tiles.index(8));
-        c = tiles.mma(qFrag,
-                      {tiles.loadPair(keyTile, keyRow, col),
-                       tiles.loadPair(keyTile, keyRow, col8)},
-                      c, isBF16);
+      if (headDim % 32 == 0) {
+        // One ldmatrix.x4 covers two k-steps: matrices (keys n0..n0+7) x
+        // (dims d0, d0+8, d0+16, d0+24) are b0, b1 of step d0 and of d0+16.
+        Value keyRow = arith::AddIOp::create(b, laneRow, tiles.index(n0));
+        for (int64_t d0 = 0; d0 < headDim; d0 += 32) {
+          Value col = arith::AddIOp::create(
+              b, arith::MulIOp::create(b, laneMatrix, tiles.index(8)),
+              tiles.index(d0));
+          SmallVector<Value> k = tiles.loadMatrices(keyTile, keyRow, col,
+                                                    /*transpose=*/false);
+          c = tiles.mma(queryFragments[d0 / 16], {k[0], k[1]}, c, isBF16);
+          c = tiles.mma(queryFragments[d0 / 16 + 1], {k[2], k[3]}, c, isBF16);
+        }
+      } else {
+        Value keyRow = arith::AddIOp::create(b, g, tiles.index(n0));
+        for (auto [kStep, qFrag] : llvm::enumerate(queryFragments)) {
+          Value col = arith::AddIOp::create(b, twoT, tiles.index(16 * kStep));
+          Value col8 = arith::AddIOp::create(b, col, tiles.index(8));
+          c = tiles.mma(qFrag,
+                        {tiles.loadPair(keyTile, keyRow, col),
+                         tiles.loadPair(keyTile, keyRow, col8)},
+                        c, isBF16);
+        }
       }
       for (Value v : c)
         scores.push_back(arith::MulFOp::create(b, v, scaleValue));
@@ -902,6 +943,36 @@ public:
       SmallVector<Value> pFrag{pack(left[0], left[1]), pack(left[2], left[3]),
                                pack(right[0], right[1]),
                                pack(right[2], right[3])};
+      if (valueDim % 16 == 0) {
+        // One ldmatrix.x4.trans covers two value slices: matrices (keys
+        // 16kc, 16kc+8) x (values 16ep, 16ep+8), transposed, are b0, b1 of
+        // slice 2ep and of slice 2ep + 1.
+        Value keyRow = arith::AddIOp::create(
+            b,
+            arith::AddIOp::create(
+                b, laneRow,
+                arith::MulIOp::create(
+                    b, arith::RemUIOp::create(b, laneMatrix, tiles.index(2)),
+                    tiles.index(8))),
+            tiles.index(16 * kc));
+        Value colInPair = arith::MulIOp::create(
+            b, arith::DivUIOp::create(b, laneMatrix, tiles.index(2)),
+            tiles.index(8));
+        for (int64_t ep = 0; ep < valueDim / 16; ++ep) {
+          Value col = arith::AddIOp::create(b, colInPair, tiles.index(16 * ep));
+          SmallVector<Value> v = tiles.loadMatrices(valueTile, keyRow, col,
+                                                    /*transpose=*/true);
+          for (int64_t half = 0; half < 2; ++half) {
+            int64_t e = 2 * ep + half;
+            ArrayRef<Value> acc(newState.data() + 4 + 4 * e, 4);
+            SmallVector<Value> updated = tiles.mma(
+                pFrag, {v[2 * half], v[2 * half + 1]}, acc, isBF16);
+            std::copy(updated.begin(), updated.end(),
+                      newState.begin() + 4 + 4 * e);
+          }
+        }
+        continue;
+      }
       Value k = arith::AddIOp::create(b, twoT, tiles.index(16 * kc));
       Value k1 = arith::AddIOp::create(b, k, tiles.index(1));
       Value k8 = arith::AddIOp::create(b, k, tiles.index(8));
@@ -1039,6 +1110,8 @@ private:
   bool isBF16;
   Type elementType;
   Value g, twoT, isQuadLeader, warpRow, row0, row1;
+  /// ldmatrix addressing: this lane gives row laneRow of matrix laneMatrix.
+  Value laneRow, laneMatrix;
   SmallVector<SmallVector<Value>> queryFragments;
 };
 

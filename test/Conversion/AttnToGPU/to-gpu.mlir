@@ -70,10 +70,13 @@
 // REG: nvvm.cp.async.wait.group 1
 // REG: gpu.barrier
 // REG: memref.subview %[[KBUF]][%{{.*}}, 0] [32, 64] [1, 1]
+// K fragments by ldmatrix.x4, V fragments by ldmatrix.x4.trans.
+// REG: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false}
 // REG: nvvm.mma.sync
 // REG: scf.if %{{.*}} -> (f32,
 // REG: gpu.shuffle xor %{{.*}}, %{{.*}}, %{{.*}} : f32
 // REG: math.exp2
+// REG: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = true}
 // REG: nvvm.mma.sync
 // REG: gpu.barrier
 // REG: scf.yield
