@@ -140,6 +140,19 @@ checkTokenOperand(llvm::function_ref<InFlightDiagnostic()> emitError,
       succeeded(checkExtent(emitError, name, type, 2, "sequence length", seq)));
 }
 
+/// Verifies a per-query operand ([B, Hq, Nq]) and a per-key operand
+/// ([B, Hk, Nk]) of a mask against the problem.
+static LogicalResult
+checkQueryKeyTokens(llvm::function_ref<InFlightDiagnostic()> emitError,
+                    StringRef queryName, Type query, StringRef keyName,
+                    Type key, const ProblemExtents &problem) {
+  return success(
+      succeeded(checkTokenOperand(emitError, queryName, query, problem.batch,
+                                  problem.queryHeads, problem.querySeq)) &&
+      succeeded(checkTokenOperand(emitError, keyName, key, problem.batch,
+                                  problem.kvHeads, problem.keySeq)));
+}
+
 /// Verifies every mask op in the tree rooted at `mask` against the extents
 /// of the attention problem that uses it. Errors are emitted on `user` with
 /// a note at the offending mask op.
@@ -174,22 +187,14 @@ static LogicalResult verifyMaskAgainstProblem(Operation *user, Value mask,
     result =
         llvm::TypeSwitch<Operation *, LogicalResult>(maskOp)
             .Case([&](MaskHashOp op) {
-              return success(
-                  succeeded(checkTokenOperand(
-                      emitError, "query_buckets", op.getQueryBuckets().getType(),
-                      problem.batch, problem.queryHeads, problem.querySeq)) &&
-                  succeeded(checkTokenOperand(
-                      emitError, "key_buckets", op.getKeyBuckets().getType(),
-                      problem.batch, problem.kvHeads, problem.keySeq)));
+              return checkQueryKeyTokens(
+                  emitError, "query_buckets", op.getQueryBuckets().getType(),
+                  "key_buckets", op.getKeyBuckets().getType(), problem);
             })
             .Case([&](MaskDropOp op) {
-              return success(
-                  succeeded(checkTokenOperand(
-                      emitError, "query_keep", op.getQueryKeep().getType(),
-                      problem.batch, problem.queryHeads, problem.querySeq)) &&
-                  succeeded(checkTokenOperand(
-                      emitError, "key_keep", op.getKeyKeep().getType(),
-                      problem.batch, problem.kvHeads, problem.keySeq)));
+              return checkQueryKeyTokens(
+                  emitError, "query_keep", op.getQueryKeep().getType(),
+                  "key_keep", op.getKeyKeep().getType(), problem);
             })
             .Case([&](MaskBlockOp op) {
               Type type = op.getBlockMask().getType();

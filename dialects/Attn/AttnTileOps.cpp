@@ -7,6 +7,8 @@
 
 #include "attn/Dialect/Attn/AttnOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/STLExtras.h"
 
 using namespace mlir;
@@ -120,6 +122,41 @@ LogicalResult TileMaskOp::verify() {
     return emitOpError() << "band_lower (" << *lower
                          << ") must not exceed band_upper (" << *upper << ")";
   return success();
+}
+
+Value TileMaskOp::buildAllowed(OpBuilder &b, Location loc, Value i, Value j,
+                               Value queryLen, Value keyLen,
+                               IRMapping mapping) {
+  Value allowed =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, j, keyLen);
+  std::optional<int64_t> lower = getBandLower(), upper = getBandUpper();
+  if (lower || upper) {
+    // delta = j - (i + Nk - Nq), in signed index arithmetic.
+    Value diagonal = arith::AddIOp::create(
+        b, loc, i, arith::SubIOp::create(b, loc, keyLen, queryLen));
+    Value delta = arith::SubIOp::create(b, loc, j, diagonal);
+    auto bound = [&](arith::CmpIPredicate predicate, int64_t value) {
+      Value inBand = arith::CmpIOp::create(
+          b, loc, predicate, delta,
+          arith::ConstantIndexOp::create(b, loc, value));
+      allowed = arith::AndIOp::create(b, loc, allowed, inBand);
+    };
+    if (lower)
+      bound(arith::CmpIPredicate::sge, *lower);
+    if (upper)
+      bound(arith::CmpIPredicate::sle, *upper);
+  }
+  if (!getPredicate().empty()) {
+    Block &body = getPredicate().front();
+    mapping.map(body.getArgument(0), i);
+    mapping.map(body.getArgument(1), j);
+    for (Operation &nested : body.without_terminator())
+      b.clone(nested, mapping);
+    Value holds =
+        mapping.lookupOrDefault(cast<YieldOp>(body.getTerminator()).getValue());
+    allowed = arith::AndIOp::create(b, loc, allowed, holds);
+  }
+  return allowed;
 }
 
 LogicalResult TileMaskOp::verifyRegions() {

@@ -290,47 +290,14 @@ struct TileMaskLowering : OpRewritePattern<TileMaskOp> {
   LogicalResult matchAndRewrite(TileMaskOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    std::optional<int64_t> lower = op.getBandLower();
-    std::optional<int64_t> upper = op.getBandUpper();
-    Region &predicate = op.getPredicate();
     Value negInf = negInfF32(rewriter, loc);
-    // The diagonal offset key_len - query_len, hoisted out of the loops.
-    Value offset =
-        arith::SubIOp::create(rewriter, loc, op.getKeyLen(), op.getQueryLen());
     buildTileLoops(
         rewriter, loc, op.getScores().getType().getShape(),
         [&](OpBuilder &b, Location loc, ValueRange ivs) {
           Value i = arith::AddIOp::create(b, loc, op.getQueryStart(), ivs[0]);
           Value j = arith::AddIOp::create(b, loc, op.getKeyStart(), ivs[1]);
-          Value allowed = arith::CmpIOp::create(
-              b, loc, arith::CmpIPredicate::slt, j, op.getKeyLen());
-          if (lower || upper) {
-            Value diagonal = arith::AddIOp::create(b, loc, i, offset);
-            Value delta = arith::SubIOp::create(b, loc, j, diagonal);
-            if (lower) {
-              Value inBand =
-                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
-                                        delta, indexConstant(b, loc, *lower));
-              allowed = arith::AndIOp::create(b, loc, allowed, inBand);
-            }
-            if (upper) {
-              Value inBand =
-                  arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
-                                        delta, indexConstant(b, loc, *upper));
-              allowed = arith::AndIOp::create(b, loc, allowed, inBand);
-            }
-          }
-          if (!predicate.empty()) {
-            Block &body = predicate.front();
-            IRMapping mapping;
-            mapping.map(body.getArgument(0), i);
-            mapping.map(body.getArgument(1), j);
-            for (Operation &nested : body.without_terminator())
-              b.clone(nested, mapping);
-            auto yield = cast<YieldOp>(body.getTerminator());
-            Value holds = mapping.lookupOrDefault(yield.getValue());
-            allowed = arith::AndIOp::create(b, loc, allowed, holds);
-          }
+          Value allowed = op.buildAllowed(b, loc, i, j, op.getQueryLen(),
+                                          op.getKeyLen());
           Value score = memref::LoadOp::create(b, loc, op.getScores(), ivs);
           Value masked =
               arith::SelectOp::create(b, loc, allowed, score, negInf);

@@ -319,32 +319,8 @@ public:
       auto [r, c] = split(e, shape[1]);
       Value i = arith::AddIOp::create(b, op.getQueryStart(), r);
       Value j = arith::AddIOp::create(b, op.getKeyStart(), c);
-      Value allowed = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, j,
-                                            op.getKeyLen());
-      Value diagonal = arith::AddIOp::create(
-          b, i, arith::SubIOp::create(b, op.getKeyLen(), op.getQueryLen()));
-      Value delta = arith::SubIOp::create(b, j, diagonal);
-      if (std::optional<int64_t> lower = op.getBandLower())
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            arith::CmpIOp::create(b, arith::CmpIPredicate::sge, delta,
-                                  index(*lower)));
-      if (std::optional<int64_t> upper = op.getBandUpper())
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            arith::CmpIOp::create(b, arith::CmpIPredicate::sle, delta,
-                                  index(*upper)));
-      if (!op.getPredicate().empty()) {
-        Block &body = op.getPredicate().front();
-        IRMapping mapping;
-        mapping.map(body.getArgument(0), i);
-        mapping.map(body.getArgument(1), j);
-        for (Operation &inner : body.without_terminator())
-          b.clone(inner, mapping);
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            mapping.lookup(cast<YieldOp>(body.getTerminator()).getValue()));
-      }
+      Value allowed = op.buildAllowed(b, b.getLoc(), i, j, op.getQueryLen(),
+                                      op.getKeyLen());
       Value score = memref::LoadOp::create(b, op.getScores(), ValueRange{r, c});
       Value masked = arith::SelectOp::create(
           b, allowed, score, f32(-std::numeric_limits<float>::infinity()));
@@ -1057,39 +1033,14 @@ private:
                                 Value q0, Value k0) {
     SmallVector<Value> result;
     Value keyLen = mapped(mask.getKeyLen());
-    Value diagonalOffset =
-        arith::SubIOp::create(b, keyLen, mapped(mask.getQueryLen()));
     for (size_t i = 0; i < scores.size(); ++i) {
       int64_t n0 = 8 * (i / 4), half = (i % 4) / 2, j = i % 2;
       Value qi = arith::AddIOp::create(b, q0, half ? row1 : row0);
       Value kj = arith::AddIOp::create(
           b, k0, arith::AddIOp::create(b, twoT, tiles.index(n0 + j)));
-      Value allowed =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, kj, keyLen);
-      Value delta = arith::SubIOp::create(
-          b, kj, arith::AddIOp::create(b, qi, diagonalOffset));
-      if (std::optional<int64_t> lower = mask.getBandLower())
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            arith::CmpIOp::create(b, arith::CmpIPredicate::sge, delta,
-                                  tiles.index(*lower)));
-      if (std::optional<int64_t> upper = mask.getBandUpper())
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            arith::CmpIOp::create(b, arith::CmpIPredicate::sle, delta,
-                                  tiles.index(*upper)));
-      if (!mask.getPredicate().empty()) {
-        Block &body = mask.getPredicate().front();
-        IRMapping predicateMapping = valueMapping;
-        predicateMapping.map(body.getArgument(0), qi);
-        predicateMapping.map(body.getArgument(1), kj);
-        for (Operation &inner : body.without_terminator())
-          b.clone(inner, predicateMapping);
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            predicateMapping.lookup(
-                cast<YieldOp>(body.getTerminator()).getValue()));
-      }
+      Value allowed = mask.buildAllowed(b, b.getLoc(), qi, kj,
+                                        mapped(mask.getQueryLen()), keyLen,
+                                        valueMapping);
       result.push_back(arith::SelectOp::create(
           b, allowed, scores[i],
           tiles.f32(-std::numeric_limits<float>::infinity())));
