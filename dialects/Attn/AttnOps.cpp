@@ -288,13 +288,22 @@ verifySoftmaxAttentionOperands(llvm::function_ref<InFlightDiagnostic()> emitErro
   return success();
 }
 
+/// The checks attn.attention and attn.plan share: operands and scale.
+template <typename OpTy>
+static LogicalResult verifySoftmaxAttention(OpTy op, ProblemExtents &problem,
+                                            std::optional<APFloat> scale) {
+  auto emitError = [&]() { return op.emitOpError(); };
+  return success(
+      succeeded(verifySoftmaxAttentionOperands(
+          emitError, op.getQuery().getType(), op.getKey().getType(),
+          op.getValue().getType(), op.getOutput().getType(), op.getLse(),
+          problem)) &&
+      succeeded(checkScale(emitError, scale)));
+}
+
 LogicalResult AttentionOp::verify() {
-  auto emitError = [&]() { return emitOpError(); };
   ProblemExtents problem;
-  if (failed(verifySoftmaxAttentionOperands(
-          emitError, getQuery().getType(), getKey().getType(),
-          getValue().getType(), getOutput().getType(), getLse(), problem)) ||
-      failed(checkScale(emitError, getScale())))
+  if (failed(verifySoftmaxAttention(*this, problem, getScale())))
     return failure();
   if (Value mask = getMask())
     return verifyMaskAgainstProblem(*this, mask, problem);
@@ -332,12 +341,8 @@ void AttentionOp::getEffects(
 //===----------------------------------------------------------------------===//
 
 LogicalResult PlanOp::verify() {
-  auto emitError = [&]() { return emitOpError(); };
   ProblemExtents problem;
-  if (failed(verifySoftmaxAttentionOperands(
-          emitError, getQuery().getType(), getKey().getType(),
-          getValue().getType(), getOutput().getType(), getLse(), problem)) ||
-      failed(checkScale(emitError, getScale())))
+  if (failed(verifySoftmaxAttention(*this, problem, getScale())))
     return failure();
   std::optional<int64_t> lower = getBandLower(), upper = getBandUpper();
   if (lower && upper && *lower > *upper)

@@ -125,15 +125,14 @@ LogicalResult TileMaskOp::verify() {
 }
 
 Value TileMaskOp::buildAllowed(OpBuilder &b, Location loc, Value i, Value j,
-                               Value queryLen, Value keyLen,
+                               Value keyLen, Value diagonalOffset,
                                IRMapping mapping) {
   Value allowed =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, j, keyLen);
   std::optional<int64_t> lower = getBandLower(), upper = getBandUpper();
   if (lower || upper) {
     // delta = j - (i + Nk - Nq), in signed index arithmetic.
-    Value diagonal = arith::AddIOp::create(
-        b, loc, i, arith::SubIOp::create(b, loc, keyLen, queryLen));
+    Value diagonal = arith::AddIOp::create(b, loc, i, diagonalOffset);
     Value delta = arith::SubIOp::create(b, loc, j, diagonal);
     auto bound = [&](arith::CmpIPredicate predicate, int64_t value) {
       Value inBand = arith::CmpIOp::create(

@@ -291,13 +291,15 @@ struct TileMaskLowering : OpRewritePattern<TileMaskOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     Value negInf = negInfF32(rewriter, loc);
+    // The diagonal offset key_len - query_len, hoisted out of the loops.
+    Value offset =
+        arith::SubIOp::create(rewriter, loc, op.getKeyLen(), op.getQueryLen());
     buildTileLoops(
         rewriter, loc, op.getScores().getType().getShape(),
         [&](OpBuilder &b, Location loc, ValueRange ivs) {
           Value i = arith::AddIOp::create(b, loc, op.getQueryStart(), ivs[0]);
           Value j = arith::AddIOp::create(b, loc, op.getKeyStart(), ivs[1]);
-          Value allowed = op.buildAllowed(b, loc, i, j, op.getQueryLen(),
-                                          op.getKeyLen());
+          Value allowed = op.buildAllowed(b, loc, i, j, op.getKeyLen(), offset);
           Value score = memref::LoadOp::create(b, loc, op.getScores(), ivs);
           Value masked =
               arith::SelectOp::create(b, loc, allowed, score, negInf);

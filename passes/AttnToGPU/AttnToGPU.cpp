@@ -315,12 +315,13 @@ public:
   /// the predicate.
   void lowerMask(TileMaskOp op) {
     ArrayRef<int64_t> shape = shapeOf(op.getScores());
+    Value offset = arith::SubIOp::create(b, op.getKeyLen(), op.getQueryLen());
     forEachDistributed(shape[0] * shape[1], [&](Value e) {
       auto [r, c] = split(e, shape[1]);
       Value i = arith::AddIOp::create(b, op.getQueryStart(), r);
       Value j = arith::AddIOp::create(b, op.getKeyStart(), c);
-      Value allowed = op.buildAllowed(b, b.getLoc(), i, j, op.getQueryLen(),
-                                      op.getKeyLen());
+      Value allowed =
+          op.buildAllowed(b, b.getLoc(), i, j, op.getKeyLen(), offset);
       Value score = memref::LoadOp::create(b, op.getScores(), ValueRange{r, c});
       Value masked = arith::SelectOp::create(
           b, allowed, score, f32(-std::numeric_limits<float>::infinity()));
@@ -487,12 +488,13 @@ public:
 
   /// Lane coordinates: warp index, g = lane / 4, t = lane % 4, 2t.
   struct LaneCoords {
-    Value warp, numWarps, g, twoT;
+    Value lane, warp, numWarps, g, twoT;
   };
   LaneCoords laneCoords() {
     Value warpSize = index(32);
     Value lane = arith::RemUIOp::create(b, threadId, warpSize);
     LaneCoords coords;
+    coords.lane = lane;
     coords.warp = arith::DivUIOp::create(b, threadId, warpSize);
     coords.numWarps = arith::DivUIOp::create(b, numThreads, warpSize);
     coords.g = arith::DivUIOp::create(b, lane, index(4));
@@ -762,17 +764,15 @@ public:
   /// straight from global memory (they are read once per block): rows
   /// q0 + 16 warp + g and + 8 of query[batch, head], zero past the end.
   void loadQueryFragments(Value query, Value batch, Value head, Value q0) {
-    Value warpSize = tiles.index(32);
-    Value lane = arith::RemUIOp::create(b, threadId, warpSize);
-    Value warp = arith::DivUIOp::create(b, threadId, warpSize);
-    g = arith::DivUIOp::create(b, lane, tiles.index(4));
-    twoT = arith::MulIOp::create(
-        b, arith::RemUIOp::create(b, lane, tiles.index(4)), tiles.index(2));
+    TileLoweringBuilder::LaneCoords coords = tiles.laneCoords();
+    Value lane = coords.lane;
+    g = coords.g;
+    twoT = coords.twoT;
     isQuadLeader = arith::CmpIOp::create(
         b, arith::CmpIPredicate::eq,
         arith::RemUIOp::create(b, lane, tiles.index(4)), tiles.index(0));
-    warpRow = arith::MulIOp::create(b, warp, tiles.index(16));
-    row0 = arith::AddIOp::create(b, warpRow, g);
+    row0 = arith::AddIOp::create(
+        b, arith::MulIOp::create(b, coords.warp, tiles.index(16)), g);
     row1 = arith::AddIOp::create(b, row0, tiles.index(8));
     laneRow = arith::RemUIOp::create(b, lane, tiles.index(8));
     laneMatrix = arith::DivUIOp::create(b, lane, tiles.index(8));
@@ -1033,13 +1033,14 @@ private:
                                 Value q0, Value k0) {
     SmallVector<Value> result;
     Value keyLen = mapped(mask.getKeyLen());
+    Value offset =
+        arith::SubIOp::create(b, keyLen, mapped(mask.getQueryLen()));
     for (size_t i = 0; i < scores.size(); ++i) {
       int64_t n0 = 8 * (i / 4), half = (i % 4) / 2, j = i % 2;
       Value qi = arith::AddIOp::create(b, q0, half ? row1 : row0);
       Value kj = arith::AddIOp::create(
           b, k0, arith::AddIOp::create(b, twoT, tiles.index(n0 + j)));
-      Value allowed = mask.buildAllowed(b, b.getLoc(), qi, kj,
-                                        mapped(mask.getQueryLen()), keyLen,
+      Value allowed = mask.buildAllowed(b, b.getLoc(), qi, kj, keyLen, offset,
                                         valueMapping);
       result.push_back(arith::SelectOp::create(
           b, allowed, scores[i],
@@ -1060,7 +1061,7 @@ private:
   int64_t headDim, valueDim, blockK;
   bool isBF16;
   Type elementType;
-  Value g, twoT, isQuadLeader, warpRow, row0, row1;
+  Value g, twoT, isQuadLeader, row0, row1;
   /// ldmatrix addressing: this lane gives row laneRow of matrix laneMatrix.
   Value laneRow, laneMatrix;
   SmallVector<SmallVector<Value>> queryFragments;
@@ -1221,6 +1222,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
   }
 
   LogicalResult convertNest(scf::ForallOp nest) {
+    stageBuffers.clear();
     std::optional<FlashNest> flash;
     if (mma) {
       flash = matchFlashNest(nest);

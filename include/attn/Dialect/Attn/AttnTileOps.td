@@ -132,13 +132,15 @@ def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects]> {
   let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
     /// Builds the i1 "pair (i, j) is allowed" of this mask at the insertion
-    /// point of `b`: j < keyLen, the band on j - (i + keyLen - queryLen)
-    /// and the predicate (its body cloned with `mapping` extended by
-    /// (i, j); values it uses from above go through `mapping` too). The one
-    /// definition every lowering of this op uses.
+    /// point of `b`: j < keyLen, the band on j - (i + diagonalOffset) and
+    /// the predicate (its body cloned with `mapping` extended by (i, j);
+    /// values it uses from above go through `mapping` too). The one
+    /// definition every lowering of this op uses. `diagonalOffset` is
+    /// keyLen - queryLen, computed once by the caller outside its loops.
     ::mlir::Value buildAllowed(::mlir::OpBuilder &b, ::mlir::Location loc,
                                ::mlir::Value i, ::mlir::Value j,
-                               ::mlir::Value queryLen, ::mlir::Value keyLen,
+                               ::mlir::Value keyLen,
+                               ::mlir::Value diagonalOffset,
                                ::mlir::IRMapping mapping = {});
   }];
 }
