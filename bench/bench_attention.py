@@ -26,6 +26,7 @@ import math
 import os
 import pathlib
 import platform
+import re
 import statistics
 import sys
 import time
@@ -236,7 +237,7 @@ def time_config(bundles, d, kind, n, reps, attn_reps):
         input_sets, reps)
 
     for variant, by_config in bundles.items():
-        if variant != "attn" and n > 4096:
+        if (kind, d) not in by_config or (variant == "attn_simt" and n > 4096):
             continue  # the CUDA-core cross-check is timed at small sizes only
         bundle = by_config[(kind, d)]
         results[variant] = cuda_time(
@@ -262,14 +263,19 @@ def main():
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    variants = {"attn": "", "attn_simt": "_simt"}
-    bundles = {variant: {} for variant in variants}
-    for variant, suffix in variants.items():
-        for kind in ("full", "causal", "window"):
-            for d in (64, 128):
-                name = "window1024" if kind == "window" else kind
-                bundles[variant][(kind, d)] = Bundle(str(
-                    pathlib.Path(args.bundles) / f"{name}_d{d}{suffix}"))
+    # Variants: "attn" (the default bundles), "attn_simt" (CUDA cores) and
+    # any tuning variant scripts/prepare-bench.sh built (<mask>_d<D>_<name>).
+    bundles = {"attn": {}, "attn_simt": {}}
+    pattern = re.compile(r"^(full|causal|window1024)_d(64|128)(?:_(\w+))?$")
+    for path in sorted(pathlib.Path(args.bundles).iterdir()):
+        match = pattern.match(path.name)
+        if not match:
+            continue
+        name, d, suffix = match.groups()
+        variant = "attn" if suffix is None else f"attn_{suffix}"
+        kind = "window" if name == "window1024" else name
+        bundles.setdefault(variant, {})[(kind, int(d))] = Bundle(str(path))
+    variants = list(bundles)
     bundles["attn"][("prefixlm", 64)] = Bundle(str(
         pathlib.Path(args.bundles) / "prefixlm_d64"))
 
@@ -363,6 +369,18 @@ def format_report(info, checks, failures, timings):
             f"{fmt(t.get('flex'))} | {ratio(t.get('attn'), t.get('flash'))} | "
             f"{ratio(t.get('attn'), t.get('cudnn'))} | "
             f"{ratio(t.get('attn'), t.get('flex'))} |")
+    tuning = sorted({name for row in timings for name in row["tflops"]
+                     if name.startswith("attn_") and name != "attn_simt"})
+    if tuning:
+        lines += ["", "Tuning variants (TFLOP/s, and / flash):", "",
+                  "| N | D | mask | attn | " + " | ".join(tuning) + " |",
+                  "|---|---|---|---|" + "---|" * len(tuning)]
+        for row in timings:
+            t = row["tflops"]
+            cells = [f"{fmt(t.get(v))} ({ratio(t.get(v), t.get('flash'))})"
+                     for v in ["attn"] + tuning]
+            lines.append(f"| {row['n']} | {row['d']} | {row['mask']} | "
+                         + " | ".join(cells) + " |")
     lines.append("")
     lines.append("Checks:")
     lines.extend(f"    {c}" for c in checks)

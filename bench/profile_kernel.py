@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""Runs one bundle on one benchmark-sized problem, for a profiler.
+"""Runs one kernel on one benchmark-sized problem, for a profiler.
 
 usage (GPU machine, runtime built as in bench/device_run.sh):
   ncu --clock-control none --launch-count 1 --section SpeedOfLight ... \\
       python3 bench/profile_kernel.py causal_d128 4096
+  python3 bench/profile_kernel.py sdpa-flash-causal_d128 4096   # the peer
+
+A name of the form sdpa-flash-<mask>_d<D> runs PyTorch's SDPA flash
+backend on the same problem instead of a bundle, so both can be profiled
+in one session.
 """
 
 import pathlib
 import sys
 
 import torch
+import torch.nn.functional as F
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
@@ -20,12 +26,18 @@ def main():
     name, n = sys.argv[1], int(sys.argv[2])
     d = 64 if "d64" in name else 128
     b, h = 16384 // n, 2048 // d
-    bundle = Bundle(str(ROOT / "bench" / "bundles" / name))
     q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
                for _ in range(3))
-    o = torch.empty_like(q)
-    lse = torch.empty(b, h, n, device="cuda")
-    bundle(q, k, v, o, lse)
+    if name.startswith("sdpa-flash-"):
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+            F.scaled_dot_product_attention(q, k, v,
+                                           is_causal="causal" in name)
+    else:
+        bundle = Bundle(str(ROOT / "bench" / "bundles" / name))
+        o = torch.empty_like(q)
+        lse = torch.empty(b, h, n, device="cuda")
+        bundle(q, k, v, o, lse)
     torch.cuda.synchronize()
 
 

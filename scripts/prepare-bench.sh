@@ -6,6 +6,13 @@
 # GQA and Nq != Nk.
 #
 #   scripts/prepare-bench.sh            # then carry bench/bundles to the GPU
+#
+# ATTN_BENCH_VARIANTS adds tuning variants, timed side by side with the
+# default bundles: `name=attn-compile flags` entries separated by `;`, e.g.
+#   ATTN_BENCH_VARIANTS='q128k32=--tile-q=128 --tile-k=32' \
+#     scripts/prepare-bench.sh
+# builds full_d64_q128k32, ... next to full_d64 (the bench reports them as
+# attn_q128k32).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,6 +45,13 @@ IR
     # The CUDA-core variant, kept for comparison and as a cross-check.
     "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/${name}_simt" \
       --tensor-cores=false --tile-q=32 --tile-k=32
+    IFS=';' read -ra variants <<< "${ATTN_BENCH_VARIANTS:-}"
+    for variant in "${variants[@]}"; do
+      [[ -z $variant ]] && continue
+      read -ra flags <<< "${variant#*=}"
+      "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" \
+        -o "$out/${name}_${variant%%=*}" "${flags[@]}"
+    done
   done
 done
 

@@ -68,6 +68,11 @@ namespace attn {
 using namespace mlir;
 using namespace attn;
 
+/// How far (in log2 units) a row's tile max may exceed the running max m'
+/// before the register-resident softmax raises m' and rescales acc: P
+/// values stay at most 2^8, well inside f32 and bf16 range.
+static constexpr float kRescaleThreshold = 8.0f;
+
 /// Static shared memory a block may use without opting in (48 KiB).
 static constexpr int64_t kStaticSharedBytes = 48 * 1024;
 
@@ -449,6 +454,15 @@ public:
         b, VectorType::get({2}, b.getF16Type()), packed);
   }
 
+  /// Rounds two f32 values to the 16-bit `type` and packs them as one mma
+  /// operand register (low half = `low`): one cvt.rn.{bf16,f16}x2.f32.
+  Value roundPair(Value low, Value high, Type type) {
+    Value pair = vector::FromElementsOp::create(
+        b, VectorType::get({2}, b.getF32Type()), ValueRange{low, high});
+    return pairOperand(
+        arith::TruncFOp::create(b, VectorType::get({2}, type), pair));
+  }
+
   /// The mma operand register holding a vector<2xT> pair: the pair itself
   /// for f16, its bits as an i32 for bf16.
   Value pairOperand(Value pair) {
@@ -748,21 +762,25 @@ std::optional<FlashNest> matchFlashNest(scf::ForallOp nest) {
 }
 
 /// Emits FlashAttention-2 with S, P, the row statistics and the output
-/// accumulator in registers (see the file comment). Each warp owns 16 query
-/// rows of the q-tile; thread (g = lane / 4, t = lane % 4) holds rows g and
-/// g + 8 of them and, in each 8-column slice, columns 2t and 2t + 1.
+/// accumulator in registers (see the file comment). Each warp owns
+/// `rowTiles` consecutive 16-row tiles of the q-tile; in row tile r,
+/// thread (g = lane / 4, t = lane % 4) holds rows 16r + g and 16r + g + 8
+/// and, in each 8-column slice, columns 2t and 2t + 1. Every K and V
+/// fragment read from shared memory feeds one mma per row tile.
 class FlashEmitter {
 public:
   FlashEmitter(ImplicitLocOpBuilder &b, TileLoweringBuilder &tiles,
                Value threadId, int64_t headDim, int64_t valueDim,
-               int64_t blockK, bool isBF16, Type elementType)
+               int64_t blockK, int64_t rowTiles, bool isBF16,
+               Type elementType)
       : b(b), tiles(tiles), threadId(threadId), headDim(headDim),
-        valueDim(valueDim), blockK(blockK), isBF16(isBF16),
-        elementType(elementType) {}
+        valueDim(valueDim), blockK(blockK), rowTiles(rowTiles),
+        isBF16(isBF16), elementType(elementType) {}
 
   /// Computes the lane coordinates and loads this warp's Q fragments
   /// straight from global memory (they are read once per block): rows
-  /// q0 + 16 warp + g and + 8 of query[batch, head], zero past the end.
+  /// q0 + 16 (rowTiles warp + r) + g and + 8 of query[batch, head], zero
+  /// past the end.
   void loadQueryFragments(Value query, Value batch, Value head, Value q0) {
     TileLoweringBuilder::LaneCoords coords = tiles.laneCoords();
     Value lane = coords.lane;
@@ -771,51 +789,58 @@ public:
     isQuadLeader = arith::CmpIOp::create(
         b, arith::CmpIPredicate::eq,
         arith::RemUIOp::create(b, lane, tiles.index(4)), tiles.index(0));
-    row0 = arith::AddIOp::create(
-        b, arith::MulIOp::create(b, coords.warp, tiles.index(16)), g);
-    row1 = arith::AddIOp::create(b, row0, tiles.index(8));
+    Value warpRow0 = arith::AddIOp::create(
+        b, arith::MulIOp::create(b, coords.warp, tiles.index(16 * rowTiles)),
+        g);
+    for (int64_t r = 0; r < rowTiles; ++r)
+      for (int64_t half = 0; half < 2; ++half)
+        rows.push_back(arith::AddIOp::create(
+            b, warpRow0, tiles.index(16 * r + 8 * half)));
     laneRow = arith::RemUIOp::create(b, lane, tiles.index(8));
     laneMatrix = arith::DivUIOp::create(b, lane, tiles.index(8));
     Value queryLen = memref::DimOp::create(b, query, 2);
     Value lastRow = arith::SubIOp::create(b, queryLen, tiles.index(1));
-    SmallVector<std::pair<Value, Value>, 2> rows; // (clamped row, in range)
-    for (Value row : {row0, row1}) {
-      Value absolute = arith::AddIOp::create(b, q0, row);
-      rows.push_back(
-          {arith::MinUIOp::create(b, absolute, lastRow),
-           arith::CmpIOp::create(b, arith::CmpIPredicate::ult, absolute,
-                                 queryLen)});
-    }
     Type pairType = VectorType::get({2}, elementType);
     Value zeroPair = arith::ConstantOp::create(
         b, DenseElementsAttr::get(cast<ShapedType>(pairType),
                                   b.getZeroAttr(elementType)));
-    auto loadPair = [&](int64_t rowIndex, Value col) -> Value {
-      auto [row, inRange] = rows[rowIndex];
-      Value pair = vector::LoadOp::create(
-          b, pairType, query, ValueRange{batch, head, row, col},
-          /*nontemporal=*/false, llvm::MaybeAlign(4));
-      pair = arith::SelectOp::create(b, inRange, pair, zeroPair);
-      if (!isBF16)
-        return pair;
-      Value word = vector::BitCastOp::create(
-          b, VectorType::get({1}, b.getI32Type()), pair);
-      return vector::ExtractOp::create(b, word, ArrayRef<int64_t>{0});
-    };
-    for (int64_t k0 = 0; k0 < headDim; k0 += 16) {
-      Value col = arith::AddIOp::create(b, twoT, tiles.index(k0));
-      Value col8 = arith::AddIOp::create(b, col, tiles.index(8));
-      queryFragments.push_back({loadPair(0, col), loadPair(1, col),
-                                loadPair(0, col8), loadPair(1, col8)});
+    for (int64_t r = 0; r < rowTiles; ++r) {
+      SmallVector<std::pair<Value, Value>, 2> clamped; // (row, in range)
+      for (int64_t half = 0; half < 2; ++half) {
+        Value absolute = arith::AddIOp::create(b, q0, rowOf(r, half));
+        clamped.push_back(
+            {arith::MinUIOp::create(b, absolute, lastRow),
+             arith::CmpIOp::create(b, arith::CmpIPredicate::ult, absolute,
+                                   queryLen)});
+      }
+      auto loadPair = [&](int64_t half, Value col) -> Value {
+        auto [row, inRange] = clamped[half];
+        Value pair = vector::LoadOp::create(
+            b, pairType, query, ValueRange{batch, head, row, col},
+            /*nontemporal=*/false, llvm::MaybeAlign(4));
+        pair = arith::SelectOp::create(b, inRange, pair, zeroPair);
+        return tiles.pairOperand(pair);
+      };
+      SmallVector<SmallVector<Value>> fragments;
+      for (int64_t k0 = 0; k0 < headDim; k0 += 16) {
+        Value col = arith::AddIOp::create(b, twoT, tiles.index(k0));
+        Value col8 = arith::AddIOp::create(b, col, tiles.index(8));
+        fragments.push_back({loadPair(0, col), loadPair(1, col),
+                             loadPair(0, col8), loadPair(1, col8)});
+      }
+      queryFragments.push_back(std::move(fragments));
     }
   }
 
-  /// Loop-carried state: m (2), l (2), acc (valueDim / 8 x 4).
+  /// Loop-carried state, per row tile r: m (2) and l (2) at 4r, and acc
+  /// (valueDim / 8 slices of 4) at accIndex(r, 0).
   SmallVector<Value> initialState() {
-    SmallVector<Value> state{tiles.f32(-std::numeric_limits<float>::infinity()),
-                             tiles.f32(-std::numeric_limits<float>::infinity()),
-                             tiles.f32(0.0f), tiles.f32(0.0f)};
-    state.append(valueDim / 8 * 4, tiles.f32(0.0f));
+    SmallVector<Value> state;
+    for (int64_t r = 0; r < rowTiles; ++r)
+      state.append({tiles.f32(-std::numeric_limits<float>::infinity()),
+                    tiles.f32(-std::numeric_limits<float>::infinity()),
+                    tiles.f32(0.0f), tiles.f32(0.0f)});
+    state.append(rowTiles * valueDim / 2, tiles.f32(0.0f));
     return state;
   }
 
@@ -824,13 +849,24 @@ public:
   SmallVector<Value> step(ValueRange state, Value keyTile, Value valueTile,
                           FloatAttr scale, Value partial, TileMaskOp mask,
                           Value q0, Value k0) {
-    // S fragments: blockK / 8 tiles of 4 values, in the log2 domain:
-    // scale · log2(e) · Q Kᵀ, so that exp(s - m) = exp2(s' - m').
-    Value scaleValue = arith::ConstantOp::create(
-        b, b.getF32FloatAttr(scale.getValueAsDouble() * M_LOG2E));
-    SmallVector<Value> scores;
+    // S fragments per row tile: blockK / 8 slices of 4 values. The softmax
+    // works in the log2 domain, s' = scale · log2(e) · s, so that
+    // exp(s - m) = exp2(s' - m'). With a positive scale the fragments stay
+    // unscaled (masking with -inf and the row max commute with the scaling)
+    // and the scale is folded into the exponent's fma.
+    double log2Scale = scale.getValueAsDouble() * M_LOG2E;
+    bool foldScale = log2Scale > 0;
+    Value scaleValue =
+        arith::ConstantOp::create(b, b.getF32FloatAttr(log2Scale));
+    SmallVector<SmallVector<Value>> scores(rowTiles);
     for (int64_t n0 = 0; n0 < blockK; n0 += 8) {
-      SmallVector<Value> c(4, tiles.f32(0.0f));
+      SmallVector<SmallVector<Value>> c(
+          rowTiles, SmallVector<Value>(4, tiles.f32(0.0f)));
+      auto accumulate = [&](int64_t kStep, ArrayRef<Value> keyFragment) {
+        for (int64_t r = 0; r < rowTiles; ++r)
+          c[r] = tiles.mma(queryFragments[r][kStep], keyFragment, c[r],
+                           isBF16);
+      };
       if (headDim % 32 == 0) {
         // One ldmatrix.x4 covers two k-steps: matrices (keys n0..n0+7) x
         // (dims d0, d0+8, d0+16, d0+24) are b0, b1 of step d0 and of d0+16.
@@ -841,84 +877,158 @@ public:
               tiles.index(d0));
           SmallVector<Value> k = tiles.loadMatrices(keyTile, keyRow, col,
                                                     /*transpose=*/false);
-          c = tiles.mma(queryFragments[d0 / 16], {k[0], k[1]}, c, isBF16);
-          c = tiles.mma(queryFragments[d0 / 16 + 1], {k[2], k[3]}, c, isBF16);
+          accumulate(d0 / 16, {k[0], k[1]});
+          accumulate(d0 / 16 + 1, {k[2], k[3]});
         }
       } else {
         Value keyRow = arith::AddIOp::create(b, g, tiles.index(n0));
-        for (auto [kStep, qFrag] : llvm::enumerate(queryFragments)) {
+        for (int64_t kStep = 0; kStep < headDim / 16; ++kStep) {
           Value col = arith::AddIOp::create(b, twoT, tiles.index(16 * kStep));
           Value col8 = arith::AddIOp::create(b, col, tiles.index(8));
-          c = tiles.mma(qFrag,
-                        {tiles.loadPair(keyTile, keyRow, col),
-                         tiles.loadPair(keyTile, keyRow, col8)},
-                        c, isBF16);
+          accumulate(kStep, {tiles.loadPair(keyTile, keyRow, col),
+                             tiles.loadPair(keyTile, keyRow, col8)});
         }
       }
-      for (Value v : c)
-        scores.push_back(arith::MulFOp::create(b, v, scaleValue));
+      for (int64_t r = 0; r < rowTiles; ++r)
+        for (Value v : c[r])
+          scores[r].push_back(
+              foldScale ? v : arith::MulFOp::create(b, v, scaleValue));
     }
 
     // Mask partial tiles.
+    SmallVector<Value> flat;
+    for (ArrayRef<Value> rowScores : scores)
+      flat.append(rowScores.begin(), rowScores.end());
     auto ifOp = scf::IfOp::create(
-        b, SmallVector<Type>(scores.size(), b.getF32Type()), partial,
+        b, SmallVector<Type>(flat.size(), b.getF32Type()), partial,
         /*withElseRegion=*/true);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifOp.thenBlock());
-      scf::YieldOp::create(b, maskScores(scores, mask, q0, k0));
+      SmallVector<Value> masked;
+      for (int64_t r = 0; r < rowTiles; ++r)
+        llvm::append_range(masked, maskScores(scores[r], r, mask, q0, k0));
+      scf::YieldOp::create(b, masked);
       b.setInsertionPointToStart(ifOp.elseBlock());
-      scf::YieldOp::create(b, scores);
+      scf::YieldOp::create(b, flat);
     }
-    scores.assign(ifOp.getResults().begin(), ifOp.getResults().end());
+    int64_t perRowTile = blockK / 2;
+    for (int64_t r = 0; r < rowTiles; ++r)
+      scores[r].assign(ifOp.getResults().begin() + r * perRowTile,
+                       ifOp.getResults().begin() + (r + 1) * perRowTile);
 
-    // Online softmax on the fragments (rows g and g + 8).
+    // Online softmax on the fragments (rows g and g + 8 of each row tile),
+    // with the running max raised lazily: a row's max m' moves only when
+    // the warp votes that some row's tile max exceeds its m' by more than
+    // kRescaleThreshold; otherwise m' stays, P = exp2(s' - m') is at most
+    // 2^kRescaleThreshold, and the rescaling of acc (valueDim / 2 products
+    // per row tile) is skipped. O = acc / l and LSE = m' ln 2 + ln l hold
+    // for any m' used consistently, so the result is unchanged.
     Value negInf = tiles.f32(-std::numeric_limits<float>::infinity());
-    SmallVector<Value> newState(state.begin(), state.end());
-    SmallVector<Value> alpha(2);
-    for (int64_t half = 0; half < 2; ++half) {
-      Value tileMax = negInf;
-      for (size_t i = 0; i < scores.size(); i += 4) {
-        tileMax = arith::MaxNumFOp::create(b, tileMax, scores[i + 2 * half]);
-        tileMax =
-            arith::MaxNumFOp::create(b, tileMax, scores[i + 2 * half + 1]);
+    SmallVector<Value> tileMax(2 * rowTiles), oldMax(2 * rowTiles);
+    Value anyRowRises;
+    for (int64_t r = 0; r < rowTiles; ++r)
+      for (int64_t half = 0; half < 2; ++half) {
+        Value rowMax = negInf;
+        for (size_t i = 0; i < scores[r].size(); i += 4)
+          for (int64_t j = 0; j < 2; ++j)
+            rowMax = arith::MaxNumFOp::create(b, rowMax,
+                                              scores[r][i + 2 * half + j]);
+        rowMax = quadReduce(rowMax, /*isMax=*/true);
+        if (foldScale)
+          rowMax = arith::MulFOp::create(b, rowMax, scaleValue);
+        int64_t row = 2 * r + half;
+        tileMax[row] = rowMax;
+        oldMax[row] = state[4 * r + half];
+        Value rises = arith::CmpFOp::create(
+            b, arith::CmpFPredicate::OGT, rowMax,
+            arith::AddFOp::create(b, oldMax[row],
+                                  tiles.f32(kRescaleThreshold)));
+        anyRowRises = anyRowRises ? Value(arith::OrIOp::create(b, anyRowRises,
+                                                               rises))
+                                  : rises;
       }
-      tileMax = quadReduce(tileMax, /*isMax=*/true);
-      Value oldMax = state[half];
-      Value newMax = arith::MaxNumFOp::create(b, oldMax, tileMax);
-      Value empty =
-          arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, newMax, negInf);
-      Value shift = arith::SelectOp::create(b, empty, tiles.f32(0.0f), newMax);
-      alpha[half] = arith::SelectOp::create(
-          b, empty, tiles.f32(1.0f),
-          math::Exp2Op::create(b, arith::SubFOp::create(b, oldMax, shift)));
-      Value partialSum = tiles.f32(0.0f);
-      for (size_t i = 0; i < scores.size(); i += 4)
-        for (int64_t j = 0; j < 2; ++j) {
-          Value &s = scores[i + 2 * half + j];
-          s = math::Exp2Op::create(b, arith::SubFOp::create(b, s, shift));
-          partialSum = arith::AddFOp::create(b, partialSum, s);
-        }
-      // l stays a per-thread partial sum; the quad is summed at the end.
-      newState[half] = newMax;
-      newState[2 + half] =
-          math::FmaOp::create(b, alpha[half], state[2 + half], partialSum);
+    Value rescale = NVVM::VoteSyncOp::create(
+        b, b.getI1Type(),
+        arith::ConstantIntOp::create(b, b.getI32Type(), -1), anyRowRises,
+        NVVM::VoteSyncKind::any);
+    SmallVector<Value> newState(state.begin(), state.end());
+    SmallVector<Value> alpha(2 * rowTiles);
+    for (int64_t r = 0; r < rowTiles; ++r)
+      for (int64_t half = 0; half < 2; ++half) {
+        int64_t row = 2 * r + half;
+        Value raised = arith::MaxNumFOp::create(b, oldMax[row], tileMax[row]);
+        Value newMax =
+            arith::SelectOp::create(b, rescale, raised, oldMax[row]);
+        Value empty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
+                                            newMax, negInf);
+        Value shift =
+            arith::SelectOp::create(b, empty, tiles.f32(0.0f), newMax);
+        alpha[row] = arith::SelectOp::create(
+            b, empty, tiles.f32(1.0f),
+            math::Exp2Op::create(b,
+                                 arith::SubFOp::create(b, oldMax[row], shift)));
+        Value negShift = arith::NegFOp::create(b, shift);
+        Value partialSum = tiles.f32(0.0f);
+        for (size_t i = 0; i < scores[r].size(); i += 4)
+          for (int64_t j = 0; j < 2; ++j) {
+            Value &s = scores[r][i + 2 * half + j];
+            Value exponent =
+                foldScale
+                    ? Value(math::FmaOp::create(b, s, scaleValue, negShift))
+                    : Value(arith::AddFOp::create(b, s, negShift));
+            s = math::Exp2Op::create(b, exponent);
+            partialSum = arith::AddFOp::create(b, partialSum, s);
+          }
+        // l stays a per-thread partial sum; the quad is summed at the end.
+        newState[4 * r + half] = newMax;
+        newState[4 * r + 2 + half] = math::FmaOp::create(
+            b, alpha[row], state[4 * r + 2 + half], partialSum);
+      }
+    // acc *= alpha, only in the iterations where some row's max moved.
+    int64_t accBegin = accIndex(0, 0);
+    SmallVector<Value> acc(newState.begin() + accBegin, newState.end());
+    auto rescaleIf = scf::IfOp::create(
+        b, SmallVector<Type>(acc.size(), b.getF32Type()), rescale,
+        /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(rescaleIf.thenBlock());
+      SmallVector<Value> scaled;
+      for (int64_t r = 0; r < rowTiles; ++r)
+        for (int64_t i = 0; i < valueDim / 2; ++i)
+          scaled.push_back(arith::MulFOp::create(
+              b, acc[r * (valueDim / 2) + i], alpha[2 * r + (i % 4) / 2]));
+      scf::YieldOp::create(b, scaled);
+      b.setInsertionPointToStart(rescaleIf.elseBlock());
+      scf::YieldOp::create(b, acc);
     }
-    for (size_t i = 4; i < newState.size(); ++i)
-      newState[i] = arith::MulFOp::create(b, state[i], alpha[((i - 4) % 4) / 2]);
+    std::copy(rescaleIf.getResults().begin(), rescaleIf.getResults().end(),
+              newState.begin() + accBegin);
 
     // acc += P V: P's accumulator layout is the A-operand layout.
-    Value valueCol = g;
     for (int64_t kc = 0; kc < blockK / 16; ++kc) {
       auto pack = [&](Value lo, Value hi) {
-        return tiles.packPair(tiles.fromF32(lo, elementType),
-                              tiles.fromF32(hi, elementType));
+        return tiles.roundPair(lo, hi, elementType);
       };
-      ArrayRef<Value> left(scores.data() + 8 * kc, 4);
-      ArrayRef<Value> right(scores.data() + 8 * kc + 4, 4);
-      SmallVector<Value> pFrag{pack(left[0], left[1]), pack(left[2], left[3]),
-                               pack(right[0], right[1]),
-                               pack(right[2], right[3])};
+      SmallVector<SmallVector<Value>> pFragments;
+      for (int64_t r = 0; r < rowTiles; ++r) {
+        ArrayRef<Value> left(scores[r].data() + 8 * kc, 4);
+        ArrayRef<Value> right(scores[r].data() + 8 * kc + 4, 4);
+        pFragments.push_back(
+            {pack(left[0], left[1]), pack(left[2], left[3]),
+             pack(right[0], right[1]), pack(right[2], right[3])});
+      }
+      // acc slice e of every row tile += P(kc) · valueFragment.
+      auto accumulate = [&](int64_t e, ArrayRef<Value> valueFragment) {
+        for (int64_t r = 0; r < rowTiles; ++r) {
+          int64_t index = accIndex(r, e);
+          ArrayRef<Value> acc(newState.data() + index, 4);
+          SmallVector<Value> updated =
+              tiles.mma(pFragments[r], valueFragment, acc, isBF16);
+          std::copy(updated.begin(), updated.end(), newState.begin() + index);
+        }
+      };
       if (valueDim % 16 == 0) {
         // One ldmatrix.x4.trans covers two value slices: matrices (keys
         // 16kc, 16kc+8) x (values 16ep, 16ep+8), transposed, are b0, b1 of
@@ -938,14 +1048,8 @@ public:
           Value col = arith::AddIOp::create(b, colInPair, tiles.index(16 * ep));
           SmallVector<Value> v = tiles.loadMatrices(valueTile, keyRow, col,
                                                     /*transpose=*/true);
-          for (int64_t half = 0; half < 2; ++half) {
-            int64_t e = 2 * ep + half;
-            ArrayRef<Value> acc(newState.data() + 4 + 4 * e, 4);
-            SmallVector<Value> updated = tiles.mma(
-                pFrag, {v[2 * half], v[2 * half + 1]}, acc, isBF16);
-            std::copy(updated.begin(), updated.end(),
-                      newState.begin() + 4 + 4 * e);
-          }
+          accumulate(2 * ep, {v[0], v[1]});
+          accumulate(2 * ep + 1, {v[2], v[3]});
         }
         continue;
       }
@@ -954,15 +1058,12 @@ public:
       Value k8 = arith::AddIOp::create(b, k, tiles.index(8));
       Value k9 = arith::AddIOp::create(b, k, tiles.index(9));
       for (int64_t e = 0; e < valueDim / 8; ++e) {
-        Value col = arith::AddIOp::create(b, valueCol, tiles.index(8 * e));
+        Value col = arith::AddIOp::create(b, g, tiles.index(8 * e));
         auto load = [&](Value row) {
           return memref::LoadOp::create(b, valueTile, ValueRange{row, col});
         };
-        SmallVector<Value> vFrag{tiles.packPair(load(k), load(k1)),
-                                 tiles.packPair(load(k8), load(k9))};
-        ArrayRef<Value> acc(newState.data() + 4 + 4 * e, 4);
-        SmallVector<Value> updated = tiles.mma(pFrag, vFrag, acc, isBF16);
-        std::copy(updated.begin(), updated.end(), newState.begin() + 4 + 4 * e);
+        accumulate(e, {tiles.packPair(load(k), load(k1)),
+                       tiles.packPair(load(k8), load(k9))});
       }
     }
     return newState;
@@ -973,48 +1074,57 @@ public:
               Value head, Value q0) {
     Value queryLen = memref::DimOp::create(b, output, 2);
     Type outType = cast<MemRefType>(output.getType()).getElementType();
-    for (int64_t half = 0; half < 2; ++half) {
-      Value sum = quadReduce(state[2 + half], /*isMax=*/false);
-      Value empty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, sum,
-                                          tiles.f32(0.0f));
-      Value inverse = arith::SelectOp::create(
-          b, empty, tiles.f32(0.0f),
-          arith::DivFOp::create(b, tiles.f32(1.0f), sum));
-      Value row = arith::AddIOp::create(b, q0, half ? row1 : row0);
-      Value inRange =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, queryLen);
-      auto ifOp = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifOp.thenBlock());
-      for (int64_t e = 0; e < valueDim / 8; ++e) {
-        Value col = arith::AddIOp::create(b, twoT, tiles.index(8 * e));
-        SmallVector<Value, 2> pair;
-        for (int64_t j = 0; j < 2; ++j)
-          pair.push_back(tiles.fromF32(
-              arith::MulFOp::create(b, state[4 + 4 * e + 2 * half + j],
-                                    inverse),
-              outType));
-        Value vector = vector::FromElementsOp::create(
-            b, VectorType::get({2}, outType), pair);
-        vector::StoreOp::create(b, vector, output,
-                                ValueRange{batch, head, row, col},
-                                /*nontemporal=*/false,
-                                llvm::MaybeAlign(2 * outType.getIntOrFloatBitWidth() / 8));
+    for (int64_t r = 0; r < rowTiles; ++r)
+      for (int64_t half = 0; half < 2; ++half) {
+        Value sum = quadReduce(state[4 * r + 2 + half], /*isMax=*/false);
+        Value empty = arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ,
+                                            sum, tiles.f32(0.0f));
+        Value inverse = arith::SelectOp::create(
+            b, empty, tiles.f32(0.0f),
+            arith::DivFOp::create(b, tiles.f32(1.0f), sum));
+        Value row = arith::AddIOp::create(b, q0, rowOf(r, half));
+        Value inRange =
+            arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, queryLen);
+        auto ifOp = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        for (int64_t e = 0; e < valueDim / 8; ++e) {
+          Value col = arith::AddIOp::create(b, twoT, tiles.index(8 * e));
+          SmallVector<Value, 2> pair;
+          for (int64_t j = 0; j < 2; ++j)
+            pair.push_back(tiles.fromF32(
+                arith::MulFOp::create(
+                    b, state[accIndex(r, e) + 2 * half + j], inverse),
+                outType));
+          Value vector = vector::FromElementsOp::create(
+              b, VectorType::get({2}, outType), pair);
+          vector::StoreOp::create(
+              b, vector, output, ValueRange{batch, head, row, col},
+              /*nontemporal=*/false,
+              llvm::MaybeAlign(2 * outType.getIntOrFloatBitWidth() / 8));
+        }
+        if (lse) {
+          // m is in the log2 domain: LSE = m · ln 2 + ln l.
+          Value value = arith::SelectOp::create(
+              b, empty, tiles.f32(-std::numeric_limits<float>::infinity()),
+              math::FmaOp::create(b, state[4 * r + half], tiles.f32(M_LN2),
+                                  math::LogOp::create(b, sum)));
+          auto leader = scf::IfOp::create(b, isQuadLeader, false);
+          b.setInsertionPointToStart(leader.thenBlock());
+          memref::StoreOp::create(b, value, lse, ValueRange{batch, head, row});
+        }
       }
-      if (lse) {
-        // m is in the log2 domain: LSE = m · ln 2 + ln l.
-        Value value = arith::SelectOp::create(
-            b, empty, tiles.f32(-std::numeric_limits<float>::infinity()),
-            math::FmaOp::create(b, state[half], tiles.f32(M_LN2),
-                                math::LogOp::create(b, sum)));
-        auto leader = scf::IfOp::create(b, isQuadLeader, false);
-        b.setInsertionPointToStart(leader.thenBlock());
-        memref::StoreOp::create(b, value, lse, ValueRange{batch, head, row});
-      }
-    }
   }
 
 private:
+  /// The q-tile row of this thread in row tile r, half 0 (g) or 1 (g + 8).
+  Value rowOf(int64_t r, int64_t half) const { return rows[2 * r + half]; }
+
+  /// Index in the state of acc slice e (4 values) of row tile r.
+  int64_t accIndex(int64_t r, int64_t e) const {
+    return 4 * rowTiles + r * (valueDim / 2) + 4 * e;
+  }
+
   /// Reduces `value` over the 4 threads of a quad (lanes that share g).
   Value quadReduce(Value value, bool isMax) {
     for (int32_t offset : {1, 2}) {
@@ -1027,17 +1137,17 @@ private:
     return value;
   }
 
-  /// The masked copy of the S fragments: -inf where the key does not exist,
-  /// lies outside the band or fails the predicate.
-  SmallVector<Value> maskScores(ArrayRef<Value> scores, TileMaskOp mask,
-                                Value q0, Value k0) {
+  /// The masked copy of row tile r's S fragments: -inf where the key does
+  /// not exist, lies outside the band or fails the predicate.
+  SmallVector<Value> maskScores(ArrayRef<Value> scores, int64_t r,
+                                TileMaskOp mask, Value q0, Value k0) {
     SmallVector<Value> result;
     Value keyLen = mapped(mask.getKeyLen());
     Value offset =
         arith::SubIOp::create(b, keyLen, mapped(mask.getQueryLen()));
     for (size_t i = 0; i < scores.size(); ++i) {
       int64_t n0 = 8 * (i / 4), half = (i % 4) / 2, j = i % 2;
-      Value qi = arith::AddIOp::create(b, q0, half ? row1 : row0);
+      Value qi = arith::AddIOp::create(b, q0, rowOf(r, half));
       Value kj = arith::AddIOp::create(
           b, k0, arith::AddIOp::create(b, twoT, tiles.index(n0 + j)));
       Value allowed = mask.buildAllowed(b, b.getLoc(), qi, kj, keyLen, offset,
@@ -1058,13 +1168,16 @@ private:
   ImplicitLocOpBuilder &b;
   TileLoweringBuilder &tiles;
   Value threadId;
-  int64_t headDim, valueDim, blockK;
+  int64_t headDim, valueDim, blockK, rowTiles;
   bool isBF16;
   Type elementType;
-  Value g, twoT, isQuadLeader, row0, row1;
+  Value g, twoT, isQuadLeader;
+  /// This thread's q-tile rows, rowOf(r, half) = rows[2r + half].
+  SmallVector<Value> rows;
   /// ldmatrix addressing: this lane gives row laneRow of matrix laneMatrix.
   Value laneRow, laneMatrix;
-  SmallVector<SmallVector<Value>> queryFragments;
+  /// queryFragments[r][kStep]: the A operand of row tile r, dims 16 kStep.
+  SmallVector<SmallVector<SmallVector<Value>>> queryFragments;
 };
 
 /// Whether `region` holds attn.tile ops (the forall nests attn-tile wrote).
@@ -1160,15 +1273,17 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
   }
 
   /// Whether the register-resident lowering applies to `flash`: 16-bit
-  /// inputs, head dims that fit m16n8k16, 16 query rows per warp, and key
-  /// tiles in multiples of 16.
+  /// inputs, head dims that fit m16n8k16, 16, 32 or 64 query rows per warp
+  /// (1, 2 or 4 row tiles), and key tiles in multiples of 16.
   bool registerLoweringApplies(FlashNest flash) {
     auto q = cast<MemRefType>(flash.query.getType());
     auto v = cast<MemRefType>(flash.value.getType());
     auto k = cast<MemRefType>(flash.key.getType());
     Type element = q.getElementType();
+    int64_t warpRows = q.getDimSize(0) / (threads / 32);
     return (element.isBF16() || element.isF16()) &&
-           q.getDimSize(0) == 16 * (threads / 32) &&
+           q.getDimSize(0) % (threads / 32) == 0 &&
+           llvm::is_contained({16, 32, 64}, warpRows) &&
            q.getDimSize(1) % 16 == 0 && v.getDimSize(1) % 8 == 0 &&
            k.getDimSize(0) % 16 == 0;
   }
@@ -1271,7 +1386,15 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     gpu::KernelDim3 blockIds = launch.getBlockIds();
     mapping.map(nest.getInductionVar(0), blockIds.z);
     mapping.map(nest.getInductionVar(1), blockIds.y);
-    mapping.map(nest.getInductionVar(2), blockIds.x);
+    // q-tiles longest-first: block x runs q-tile (tiles - 1 - x). Under a
+    // causal band the last q-tiles have the most kv tiles; starting them
+    // first leaves the short ones for the last wave.
+    mapping.map(nest.getInductionVar(2),
+                arith::SubIOp::create(
+                    b,
+                    arith::SubIOp::create(b, launch.getGridSize().x,
+                                          lowering.index(1)),
+                    blockIds.x));
     for (auto [alloca, attribution] :
          llvm::zip(*allocas, launch.getWorkgroupAttributions())) {
       MemRefType tileType = alloca.getType();
@@ -1333,8 +1456,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     auto v = cast<MemRefType>(flash.value.getType());
     auto k = cast<MemRefType>(flash.key.getType());
     int64_t blockK = k.getDimSize(0);
+    int64_t rowTiles = q.getDimSize(0) / (16 * (threads / 32));
     FlashEmitter emitter(b, lowering, threadId, q.getDimSize(1),
-                         v.getDimSize(1), blockK,
+                         v.getDimSize(1), blockK, rowTiles,
                          q.getElementType().isBF16(), q.getElementType());
     emitter.loadQueryFragments(
         mapping.lookupOrDefault(flash.queryLoad.getSource()),
