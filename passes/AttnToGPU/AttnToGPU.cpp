@@ -798,6 +798,22 @@ public:
             b, warpRow0, tiles.index(16 * r + 8 * half)));
     laneRow = arith::RemUIOp::create(b, lane, tiles.index(8));
     laneMatrix = arith::DivUIOp::create(b, lane, tiles.index(8));
+    keyLaneRow = arith::AddIOp::create(
+        b, laneRow,
+        arith::MulIOp::create(
+            b, arith::DivUIOp::create(b, laneMatrix, tiles.index(2)),
+            tiles.index(8)));
+    valueLaneRow = arith::AddIOp::create(
+        b, laneRow,
+        arith::MulIOp::create(
+            b, arith::RemUIOp::create(b, laneMatrix, tiles.index(2)),
+            tiles.index(8)));
+    valueLaneCol = arith::MulIOp::create(
+        b, arith::DivUIOp::create(b, laneMatrix, tiles.index(2)),
+        tiles.index(8));
+    keyLaneCol = arith::MulIOp::create(
+        b, arith::RemUIOp::create(b, laneMatrix, tiles.index(2)),
+        tiles.index(8));
     Value queryLen = memref::DimOp::create(b, query, 2);
     Value lastRow = arith::SubIOp::create(b, queryLen, tiles.index(1));
     Type pairType = VectorType::get({2}, elementType);
@@ -859,41 +875,45 @@ public:
     Value scaleValue =
         arith::ConstantOp::create(b, b.getF32FloatAttr(log2Scale));
     SmallVector<SmallVector<Value>> scores(rowTiles);
-    for (int64_t n0 = 0; n0 < blockK; n0 += 8) {
-      SmallVector<SmallVector<Value>> c(
-          rowTiles, SmallVector<Value>(4, tiles.f32(0.0f)));
-      auto accumulate = [&](int64_t kStep, ArrayRef<Value> keyFragment) {
+    // k-step outer, key slices inner: the blockK / 8 · rowTiles
+    // accumulators of a k-step are independent mmas, and the K fragments of
+    // step kStep + 1 are requested (ldmatrix) before the mmas of step kStep
+    // so that their shared-memory latency overlaps tensor work. One
+    // ldmatrix.x4 covers two key slices of one k-step: matrices (keys
+    // n0, n0 + 8) x (dims 16 kStep, 16 kStep + 8) are b0, b1 of slice n0
+    // and b0, b1 of slice n0 + 8.
+    int64_t kSteps = headDim / 16, slices = blockK / 8;
+    auto loadKeyStep = [&](int64_t kStep) {
+      SmallVector<SmallVector<Value>> fragments;
+      Value col = arith::AddIOp::create(b, keyLaneCol, tiles.index(16 * kStep));
+      for (int64_t n0 = 0; n0 < blockK; n0 += 16)
+        fragments.push_back(tiles.loadMatrices(
+            keyTile, arith::AddIOp::create(b, keyLaneRow, tiles.index(n0)),
+            col, /*transpose=*/false));
+      return fragments;
+    };
+    SmallVector<SmallVector<SmallVector<Value>>> c(
+        rowTiles, SmallVector<SmallVector<Value>>(
+                      slices, SmallVector<Value>(4, tiles.f32(0.0f))));
+    SmallVector<SmallVector<Value>> nextKey = loadKeyStep(0);
+    for (int64_t kStep = 0; kStep < kSteps; ++kStep) {
+      SmallVector<SmallVector<Value>> key = std::move(nextKey);
+      if (kStep + 1 < kSteps)
+        nextKey = loadKeyStep(kStep + 1);
+      for (int64_t slice = 0; slice < slices; ++slice) {
+        ArrayRef<Value> pair = key[slice / 2];
+        SmallVector<Value, 2> fragment{pair[2 * (slice % 2)],
+                                       pair[2 * (slice % 2) + 1]};
         for (int64_t r = 0; r < rowTiles; ++r)
-          c[r] = tiles.mma(queryFragments[r][kStep], keyFragment, c[r],
-                           isBF16);
-      };
-      if (headDim % 32 == 0) {
-        // One ldmatrix.x4 covers two k-steps: matrices (keys n0..n0+7) x
-        // (dims d0, d0+8, d0+16, d0+24) are b0, b1 of step d0 and of d0+16.
-        Value keyRow = arith::AddIOp::create(b, laneRow, tiles.index(n0));
-        for (int64_t d0 = 0; d0 < headDim; d0 += 32) {
-          Value col = arith::AddIOp::create(
-              b, arith::MulIOp::create(b, laneMatrix, tiles.index(8)),
-              tiles.index(d0));
-          SmallVector<Value> k = tiles.loadMatrices(keyTile, keyRow, col,
-                                                    /*transpose=*/false);
-          accumulate(d0 / 16, {k[0], k[1]});
-          accumulate(d0 / 16 + 1, {k[2], k[3]});
-        }
-      } else {
-        Value keyRow = arith::AddIOp::create(b, g, tiles.index(n0));
-        for (int64_t kStep = 0; kStep < headDim / 16; ++kStep) {
-          Value col = arith::AddIOp::create(b, twoT, tiles.index(16 * kStep));
-          Value col8 = arith::AddIOp::create(b, col, tiles.index(8));
-          accumulate(kStep, {tiles.loadPair(keyTile, keyRow, col),
-                             tiles.loadPair(keyTile, keyRow, col8)});
-        }
+          c[r][slice] = tiles.mma(queryFragments[r][kStep], fragment,
+                                  c[r][slice], isBF16);
       }
-      for (int64_t r = 0; r < rowTiles; ++r)
-        for (Value v : c[r])
+    }
+    for (int64_t r = 0; r < rowTiles; ++r)
+      for (ArrayRef<Value> slice : c[r])
+        for (Value v : slice)
           scores[r].push_back(
               foldScale ? v : arith::MulFOp::create(b, v, scaleValue));
-    }
 
     // Mask partial tiles.
     SmallVector<Value> flat;
@@ -929,12 +949,12 @@ public:
     Value anyRowRises;
     for (int64_t r = 0; r < rowTiles; ++r)
       for (int64_t half = 0; half < 2; ++half) {
-        Value rowMax = negInf;
+        SmallVector<Value> rowScores;
         for (size_t i = 0; i < scores[r].size(); i += 4)
           for (int64_t j = 0; j < 2; ++j)
-            rowMax = arith::MaxNumFOp::create(b, rowMax,
-                                              scores[r][i + 2 * half + j]);
-        rowMax = quadReduce(rowMax, /*isMax=*/true);
+            rowScores.push_back(scores[r][i + 2 * half + j]);
+        Value rowMax = quadReduce(treeReduce(rowScores, /*isMax=*/true),
+                                  /*isMax=*/true);
         if (foldScale)
           rowMax = arith::MulFOp::create(b, rowMax, scaleValue);
         int64_t row = 2 * r + half;
@@ -969,7 +989,7 @@ public:
             math::Exp2Op::create(b,
                                  arith::SubFOp::create(b, oldMax[row], shift)));
         Value negShift = arith::NegFOp::create(b, shift);
-        Value partialSum = tiles.f32(0.0f);
+        SmallVector<Value> probs;
         for (size_t i = 0; i < scores[r].size(); i += 4)
           for (int64_t j = 0; j < 2; ++j) {
             Value &s = scores[r][i + 2 * half + j];
@@ -978,8 +998,9 @@ public:
                     ? Value(math::FmaOp::create(b, s, scaleValue, negShift))
                     : Value(arith::AddFOp::create(b, s, negShift));
             s = math::Exp2Op::create(b, exponent);
-            partialSum = arith::AddFOp::create(b, partialSum, s);
+            probs.push_back(s);
           }
+        Value partialSum = treeReduce(probs, /*isMax=*/false);
         // l stays a per-thread partial sum; the quad is summed at the end.
         newState[4 * r + half] = newMax;
         newState[4 * r + 2 + half] = math::FmaOp::create(
@@ -1007,52 +1028,53 @@ public:
               newState.begin() + accBegin);
 
     // acc += P V: P's accumulator layout is the A-operand layout.
-    for (int64_t kc = 0; kc < blockK / 16; ++kc) {
-      auto pack = [&](Value lo, Value hi) {
-        return tiles.roundPair(lo, hi, elementType);
-      };
-      SmallVector<SmallVector<Value>> pFragments;
+    SmallVector<SmallVector<SmallVector<Value>>> pFragments(rowTiles);
+    for (int64_t r = 0; r < rowTiles; ++r)
+      for (int64_t kc = 0; kc < blockK / 16; ++kc) {
+        ArrayRef<Value> p(scores[r].data() + 8 * kc, 8);
+        pFragments[r].push_back({tiles.roundPair(p[0], p[1], elementType),
+                                 tiles.roundPair(p[2], p[3], elementType),
+                                 tiles.roundPair(p[4], p[5], elementType),
+                                 tiles.roundPair(p[6], p[7], elementType)});
+      }
+    // acc slice e of every row tile += P(kc) · valueFragment.
+    auto accumulate = [&](int64_t kc, int64_t e,
+                          ArrayRef<Value> valueFragment) {
       for (int64_t r = 0; r < rowTiles; ++r) {
-        ArrayRef<Value> left(scores[r].data() + 8 * kc, 4);
-        ArrayRef<Value> right(scores[r].data() + 8 * kc + 4, 4);
-        pFragments.push_back(
-            {pack(left[0], left[1]), pack(left[2], left[3]),
-             pack(right[0], right[1]), pack(right[2], right[3])});
+        int64_t index = accIndex(r, e);
+        ArrayRef<Value> acc(newState.data() + index, 4);
+        SmallVector<Value> updated =
+            tiles.mma(pFragments[r][kc], valueFragment, acc, isBF16);
+        std::copy(updated.begin(), updated.end(), newState.begin() + index);
       }
-      // acc slice e of every row tile += P(kc) · valueFragment.
-      auto accumulate = [&](int64_t e, ArrayRef<Value> valueFragment) {
-        for (int64_t r = 0; r < rowTiles; ++r) {
-          int64_t index = accIndex(r, e);
-          ArrayRef<Value> acc(newState.data() + index, 4);
-          SmallVector<Value> updated =
-              tiles.mma(pFragments[r], valueFragment, acc, isBF16);
-          std::copy(updated.begin(), updated.end(), newState.begin() + index);
-        }
+    };
+    if (valueDim % 16 == 0) {
+      // One ldmatrix.x4.trans covers two value slices: matrices (keys
+      // 16kc, 16kc+8) x (values 16ep, 16ep+8), transposed, are b0, b1 of
+      // slice 2ep and of slice 2ep + 1. Blocks are walked kc-major, each
+      // requested one block ahead of its mmas.
+      int64_t valuePairs = valueDim / 16;
+      auto loadValueBlock = [&](int64_t block) {
+        int64_t kc = block / valuePairs, ep = block % valuePairs;
+        return tiles.loadMatrices(
+            valueTile,
+            arith::AddIOp::create(b, valueLaneRow, tiles.index(16 * kc)),
+            arith::AddIOp::create(b, valueLaneCol, tiles.index(16 * ep)),
+            /*transpose=*/true);
       };
-      if (valueDim % 16 == 0) {
-        // One ldmatrix.x4.trans covers two value slices: matrices (keys
-        // 16kc, 16kc+8) x (values 16ep, 16ep+8), transposed, are b0, b1 of
-        // slice 2ep and of slice 2ep + 1.
-        Value keyRow = arith::AddIOp::create(
-            b,
-            arith::AddIOp::create(
-                b, laneRow,
-                arith::MulIOp::create(
-                    b, arith::RemUIOp::create(b, laneMatrix, tiles.index(2)),
-                    tiles.index(8))),
-            tiles.index(16 * kc));
-        Value colInPair = arith::MulIOp::create(
-            b, arith::DivUIOp::create(b, laneMatrix, tiles.index(2)),
-            tiles.index(8));
-        for (int64_t ep = 0; ep < valueDim / 16; ++ep) {
-          Value col = arith::AddIOp::create(b, colInPair, tiles.index(16 * ep));
-          SmallVector<Value> v = tiles.loadMatrices(valueTile, keyRow, col,
-                                                    /*transpose=*/true);
-          accumulate(2 * ep, {v[0], v[1]});
-          accumulate(2 * ep + 1, {v[2], v[3]});
-        }
-        continue;
+      int64_t blocks = blockK / 16 * valuePairs;
+      SmallVector<Value> next = loadValueBlock(0);
+      for (int64_t block = 0; block < blocks; ++block) {
+        SmallVector<Value> v = std::move(next);
+        if (block + 1 < blocks)
+          next = loadValueBlock(block + 1);
+        int64_t kc = block / valuePairs, ep = block % valuePairs;
+        accumulate(kc, 2 * ep, {v[0], v[1]});
+        accumulate(kc, 2 * ep + 1, {v[2], v[3]});
       }
+      return newState;
+    }
+    for (int64_t kc = 0; kc < blockK / 16; ++kc) {
       Value k = arith::AddIOp::create(b, twoT, tiles.index(16 * kc));
       Value k1 = arith::AddIOp::create(b, k, tiles.index(1));
       Value k8 = arith::AddIOp::create(b, k, tiles.index(8));
@@ -1062,8 +1084,9 @@ public:
         auto load = [&](Value row) {
           return memref::LoadOp::create(b, valueTile, ValueRange{row, col});
         };
-        accumulate(e, {tiles.packPair(load(k), load(k1)),
-                       tiles.packPair(load(k8), load(k9))});
+        accumulate(kc, e,
+                   {tiles.packPair(load(k), load(k1)),
+                    tiles.packPair(load(k8), load(k9))});
       }
     }
     return newState;
@@ -1125,6 +1148,23 @@ private:
     return 4 * rowTiles + r * (valueDim / 2) + 4 * e;
   }
 
+  /// The max or sum of `values` as a balanced tree (depth log2 n instead of
+  /// a chain of n dependent operations).
+  Value treeReduce(ArrayRef<Value> values, bool isMax) {
+    SmallVector<Value> level(values);
+    while (level.size() > 1) {
+      SmallVector<Value> next;
+      for (size_t i = 0; i + 1 < level.size(); i += 2)
+        next.push_back(
+            isMax ? Value(arith::MaxNumFOp::create(b, level[i], level[i + 1]))
+                  : Value(arith::AddFOp::create(b, level[i], level[i + 1])));
+      if (level.size() % 2)
+        next.push_back(level.back());
+      level = std::move(next);
+    }
+    return level.front();
+  }
+
   /// Reduces `value` over the 4 threads of a quad (lanes that share g).
   Value quadReduce(Value value, bool isMax) {
     for (int32_t offset : {1, 2}) {
@@ -1174,8 +1214,12 @@ private:
   Value g, twoT, isQuadLeader;
   /// This thread's q-tile rows, rowOf(r, half) = rows[2r + half].
   SmallVector<Value> rows;
-  /// ldmatrix addressing: this lane gives row laneRow of matrix laneMatrix.
-  Value laneRow, laneMatrix;
+  /// ldmatrix addressing: this lane gives row laneRow of matrix laneMatrix;
+  /// for K, that is key row keyLaneRow and dim column keyLaneCol of a
+  /// (16 keys x 16 dims) block, for V key row valueLaneRow and value column
+  /// valueLaneCol of a (16 keys x 16 values) block.
+  Value laneRow, laneMatrix, keyLaneRow, keyLaneCol, valueLaneRow,
+      valueLaneCol;
   /// queryFragments[r][kStep]: the A operand of row tile r, dims 16 kStep.
   SmallVector<SmallVector<SmallVector<Value>>> queryFragments;
 };
