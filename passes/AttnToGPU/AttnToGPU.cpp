@@ -4,10 +4,12 @@
 // attn-tile into one gpu.launch and lowers its attn.tile ops for the block:
 //
 //   1. Launch: grid = (q-tiles, query heads, batch), block = `threads`
-//      threads. Every memref.alloca tile of the forall body becomes a
-//      workgroup (shared-memory) attribution whose rows are padded by 4
-//      bytes, viewed through a subview with the tile's shape: threads that
-//      walk a column (rows r, r+1, ...) then hit consecutive banks.
+//      threads; block x runs q-tile (q-tiles - 1 - x), longest first under
+//      a causal band. Every memref.alloca tile of the forall body that stays
+//      in memory becomes a buffer in the block's dynamic shared memory (one
+//      gpu.dynamic_shared_memory, a memref.view per buffer at a 16-byte
+//      aligned offset; the launch carries the total), its rows padded
+//      (rowPadBytes) and viewed through a subview with the tile's shape.
 //   2. Self-contained body: the extents, constants and index arithmetic the
 //      body uses from outside are cloned into it, so that after outlining
 //      the kernel's parameters are exactly the memrefs (the bundle ABI).
@@ -17,23 +19,33 @@
 //      the next op sees the whole tile. Arithmetic is f32; exp and log go
 //      through math ops (libdevice on NVVM).
 //
-// With `mma` (default) and a q-tile of 16 rows per warp, the kv loop is
-// instead lowered as a whole, FlashAttention-2 style (emitRegisterFlash):
-//   - each warp owns 16 query rows; its Q fragments are loaded once,
-//     straight from global memory; only K and V live in shared memory;
-//   - S = scale Q Kᵀ is a set of mma.sync m16n8k16 accumulator fragments;
+// With `mma` (default) and a q-tile of 16, 32 or 64 rows per warp, the kv
+// loop is instead lowered as a whole, FlashAttention-2 style
+// (emitRegisterFlash, FlashEmitter):
+//   - each warp owns 1, 2 or 4 row tiles of 16 query rows; its Q fragments
+//     are loaded once, straight from global memory, unless they would take
+//     more than kMaxQueryFragmentRegisters registers: then the Q tile is
+//     copied to shared memory with the first K/V tile and the fragments of
+//     each k-step are read by ldmatrix.x4 inside the loop;
+//   - S = scale Q Kᵀ is a set of mma.sync m16n8k16 accumulator fragments,
+//     emitted k-step outer so that consecutive mma are independent;
 //     thread (g = lane / 4, t = lane % 4) holds rows g and g + 8 and, in
 //     each 8-column slice, columns 2t and 2t + 1;
 //   - partial tiles are masked element-wise on the fragments;
-//   - S is kept in the log2 domain (log2(e) folded into the scale) so the
-//     softmax uses exp2;
-//   - the online softmax runs on the fragments: row max and the final row
-//     sum are reduced over the quad with two xor shuffles, the running sum
-//     stays a per-thread partial until the end;
-//   - K fragments come from ldmatrix.x4, V fragments from ldmatrix.x4.trans;
-//   - P is rounded to the input type and used directly as the A operand of
-//     P V (the accumulator layout of an m16n8 pair is the A layout of one
-//     m16k16 chunk); acc stays in registers as loop-carried values;
+//   - the softmax works in the log2 domain (log2(e) folded into the scale,
+//     the scale folded into the exponent's fma) so that it uses exp2;
+//   - the online softmax runs on the fragments: row max (a balanced tree,
+//     then two xor shuffles over the quad); the running max moves only when
+//     a warp vote sees some row exceed it by kRescaleThreshold, so acc is
+//     rescaled only in those iterations; the running sum stays a per-thread
+//     partial until the end;
+//   - K fragments come from ldmatrix.x4, V fragments from ldmatrix.x4.trans,
+//     each requested one step ahead of its mma; K and V have two
+//     shared-memory stages filled by cp.async one tile ahead;
+//   - P is rounded to the input type in pairs (cvt.rn.bf16x2.f32) and used
+//     directly as the A operand of P V (the accumulator layout of an m16n8
+//     pair is the A layout of one m16k16 chunk); acc stays in registers as
+//     loop-carried values;
 //   - after the loop acc is divided by l and stored from the fragments,
 //     LSE = m + log l by one thread per quad.
 // Otherwise (mma=false or other tile shapes) each tile op is lowered on its
@@ -73,8 +85,21 @@ using namespace attn;
 /// values stay at most 2^8, well inside f32 and bf16 range.
 static constexpr float kRescaleThreshold = 8.0f;
 
-/// Static shared memory a block may use without opting in (48 KiB).
-static constexpr int64_t kStaticSharedBytes = 48 * 1024;
+/// Dynamic shared memory one block may use on `chip` (the opt-in maximum:
+/// 227 KiB on Hopper, 163 KiB on A100-class Ampere).
+static int64_t maxSharedBytes(StringRef chip) {
+  return chip == "sm_90a" ? 227 * 1024 : 163 * 1024;
+}
+
+/// Byte alignment of every tile buffer inside the block's dynamic shared
+/// memory (16-byte cp.async and ldmatrix rows).
+static constexpr int64_t kSharedBufferAlignment = 16;
+
+/// Registers per thread the register-resident lowering may spend on Q
+/// fragments held for the whole kv loop; above it (e.g. 32 rows per warp at
+/// D = 128: 64 registers) Q stays in shared memory and its fragments are
+/// read per k-step, which leaves room for S and acc without spills.
+static constexpr int64_t kMaxQueryFragmentRegisters = 32;
 
 /// Padding added to each tile row in shared memory: 16 bytes for 16-bit
 /// tiles (rows stay 16-byte aligned, and the fragment reads of rows g and
@@ -777,11 +802,13 @@ public:
         valueDim(valueDim), blockK(blockK), rowTiles(rowTiles),
         isBF16(isBF16), elementType(elementType) {}
 
-  /// Computes the lane coordinates and loads this warp's Q fragments
-  /// straight from global memory (they are read once per block): rows
-  /// q0 + 16 (rowTiles warp + r) + g and + 8 of query[batch, head], zero
-  /// past the end.
-  void loadQueryFragments(Value query, Value batch, Value head, Value q0) {
+  /// Computes the lane coordinates and, unless `sharedQueryTile` (the Q
+  /// tile in shared memory, filled by the caller) is given, loads this
+  /// warp's Q fragments straight from global memory (they are read once
+  /// per block): rows q0 + 16 (rowTiles warp + r) + g and + 8 of
+  /// query[batch, head], zero past the end.
+  void loadQueryFragments(Value query, Value batch, Value head, Value q0,
+                          Value sharedQueryTile) {
     TileLoweringBuilder::LaneCoords coords = tiles.laneCoords();
     Value lane = coords.lane;
     g = coords.g;
@@ -789,9 +816,9 @@ public:
     isQuadLeader = arith::CmpIOp::create(
         b, arith::CmpIPredicate::eq,
         arith::RemUIOp::create(b, lane, tiles.index(4)), tiles.index(0));
-    Value warpRow0 = arith::AddIOp::create(
-        b, arith::MulIOp::create(b, coords.warp, tiles.index(16 * rowTiles)),
-        g);
+    warpRowBase =
+        arith::MulIOp::create(b, coords.warp, tiles.index(16 * rowTiles));
+    Value warpRow0 = arith::AddIOp::create(b, warpRowBase, g);
     for (int64_t r = 0; r < rowTiles; ++r)
       for (int64_t half = 0; half < 2; ++half)
         rows.push_back(arith::AddIOp::create(
@@ -814,6 +841,9 @@ public:
     keyLaneCol = arith::MulIOp::create(
         b, arith::RemUIOp::create(b, laneMatrix, tiles.index(2)),
         tiles.index(8));
+    queryTile = sharedQueryTile;
+    if (queryTile)
+      return;
     Value queryLen = memref::DimOp::create(b, query, 2);
     Value lastRow = arith::SubIOp::create(b, queryLen, tiles.index(1));
     Type pairType = VectorType::get({2}, elementType);
@@ -882,31 +912,49 @@ public:
     // ldmatrix.x4 covers two key slices of one k-step: matrices (keys
     // n0, n0 + 8) x (dims 16 kStep, 16 kStep + 8) are b0, b1 of slice n0
     // and b0, b1 of slice n0 + 8.
+    // With Q in shared memory its A fragments of the step (one ldmatrix.x4
+    // per row tile: rows +0/+8 x dims +0/+8) come along with K's.
     int64_t kSteps = headDim / 16, slices = blockK / 8;
+    struct StepFragments {
+      SmallVector<SmallVector<Value>> key, query;
+    };
     auto loadKeyStep = [&](int64_t kStep) {
-      SmallVector<SmallVector<Value>> fragments;
+      StepFragments fragments;
       Value col = arith::AddIOp::create(b, keyLaneCol, tiles.index(16 * kStep));
       for (int64_t n0 = 0; n0 < blockK; n0 += 16)
-        fragments.push_back(tiles.loadMatrices(
+        fragments.key.push_back(tiles.loadMatrices(
             keyTile, arith::AddIOp::create(b, keyLaneRow, tiles.index(n0)),
             col, /*transpose=*/false));
+      for (int64_t r = 0; r < rowTiles; ++r)
+        fragments.query.push_back(
+            queryTile
+                ? tiles.loadMatrices(
+                      queryTile,
+                      arith::AddIOp::create(
+                          b, warpRowBase,
+                          arith::AddIOp::create(b, valueLaneRow,
+                                                tiles.index(16 * r))),
+                      arith::AddIOp::create(b, valueLaneCol,
+                                            tiles.index(16 * kStep)),
+                      /*transpose=*/false)
+                : queryFragments[r][kStep]);
       return fragments;
     };
     SmallVector<SmallVector<SmallVector<Value>>> c(
         rowTiles, SmallVector<SmallVector<Value>>(
                       slices, SmallVector<Value>(4, tiles.f32(0.0f))));
-    SmallVector<SmallVector<Value>> nextKey = loadKeyStep(0);
+    StepFragments next = loadKeyStep(0);
     for (int64_t kStep = 0; kStep < kSteps; ++kStep) {
-      SmallVector<SmallVector<Value>> key = std::move(nextKey);
+      StepFragments current = std::move(next);
       if (kStep + 1 < kSteps)
-        nextKey = loadKeyStep(kStep + 1);
+        next = loadKeyStep(kStep + 1);
       for (int64_t slice = 0; slice < slices; ++slice) {
-        ArrayRef<Value> pair = key[slice / 2];
+        ArrayRef<Value> pair = current.key[slice / 2];
         SmallVector<Value, 2> fragment{pair[2 * (slice % 2)],
                                        pair[2 * (slice % 2) + 1]};
         for (int64_t r = 0; r < rowTiles; ++r)
-          c[r][slice] = tiles.mma(queryFragments[r][kStep], fragment,
-                                  c[r][slice], isBF16);
+          c[r][slice] = tiles.mma(current.query[r], fragment, c[r][slice],
+                                  isBF16);
       }
     }
     for (int64_t r = 0; r < rowTiles; ++r)
@@ -1212,6 +1260,11 @@ private:
   bool isBF16;
   Type elementType;
   Value g, twoT, isQuadLeader;
+  /// The first q-tile row of this warp (16 rowTiles warp).
+  Value warpRowBase;
+  /// The Q tile in shared memory, or null when the Q fragments are
+  /// registers (queryFragments).
+  Value queryTile;
   /// This thread's q-tile rows, rowOf(r, half) = rows[2r + half].
   SmallVector<Value> rows;
   /// ldmatrix addressing: this lane gives row laneRow of matrix laneMatrix;
@@ -1295,12 +1348,13 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     });
     if (badInput.wasInterrupted())
       return failure();
-    if (bytes > kStaticSharedBytes)
+    if (bytes > maxSharedBytes(chip))
       return nest.emitOpError()
              << "attn-to-gpu: tiles need " << bytes
-             << " bytes of shared memory, more than the " << kStaticSharedBytes
-             << " static bytes this lowering uses; use smaller "
-                "block-q/block-k (e.g. 32) or a smaller head dimension";
+             << " bytes of shared memory, more than the "
+             << maxSharedBytes(chip) << " bytes a block has on " << chip
+             << "; use smaller block-q/block-k (e.g. 32) or a smaller head "
+                "dimension";
     return allocas;
   }
 
@@ -1332,37 +1386,54 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
            k.getDimSize(0) % 16 == 0;
   }
 
-  /// Whether the K/V tiles of `flash` can be double-buffered with cp.async:
-  /// every thread copies whole 16-byte chunks, the same number of them, and
-  /// two stages fit the static shared memory.
-  bool pipeliningApplies(FlashNest flash) {
-    auto k = cast<MemRefType>(flash.key.getType());
-    auto v = cast<MemRefType>(flash.value.getType());
-    for (MemRefType tile : {k, v})
-      if (tile.getDimSize(1) % 8 != 0 ||
-          (tile.getDimSize(0) * tile.getDimSize(1) / 8) % threads != 0)
-        return false;
-    int64_t bytes = 2 * (paddedType(k).getNumElements() +
-                         paddedType(v).getNumElements()) *
-                    (k.getElementTypeBitWidth() / 8);
-    return bytes <= kStaticSharedBytes;
+  /// Whether `tile` can be copied by cp.async: every thread copies whole
+  /// 16-byte chunks, the same number of them.
+  bool copiesEvenly(MemRefType tile) {
+    return tile.getDimSize(1) % 8 == 0 &&
+           (tile.getDimSize(0) * tile.getDimSize(1) / 8) % threads == 0;
   }
 
-  /// Issues the cp.async copies of kv tile `tile` of `source` (rows
-  /// [tile·Bk, tile·Bk + Bk) of source[batch, head]) into rows
-  /// [stage·Bk, stage·Bk + Bk) of `buffer`. Rows past the last key, and
-  /// every row when `enabled` is false, read no bytes and are zero-filled;
-  /// their source row is clamped to stay inside the tensor.
+  /// Whether the Q fragments of `flash` would take more than
+  /// kMaxQueryFragmentRegisters registers per thread, so that the Q tile
+  /// should stay in shared memory (when it can be copied there).
+  bool queryPrefersShared(FlashNest flash) {
+    auto q = cast<MemRefType>(flash.query.getType());
+    int64_t warpRows = q.getDimSize(0) / (threads / 32);
+    // Each 16x16 A fragment is 4 registers per lane.
+    int64_t registers = warpRows / 16 * q.getDimSize(1) / 16 * 4;
+    return registers > kMaxQueryFragmentRegisters && copiesEvenly(q);
+  }
+
+  /// Whether the K/V tiles of `flash` can be double-buffered with cp.async:
+  /// both copy evenly, and two stages (plus the Q tile when it prefers
+  /// shared memory) fit the block's shared memory.
+  bool pipeliningApplies(FlashNest flash) {
+    auto q = cast<MemRefType>(flash.query.getType());
+    auto k = cast<MemRefType>(flash.key.getType());
+    auto v = cast<MemRefType>(flash.value.getType());
+    if (!copiesEvenly(k) || !copiesEvenly(v))
+      return false;
+    int64_t elements = 2 * (paddedType(k).getNumElements() +
+                            paddedType(v).getNumElements());
+    if (queryPrefersShared(flash))
+      elements += paddedType(q).getNumElements();
+    return elements * (k.getElementTypeBitWidth() / 8) <= maxSharedBytes(chip);
+  }
+
+  /// Issues the cp.async copies of rows [firstRow, firstRow + rows) of
+  /// source[batch, head] into rows [bufferRow, bufferRow + rows) of
+  /// `buffer`. Rows past the end of the source, and every row when
+  /// `enabled` is false, read no bytes and are zero-filled; their source
+  /// row is clamped to stay inside the tensor.
   static void issueTileCopy(ImplicitLocOpBuilder &b, TileLoweringBuilder &t,
                             Value threadId, int64_t threads, Value source,
-                            Value batch, Value head, Value tile, Value stage,
-                            Value buffer, int64_t rows, int64_t cols,
-                            Value enabled) {
+                            Value batch, Value head, Value firstRow,
+                            Value bufferRow, Value buffer, int64_t rows,
+                            int64_t cols, Value enabled) {
     int64_t chunks = cols / 8;
     Value keyLen = memref::DimOp::create(b, source, 2);
     Value lastKey = arith::SubIOp::create(b, keyLen, t.index(1));
-    Value firstRow = arith::MulIOp::create(b, tile, t.index(rows));
-    Value stageRow = arith::MulIOp::create(b, stage, t.index(rows));
+    Value stageRow = bufferRow;
     for (int64_t i = 0; i < rows * chunks / threads; ++i) {
       Value e = arith::AddIOp::create(b, threadId, t.index(i * threads));
       auto [r, chunk] = t.split(e, chunks);
@@ -1388,10 +1459,14 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       if (flash && !registerLoweringApplies(*flash))
         flash.reset();
     }
+    bool pipelined = flash && pipeliningApplies(*flash);
+    bool sharedQuery = pipelined && queryPrefersShared(*flash);
     SmallVector<Value> registerTiles;
     if (flash)
-      registerTiles = {flash->query, flash->scores, flash->rowMax,
-                       flash->rowSum, flash->acc};
+      registerTiles = {flash->scores, flash->rowMax, flash->rowSum,
+                       flash->acc};
+    if (flash && !sharedQuery)
+      registerTiles.push_back(flash->query);
     FailureOr<SmallVector<memref::AllocaOp>> allocas =
         collectTiles(nest, registerTiles);
     if (failed(allocas))
@@ -1400,8 +1475,11 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     ImplicitLocOpBuilder b(nest.getLoc(), nest);
     SmallVector<Value> upper = getValueOrCreateConstantIndexOp(
         b, nest.getLoc(), nest.getMixedUpperBound());
-    bool pipelined = flash && pipeliningApplies(*flash);
-    SmallVector<Type> workgroupTypes;
+    // Every tile buffer is a view into the block's dynamic shared memory,
+    // at a 16-byte aligned offset.
+    SmallVector<MemRefType> bufferTypes;
+    SmallVector<int64_t> bufferOffsets;
+    int64_t sharedBytes = 0;
     for (memref::AllocaOp alloca : *allocas) {
       MemRefType padded = paddedType(alloca.getType());
       // Two stages of the K and V tiles: one being computed on, one being
@@ -1412,14 +1490,19 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
             {2 * padded.getDimSize(0), padded.getDimSize(1)},
             padded.getElementType(), MemRefLayoutAttrInterface(),
             padded.getMemorySpace());
-      workgroupTypes.push_back(padded);
+      bufferTypes.push_back(padded);
+      bufferOffsets.push_back(sharedBytes);
+      sharedBytes += llvm::alignTo(padded.getNumElements() *
+                                       (padded.getElementTypeBitWidth() / 8),
+                                   kSharedBufferAlignment);
     }
     Value one = arith::ConstantIndexOp::create(b, 1);
     Value blockSize = arith::ConstantIndexOp::create(b, threads);
     // forall (batch, head, q-tile) -> grid (x = q-tile, y = head, z = batch).
-    auto launch = gpu::LaunchOp::create(b, upper[2], upper[1], upper[0],
-                                        blockSize, one, one, nullptr, nullptr,
-                                        {}, workgroupTypes);
+    auto launch = gpu::LaunchOp::create(
+        b, upper[2], upper[1], upper[0], blockSize, one, one,
+        /*dynamicSharedMemorySize=*/
+        arith::ConstantIntOp::create(b, b.getI32Type(), sharedBytes));
     Block &body = launch.getBody().front();
     b.setInsertionPointToStart(&body);
     Value threadId = launch.getThreadIds().x;
@@ -1439,17 +1522,25 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
                     arith::SubIOp::create(b, launch.getGridSize().x,
                                           lowering.index(1)),
                     blockIds.x));
-    for (auto [alloca, attribution] :
-         llvm::zip(*allocas, launch.getWorkgroupAttributions())) {
+    auto workgroup = gpu::AddressSpaceAttr::get(
+        b.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
+    Value sharedBase = gpu::DynamicSharedMemoryOp::create(
+        b, MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                           MemRefLayoutAttrInterface(), workgroup));
+    for (auto [alloca, bufferType, offset] :
+         llvm::zip(*allocas, bufferTypes, bufferOffsets)) {
       MemRefType tileType = alloca.getType();
-      stageBuffers[alloca.getResult()] = attribution;
-      Value view = attribution;
+      Value buffer = memref::ViewOp::create(b, bufferType, sharedBase,
+                                            lowering.index(offset),
+                                            ValueRange{});
+      stageBuffers[alloca.getResult()] = buffer;
+      Value view = buffer;
       if (tileType.getRank() == 2) {
         SmallVector<OpFoldResult> offsets(2, b.getIndexAttr(0));
         SmallVector<OpFoldResult> sizes{b.getIndexAttr(tileType.getDimSize(0)),
                                         b.getIndexAttr(tileType.getDimSize(1))};
         SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-        view = memref::SubViewOp::create(b, attribution, offsets, sizes,
+        view = memref::SubViewOp::create(b, buffer, offsets, sizes,
                                          strides);
       }
       mapping.map(alloca.getResult(), view);
@@ -1467,7 +1558,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
             (flash->storeLse && &op == flash->storeLse.getOperation()))
           continue;
         if (&op == flash->kvLoop.getOperation()) {
-          emitRegisterFlash(b, lowering, threadId, *flash, mapping, pipelined);
+          emitRegisterFlash(b, lowering, threadId, *flash, mapping, pipelined,
+                            sharedQuery);
           continue;
         }
       }
@@ -1495,7 +1587,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
   /// group, so the loads of the next tile overlap the MMAs of this one.
   void emitRegisterFlash(ImplicitLocOpBuilder &b, TileLoweringBuilder &lowering,
                          Value threadId, FlashNest flash, IRMapping &mapping,
-                         bool pipelined) {
+                         bool pipelined, bool sharedQuery) {
     auto q = cast<MemRefType>(flash.query.getType());
     auto v = cast<MemRefType>(flash.value.getType());
     auto k = cast<MemRefType>(flash.key.getType());
@@ -1508,7 +1600,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         mapping.lookupOrDefault(flash.queryLoad.getSource()),
         mapping.lookupOrDefault(flash.queryLoad.getBatch()),
         mapping.lookupOrDefault(flash.queryLoad.getHead()),
-        mapping.lookupOrDefault(flash.queryLoad.getRow()));
+        mapping.lookupOrDefault(flash.queryLoad.getRow()),
+        sharedQuery ? mapping.lookupOrDefault(flash.query) : Value());
     scf::ForOp kvLoop = flash.kvLoop;
     Value lower = mapping.lookupOrDefault(kvLoop.getLowerBound());
     Value upper = mapping.lookupOrDefault(kvLoop.getUpperBound());
@@ -1518,27 +1611,40 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     for (Operation &op : kvLoop.getBody()->without_terminator())
       if (auto load = dyn_cast<TileLoadOp>(op))
         kvLoads.push_back(load);
+    // Copies `load`'s tile, rows from firstRow, into rows from bufferRow of
+    // its shared buffer.
+    auto copyTile = [&](TileLoadOp load, Value firstRow, Value bufferRow,
+                        Value enabled) {
+      auto tileType = cast<MemRefType>(load.getTile().getType());
+      issueTileCopy(b, lowering, threadId, threads,
+                    mapping.lookupOrDefault(load.getSource()),
+                    mapping.lookupOrDefault(load.getBatch()),
+                    mapping.lookupOrDefault(load.getHead()), firstRow,
+                    bufferRow, stageBuffers.lookup(load.getTile()),
+                    tileType.getDimSize(0), tileType.getDimSize(1), enabled);
+    };
+    // Issues kv tile `tile` into stage `stage` as one cp.async group.
     auto issue = [&](Value tile, Value stage, Value enabled) {
       for (TileLoadOp load : kvLoads) {
-        auto tileType = cast<MemRefType>(load.getTile().getType());
-        issueTileCopy(b, lowering, threadId, threads,
-                      mapping.lookupOrDefault(load.getSource()),
-                      mapping.lookupOrDefault(load.getBatch()),
-                      mapping.lookupOrDefault(load.getHead()), tile, stage,
-                      stageBuffers.lookup(load.getTile()),
-                      tileType.getDimSize(0), tileType.getDimSize(1),
-                      enabled);
+        Value rows = lowering.index(
+            cast<MemRefType>(load.getTile().getType()).getDimSize(0));
+        copyTile(load, arith::MulIOp::create(b, tile, rows),
+                 arith::MulIOp::create(b, stage, rows), enabled);
       }
       NVVM::CpAsyncCommitGroupOp::create(b);
     };
     if (pipelined) {
       // Prologue: the first tile into stage 0 (no bytes read if the loop
-      // does not run).
+      // does not run), in one group with the Q tile when Q is shared.
       Value any = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lower,
                                         upper);
       auto ifAny = scf::IfOp::create(b, any, /*withElseRegion=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifAny.thenBlock());
+      if (sharedQuery)
+        copyTile(flash.queryLoad,
+                 mapping.lookupOrDefault(flash.queryLoad.getRow()),
+                 lowering.index(0), any);
       issue(lower, lowering.index(0), any);
     }
 

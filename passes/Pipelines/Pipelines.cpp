@@ -48,10 +48,12 @@ void attn::buildLowerToPTXPipeline(OpPassManager &pm,
   // would hoist the constants attn-to-gpu rematerialized inside the launch
   // back out of it, and the upstream pipeline converts nvgpu ops (cp.async)
   // before its own outlining, materializing memref descriptor casts outside
-  // the launch. Either would add kernel parameters beyond the memrefs. sm_90a needs PTX ISA 8.0, and LLVM's
-  // default PTX version is too old for sm_80 as well.
+  // the launch. Either would add kernel parameters beyond the memrefs.
+  // sm_90a needs PTX ISA 8.0, and LLVM's default PTX version is too old for
+  // sm_80 as well. The tiles live in dynamic shared memory, whose base the
+  // NVVM lowering aligns to 16 bytes.
   std::string upstream =
-      "gpu-kernel-outlining,gpu.module(attn-align-shared-memory),"
+      "gpu-kernel-outlining,"
       "gpu-lower-to-nvvm-pipeline{cubin-chip=" +
       options.chip.getValue() + " cubin-features=+ptx80 cubin-format=isa}";
   std::string errors;

@@ -25,6 +25,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
@@ -80,6 +81,7 @@ struct LaunchInfo {
   std::string kernel;
   SmallVector<std::string> grid;
   SmallVector<std::string> args;
+  uint64_t sharedBytes = 0; ///< Dynamic shared memory of one block.
 };
 } // namespace
 
@@ -287,6 +289,16 @@ static LogicalResult compile(MLIRContext &context) {
       launch.emitError() << "attn-compile: more kernels than attention ops";
       return WalkResult::interrupt();
     }
+    if (Value bytes = launch.getDynamicSharedMemorySize()) {
+      APInt value;
+      if (!matchPattern(bytes, m_ConstantInt(&value))) {
+        launch.emitError() << "attn-compile: kernel '" << info.kernel
+                           << "' has a dynamic shared memory size that is "
+                              "not a constant";
+        return WalkResult::interrupt();
+      }
+      info.sharedBytes = value.getZExtValue();
+    }
     info.grid = grids[launches.size()];
     launches.push_back(std::move(info));
     return WalkResult::advance();
@@ -333,7 +345,7 @@ static LogicalResult compile(MLIRContext &context) {
             json.value(1);
             json.value(1);
           });
-          json.attribute("shared_bytes", 0);
+          json.attribute("shared_bytes", launch.sharedBytes);
           json.attributeArray("args", [&] {
             for (const std::string &arg : launch.args)
               json.value(arg);

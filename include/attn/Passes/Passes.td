@@ -95,22 +95,6 @@ def AttnToGPU : Pass<"attn-to-gpu"> {
   ];
 }
 
-def AttnAlignSharedMemory : Pass<"attn-align-shared-memory",
-                                  "::mlir::gpu::GPUModuleOp"> {
-  let summary = "Align every workgroup buffer of the outlined kernels";
-  let description = [{
-    Runs after kernel outlining: sets `llvm.align` on every workgroup
-    attribution of every `gpu.func`, so that the shared-memory buffers are
-    emitted with the alignment the kernels' accesses need (16-byte cp.async
-    copies and ldmatrix rows, 4-byte fragment loads). Without it the
-    buffers are only aligned to their element type.
-  }];
-  let options = [
-    Option<"alignment", "alignment", "int64_t", /*default=*/"16",
-           "Alignment in bytes (a power of two)">,
-  ];
-}
-
 def AttnCheckForm : Pass<"attn-check-form", "::mlir::ModuleOp"> {
   let summary = "Fails unless the module is in the form a pipeline promises";
   let description = [{
