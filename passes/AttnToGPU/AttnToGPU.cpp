@@ -1461,6 +1461,10 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     }
     bool pipelined = flash && pipeliningApplies(*flash);
     bool sharedQuery = pipelined && queryPrefersShared(*flash);
+    // Q fragments too large for registers need the pipelined shared Q tile;
+    // without it the per-op lowering (all tiles shared) is the honest form.
+    if (flash && !pipelined && queryPrefersShared(*flash))
+      flash.reset();
     SmallVector<Value> registerTiles;
     if (flash)
       registerTiles = {flash->scores, flash->rowMax, flash->rowSum,

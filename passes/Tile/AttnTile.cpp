@@ -78,9 +78,10 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
   }
 
   /// The key tile when block-k is 0 (auto): 64 keys for head dims up to 64,
-  /// 32 above, where the register-resident GPU lowering would otherwise need
-  /// so many registers (about 200 at D = 128) that occupancy drops from 3
-  /// to 2 blocks per SM (measured on H100: bench/NOTES.md, v4).
+  /// 32 above. With 128-row q-tiles on the GPU, D = 128 and 64-key tiles
+  /// need more than 255 registers per thread once a mask is applied (8
+  /// bytes of spills on sm_90a), so larger head dims take 32-key tiles
+  /// (bench/NOTES.md, v4 and v10).
   static int64_t defaultKeyBlock(int64_t headDim) {
     return headDim <= 64 ? 64 : 32;
   }

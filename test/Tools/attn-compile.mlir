@@ -24,10 +24,12 @@
 // MANIFEST-NEXT: "Hq % Hk == 0"
 // MANIFEST: "kernel": "gqa_kernel",
 // MANIFEST-NEXT: "grid": [
-// MANIFEST-NEXT: "ceildiv(Nq, 64)",
+// MANIFEST-NEXT: "ceildiv(Nq, 128)",
 // MANIFEST-NEXT: "8",
 // MANIFEST-NEXT: "B"
-// MANIFEST: "args": [
+// Two 64-row stages of K and V, rows padded to 72 halves: 2 x 2 x 64 x 72 x 2.
+// MANIFEST: "shared_bytes": 36864,
+// MANIFEST-NEXT: "args": [
 // MANIFEST-NEXT: "q",
 // MANIFEST-NEXT: "k",
 // MANIFEST-NEXT: "v",

@@ -56,7 +56,7 @@ static llvm::cl::opt<std::string>
          llvm::cl::init("sm_80"));
 static llvm::cl::opt<int64_t> blockQ("tile-q",
                                      llvm::cl::desc("Query rows per tile"),
-                                     llvm::cl::init(64));
+                                     llvm::cl::init(128));
 static llvm::cl::opt<int64_t>
     blockK("tile-k", llvm::cl::desc("Key rows per tile (0 = by head dim)"),
            llvm::cl::init(0));

@@ -48,11 +48,12 @@ void buildLowerToCPUPipeline(mlir::OpPassManager &pm,
 /// Options of attn-lower-to-ptx.
 struct PTXPipelineOptions
     : public mlir::PassPipelineOptions<PTXPipelineOptions> {
-  /// 64 query rows = 16 rows for each of the 4 warps of 128 threads, the
-  /// shape of the register-resident lowering.
+  /// 128 query rows = two 16-row tiles for each of the 4 warps of 128
+  /// threads: every K/V fragment read from shared memory feeds two mma
+  /// (FlashAttention-2's shape; measured in bench/NOTES.md, v10).
   Option<int64_t> blockQ{*this, "block-q",
                          llvm::cl::desc("Query rows per tile"),
-                         llvm::cl::init(64)};
+                         llvm::cl::init(128)};
   Option<int64_t> blockK{
       *this, "block-k",
       llvm::cl::desc("Key rows per tile (0 = by head dim)"),

@@ -5,17 +5,24 @@
 !qkv = memref<?x?x?x64xbf16>
 
 // One launch per q-tile nest: grid (q-tiles, heads, batch), 128 threads,
-// tiles in padded workgroup memory viewed at their tile shape, every tile op
-// a thread-distributed loop followed by a barrier, and nothing but the
-// memrefs captured from outside the launch.
+// q-tiles longest-first (block x runs q-tile tiles - 1 - x), tiles in
+// padded buffers of the block's dynamic shared memory viewed at their tile
+// shape, every tile op a thread-distributed loop followed by a barrier, and
+// nothing but the memrefs captured from outside the launch.
 // CHECK-LABEL: func.func @causal
 // CHECK-SAME: (%[[Q:[^:]*]]: memref<?x?x?x64xbf16>, %[[K:[^:]*]]: memref<?x?x?x64xbf16>, %[[V:[^:]*]]: memref<?x?x?x64xbf16>, %[[O:[^:]*]]: memref<?x?x?x64xbf16>
 // CHECK: %[[B:.*]] = memref.dim %[[Q]]
 // CHECK: %[[HQ:.*]] = memref.dim %[[Q]]
 // CHECK: %[[QT:.*]] = arith.ceildivui
 // CHECK: %[[THREADS:.*]] = arith.constant 128 : index
-// CHECK: gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %[[BZ:[^)]*]]) in (%{{[^ ]*}} = %[[QT]], %{{[^ ]*}} = %[[HQ]], %{{[^ ]*}} = %[[B]]) threads(%[[TX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%[[NT:[^ ]*]] = %[[THREADS]], %{{[^)]*}})
-// CHECK-SAME: workgroup(%[[WQ:[^ ]*]] : memref<32x72xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x72xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x72xbf16, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x33xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<32x65xf32, #gpu.address_space<workgroup>>)
+// Q, K, V: 32 x 72 x 2 = 4608 bytes each; S 32 x 33 x 4 = 4224; m, l 128
+// each; acc 32 x 65 x 4 = 8320: 26624 bytes in all.
+// CHECK: %[[SHARED:.*]] = arith.constant 26624 : i32
+// CHECK: gpu.launch blocks(%[[BX:[^,]*]], %[[BY:[^,]*]], %[[BZ:[^)]*]]) in (%[[GX:[^ ]*]] = %[[QT]], %{{[^ ]*}} = %[[HQ]], %{{[^ ]*}} = %[[B]]) threads(%[[TX:[^,]*]], %{{[^,]*}}, %{{[^)]*}}) in (%[[NT:[^ ]*]] = %[[THREADS]], %{{[^)]*}}) dynamic_shared_memory_size %[[SHARED]]
+// CHECK: %[[LAST:.*]] = arith.subi %[[GX]], %{{.*}} : index
+// CHECK: arith.subi %[[LAST]], %[[BX]] : index
+// CHECK: %[[BASE:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+// CHECK: %[[WQ:.*]] = memref.view %[[BASE]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<32x72xbf16, #gpu.address_space<workgroup>>
 // CHECK: memref.subview %[[WQ]][0, 0] [32, 64] [1, 1] : memref<32x72xbf16, #gpu.address_space<workgroup>> to memref<32x64xbf16, strided<[72, 1]>, #gpu.address_space<workgroup>>
 // Load of the Q tile: 16-byte chunks distributed over threads, zero past
 // the last row.
@@ -57,7 +64,9 @@
 // pairs.
 // REG-LABEL: func.func @registers
 // REG: gpu.launch
-// REG-SAME: workgroup(%[[KBUF:[^ ]*]] : memref<64x72xbf16, #gpu.address_space<workgroup>>, %{{[^ ]*}} : memref<64x72xbf16, #gpu.address_space<workgroup>>) {
+// REG-SAME: dynamic_shared_memory_size
+// REG: %[[KBUF:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// REG: memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x72xbf16, #gpu.address_space<workgroup>>
 // REG: vector.load %{{.*}} {alignment = 4 : i64} : memref<?x?x?x64xbf16>, vector<2xbf16>
 // Prologue: the first tile into stage 0, only if the loop runs.
 // REG: scf.if
