@@ -967,23 +967,16 @@ public:
     SmallVector<Value> flat;
     for (ArrayRef<Value> rowScores : scores)
       flat.append(rowScores.begin(), rowScores.end());
-    auto ifOp = scf::IfOp::create(
-        b, SmallVector<Type>(flat.size(), b.getF32Type()), partial,
-        /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifOp.thenBlock());
+    SmallVector<Value> maybeMasked = updateIf(partial, flat, [&] {
       SmallVector<Value> masked;
       for (int64_t r = 0; r < rowTiles; ++r)
         llvm::append_range(masked, maskScores(scores[r], r, mask, q0, k0));
-      scf::YieldOp::create(b, masked);
-      b.setInsertionPointToStart(ifOp.elseBlock());
-      scf::YieldOp::create(b, flat);
-    }
+      return masked;
+    });
     int64_t perRowTile = blockK / 2;
     for (int64_t r = 0; r < rowTiles; ++r)
-      scores[r].assign(ifOp.getResults().begin() + r * perRowTile,
-                       ifOp.getResults().begin() + (r + 1) * perRowTile);
+      scores[r].assign(maybeMasked.begin() + r * perRowTile,
+                       maybeMasked.begin() + (r + 1) * perRowTile);
 
     // Online softmax on the fragments (rows g and g + 8 of each row tile),
     // with the running max raised lazily: a row's max m' moves only when
@@ -1057,23 +1050,15 @@ public:
     // acc *= alpha, only in the iterations where some row's max moved.
     int64_t accBegin = accIndex(0, 0);
     SmallVector<Value> acc(newState.begin() + accBegin, newState.end());
-    auto rescaleIf = scf::IfOp::create(
-        b, SmallVector<Type>(acc.size(), b.getF32Type()), rescale,
-        /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(rescaleIf.thenBlock());
+    SmallVector<Value> rescaled = updateIf(rescale, acc, [&] {
       SmallVector<Value> scaled;
       for (int64_t r = 0; r < rowTiles; ++r)
         for (int64_t i = 0; i < valueDim / 2; ++i)
           scaled.push_back(arith::MulFOp::create(
               b, acc[r * (valueDim / 2) + i], alpha[2 * r + (i % 4) / 2]));
-      scf::YieldOp::create(b, scaled);
-      b.setInsertionPointToStart(rescaleIf.elseBlock());
-      scf::YieldOp::create(b, acc);
-    }
-    std::copy(rescaleIf.getResults().begin(), rescaleIf.getResults().end(),
-              newState.begin() + accBegin);
+      return scaled;
+    });
+    std::copy(rescaled.begin(), rescaled.end(), newState.begin() + accBegin);
 
     // acc += P V: P's accumulator layout is the A-operand layout.
     SmallVector<SmallVector<SmallVector<Value>>> pFragments(rowTiles);
@@ -1194,6 +1179,22 @@ private:
   /// Index in the state of acc slice e (4 values) of row tile r.
   int64_t accIndex(int64_t r, int64_t e) const {
     return 4 * rowTiles + r * (valueDim / 2) + 4 * e;
+  }
+
+  /// `update()` (the same number of f32 values) where `condition` holds,
+  /// `values` unchanged otherwise: an scf.if whose then-branch computes the
+  /// update, so that its work runs only when needed.
+  SmallVector<Value> updateIf(Value condition, ArrayRef<Value> values,
+                              function_ref<SmallVector<Value>()> update) {
+    auto ifOp = scf::IfOp::create(
+        b, SmallVector<Type>(values.size(), b.getF32Type()), condition,
+        /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    scf::YieldOp::create(b, update());
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, values);
+    return SmallVector<Value>(ifOp.getResults());
   }
 
   /// The max or sum of `values` as a balanced tree (depth log2 n instead of
