@@ -795,10 +795,9 @@ std::optional<FlashNest> matchFlashNest(scf::ForallOp nest) {
 class FlashEmitter {
 public:
   FlashEmitter(ImplicitLocOpBuilder &b, TileLoweringBuilder &tiles,
-               Value threadId, int64_t headDim, int64_t valueDim,
-               int64_t blockK, int64_t rowTiles, bool isBF16,
-               Type elementType)
-      : b(b), tiles(tiles), threadId(threadId), headDim(headDim),
+               int64_t headDim, int64_t valueDim, int64_t blockK,
+               int64_t rowTiles, bool isBF16, Type elementType)
+      : b(b), tiles(tiles), headDim(headDim),
         valueDim(valueDim), blockK(blockK), rowTiles(rowTiles),
         isBF16(isBF16), elementType(elementType) {}
 
@@ -823,24 +822,20 @@ public:
       for (int64_t half = 0; half < 2; ++half)
         rows.push_back(arith::AddIOp::create(
             b, warpRow0, tiles.index(16 * r + 8 * half)));
-    laneRow = arith::RemUIOp::create(b, lane, tiles.index(8));
-    laneMatrix = arith::DivUIOp::create(b, lane, tiles.index(8));
-    keyLaneRow = arith::AddIOp::create(
-        b, laneRow,
-        arith::MulIOp::create(
-            b, arith::DivUIOp::create(b, laneMatrix, tiles.index(2)),
-            tiles.index(8)));
-    valueLaneRow = arith::AddIOp::create(
-        b, laneRow,
-        arith::MulIOp::create(
-            b, arith::RemUIOp::create(b, laneMatrix, tiles.index(2)),
-            tiles.index(8)));
-    valueLaneCol = arith::MulIOp::create(
-        b, arith::DivUIOp::create(b, laneMatrix, tiles.index(2)),
-        tiles.index(8));
-    keyLaneCol = arith::MulIOp::create(
+    // ldmatrix.x4: lane l gives row l % 8 of matrix l / 8. Matrix bit 0
+    // and bit 1 select +8 rows or +8 columns, depending on the operand.
+    Value laneRow = arith::RemUIOp::create(b, lane, tiles.index(8));
+    Value laneMatrix = arith::DivUIOp::create(b, lane, tiles.index(8));
+    Value bit0Offset = arith::MulIOp::create(
         b, arith::RemUIOp::create(b, laneMatrix, tiles.index(2)),
         tiles.index(8));
+    Value bit1Offset = arith::MulIOp::create(
+        b, arith::DivUIOp::create(b, laneMatrix, tiles.index(2)),
+        tiles.index(8));
+    keyLaneRow = arith::AddIOp::create(b, laneRow, bit1Offset);
+    keyLaneCol = bit0Offset;
+    valueLaneRow = arith::AddIOp::create(b, laneRow, bit0Offset);
+    valueLaneCol = bit1Offset;
     queryTile = sharedQueryTile;
     if (queryTile)
       return;
@@ -1256,7 +1251,6 @@ public:
 private:
   ImplicitLocOpBuilder &b;
   TileLoweringBuilder &tiles;
-  Value threadId;
   int64_t headDim, valueDim, blockK, rowTiles;
   bool isBF16;
   Type elementType;
@@ -1268,12 +1262,11 @@ private:
   Value queryTile;
   /// This thread's q-tile rows, rowOf(r, half) = rows[2r + half].
   SmallVector<Value> rows;
-  /// ldmatrix addressing: this lane gives row laneRow of matrix laneMatrix;
-  /// for K, that is key row keyLaneRow and dim column keyLaneCol of a
-  /// (16 keys x 16 dims) block, for V key row valueLaneRow and value column
-  /// valueLaneCol of a (16 keys x 16 values) block.
-  Value laneRow, laneMatrix, keyLaneRow, keyLaneCol, valueLaneRow,
-      valueLaneCol;
+  /// ldmatrix.x4 addressing of this lane: key row keyLaneRow and dim
+  /// column keyLaneCol of a (16 keys x 16 dims) K block; row valueLaneRow
+  /// and column valueLaneCol of a 16 x 16 block of V (transposed) or of Q
+  /// (an A operand: rows +8 in matrices 1 and 3, columns +8 in 2 and 3).
+  Value keyLaneRow, keyLaneCol, valueLaneRow, valueLaneCol;
   /// queryFragments[r][kStep]: the A operand of row tile r, dims 16 kStep.
   SmallVector<SmallVector<SmallVector<Value>>> queryFragments;
 };
@@ -1434,7 +1427,6 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     int64_t chunks = cols / 8;
     Value keyLen = memref::DimOp::create(b, source, 2);
     Value lastKey = arith::SubIOp::create(b, keyLen, t.index(1));
-    Value stageRow = bufferRow;
     for (int64_t i = 0; i < rows * chunks / threads; ++i) {
       Value e = arith::AddIOp::create(b, threadId, t.index(i * threads));
       auto [r, chunk] = t.split(e, chunks);
@@ -1446,7 +1438,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       Value sourceRow = arith::MinSIOp::create(b, row, lastKey);
       Value count = arith::SelectOp::create(b, valid, t.index(8), t.index(0));
       nvgpu::DeviceAsyncCopyOp::create(
-          b, buffer, ValueRange{arith::AddIOp::create(b, stageRow, r), col},
+          b, buffer, ValueRange{arith::AddIOp::create(b, bufferRow, r), col},
           source, ValueRange{batch, head, sourceRow, col},
           b.getIndexAttr(8), count, b.getUnitAttr());
     }
@@ -1598,7 +1590,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     auto k = cast<MemRefType>(flash.key.getType());
     int64_t blockK = k.getDimSize(0);
     int64_t rowTiles = q.getDimSize(0) / (16 * (threads / 32));
-    FlashEmitter emitter(b, lowering, threadId, q.getDimSize(1),
+    FlashEmitter emitter(b, lowering, q.getDimSize(1),
                          v.getDimSize(1), blockK, rowTiles,
                          q.getElementType().isBF16(), q.getElementType());
     emitter.loadQueryFragments(
