@@ -95,6 +95,10 @@ static int64_t maxSharedBytes(StringRef chip) {
 /// memory (16-byte cp.async and ldmatrix rows).
 static constexpr int64_t kSharedBufferAlignment = 16;
 
+/// Shared-memory stages of the pipelined K and V tiles: one being computed
+/// on, one being filled by cp.async.
+static constexpr int64_t kKeyValueStages = 2;
+
 /// Registers per thread the register-resident lowering may spend on Q
 /// fragments held for the whole kv loop; above it (e.g. 32 rows per warp at
 /// D = 128: 64 registers) Q stays in shared memory and its fragments are
@@ -174,6 +178,48 @@ public:
     Value colsValue = index(cols);
     return {arith::DivUIOp::create(b, linear, colsValue),
             arith::RemUIOp::create(b, linear, colsValue)};
+  }
+
+  /// `value` (an index or i32) through an identity the optimizer can
+  /// neither see through nor move: a `mov` in inline PTX with side effects.
+  /// Two uses:
+  ///  - a loop-invariant shared-memory row that many fragment reads of a
+  ///    loop body offset by constants: LLVM's LICM would hoist each
+  ///    (row + constant) address out of the loop into a register of its
+  ///    own, live across the whole body, since the NVPTX backend folds a
+  ///    constant into an address only within one block. Computed in the
+  ///    body from this copy, the reads share one register and carry their
+  ///    constants as immediates;
+  ///  - an i32 narrowed from a clamped index: without it LLVM proves the
+  ///    clamp redundant for the compares that use it and compares the
+  ///    64-bit value (two instructions each on the GPU).
+  Value opaque(Value value) {
+    bool isIndex = value.getType().isIndex();
+    Type type = isIndex ? b.getI64Type() : value.getType();
+    StringRef move = type.isInteger(64) ? "mov.b64 $0, $1;" : "mov.b32 $0, $1;";
+    StringRef constraints = type.isInteger(64) ? "=l,l" : "=r,r";
+    Value operand =
+        isIndex ? arith::IndexCastUIOp::create(b, type, value) : value;
+    Value copy = LLVM::InlineAsmOp::create(
+                     b, type, ValueRange{operand}, move, constraints,
+                     /*has_side_effects=*/true, /*is_align_stack=*/false,
+                     LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
+                     ArrayAttr())
+                     .getRes();
+    return isIndex ? arith::IndexCastUIOp::create(b, b.getIndexType(), copy)
+                   : copy;
+  }
+
+  /// 2^x by the special-function unit with subnormal results flushed to
+  /// zero (`ex2.approx.ftz.f32`). `math.exp2` becomes the non-ftz form,
+  /// which ptxas wraps in a compare and two multiplies that rescale
+  /// subnormal results; softmax probabilities below 2^-126 of the row max
+  /// do not matter, and 2^-inf is still 0.
+  Value exp2FlushToZero(Value x) {
+    return LLVM::CallIntrinsicOp::create(
+               b, b.getF32Type(), b.getStringAttr("llvm.nvvm.ex2.approx.ftz"),
+               ValueRange{x})
+        .getResult(0);
   }
 
   /// Emits the lowering of `op`, then erases it.
@@ -913,6 +959,13 @@ public:
     struct StepFragments {
       SmallVector<SmallVector<Value>> key, query;
     };
+    // This lane's row of the Q tile, through an opaque copy: the kSteps ·
+    // rowTiles Q fragment reads of the body then share one register and
+    // differ by constants (see TileLoweringBuilder::opaque).
+    Value queryRow;
+    if (queryTile)
+      queryRow = tiles.opaque(
+          arith::AddIOp::create(b, warpRowBase, this->valueLaneRow));
     auto loadKeyStep = [&](int64_t kStep) {
       StepFragments fragments;
       Value col = arith::AddIOp::create(b, keyLaneCol, tiles.index(16 * kStep));
@@ -925,10 +978,7 @@ public:
             queryTile
                 ? tiles.loadMatrices(
                       queryTile,
-                      arith::AddIOp::create(
-                          b, warpRowBase,
-                          arith::AddIOp::create(b, valueLaneRow,
-                                                tiles.index(16 * r))),
+                      arith::AddIOp::create(b, queryRow, tiles.index(16 * r)),
                       arith::AddIOp::create(b, valueLaneCol,
                                             tiles.index(16 * kStep)),
                       /*transpose=*/false)
@@ -962,11 +1012,42 @@ public:
     SmallVector<Value> flat;
     for (ArrayRef<Value> rowScores : scores)
       flat.append(rowScores.begin(), rowScores.end());
+    // Within a partial tile a warp whose rows all allow every key of the
+    // tile (below the causal diagonal) keeps its scores; without a
+    // predicate the bounds alone tell.
     SmallVector<Value> maybeMasked = updateIf(partial, flat, [&] {
-      SmallVector<Value> masked;
+      SmallVector<RowBounds> bounds;
       for (int64_t r = 0; r < rowTiles; ++r)
-        llvm::append_range(masked, maskScores(scores[r], r, mask, q0, k0));
-      return masked;
+        for (int64_t half = 0; half < 2; ++half)
+          bounds.push_back(rowBounds(r, half, mask, q0, k0));
+      auto masked = [&] {
+        SmallVector<Value> result;
+        for (int64_t r = 0; r < rowTiles; ++r)
+          llvm::append_range(result, maskScores(scores[r], r, mask,
+                                                {bounds[2 * r],
+                                                 bounds[2 * r + 1]}));
+        return result;
+      };
+      if (!mask.getPredicate().empty())
+        return masked();
+      Value lastColumn =
+          arith::ConstantIntOp::create(b, b.getI32Type(), blockK - 7);
+      Value zero = arith::ConstantIntOp::create(b, b.getI32Type(), 0);
+      Value anyDisallowed;
+      for (const RowBounds &row : bounds) {
+        Value some = arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
+                                           row.last, lastColumn);
+        if (row.first)
+          some = arith::OrIOp::create(
+              b, some,
+              arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, row.first,
+                                    zero));
+        anyDisallowed =
+            anyDisallowed ? Value(arith::OrIOp::create(b, anyDisallowed, some))
+                          : some;
+      }
+      return updateIf(warpVote(anyDisallowed, NVVM::VoteSyncKind::any), flat,
+                      masked);
     });
     int64_t perRowTile = blockK / 2;
     for (int64_t r = 0; r < rowTiles; ++r)
@@ -1004,10 +1085,7 @@ public:
                                                                rises))
                                   : rises;
       }
-    Value rescale = NVVM::VoteSyncOp::create(
-        b, b.getI1Type(),
-        arith::ConstantIntOp::create(b, b.getI32Type(), -1), anyRowRises,
-        NVVM::VoteSyncKind::any);
+    Value rescale = warpVote(anyRowRises, NVVM::VoteSyncKind::any);
     SmallVector<Value> newState(state.begin(), state.end());
     SmallVector<Value> alpha(2 * rowTiles);
     for (int64_t r = 0; r < rowTiles; ++r)
@@ -1022,8 +1100,8 @@ public:
             arith::SelectOp::create(b, empty, tiles.f32(0.0f), newMax);
         alpha[row] = arith::SelectOp::create(
             b, empty, tiles.f32(1.0f),
-            math::Exp2Op::create(b,
-                                 arith::SubFOp::create(b, oldMax[row], shift)));
+            tiles.exp2FlushToZero(
+                arith::SubFOp::create(b, oldMax[row], shift)));
         Value negShift = arith::NegFOp::create(b, shift);
         SmallVector<Value> probs;
         for (size_t i = 0; i < scores[r].size(); i += 4)
@@ -1033,7 +1111,7 @@ public:
                 foldScale
                     ? Value(math::FmaOp::create(b, s, scaleValue, negShift))
                     : Value(arith::AddFOp::create(b, s, negShift));
-            s = math::Exp2Op::create(b, exponent);
+            s = tiles.exp2FlushToZero(exponent);
             probs.push_back(s);
           }
         Value partialSum = treeReduce(probs, /*isMax=*/false);
@@ -1221,21 +1299,71 @@ private:
     return value;
   }
 
-  /// The masked copy of row tile r's S fragments: -inf where the key does
-  /// not exist, lies outside the band or fails the predicate.
-  SmallVector<Value> maskScores(ArrayRef<Value> scores, int64_t r,
-                                TileMaskOp mask, Value q0, Value k0) {
-    SmallVector<Value> result;
+  /// The key columns of row `half` of row tile r that the length and band
+  /// conditions allow: this thread's keys are k0 + 2t + c for the constants
+  /// c = n0 + j, and they pass iff first <= c <= last (no `first` without
+  /// a lower band bound). The bounds are clamped to [-1, blockK] and
+  /// narrowed to i32, so that each element costs a compare with a constant
+  /// instead of 64-bit index arithmetic.
+  struct RowBounds {
+    Value query, keyBase, first, last;
+  };
+  RowBounds rowBounds(int64_t r, int64_t half, TileMaskOp mask, Value q0,
+                      Value k0) {
     Value keyLen = mapped(mask.getKeyLen());
     Value offset =
         arith::SubIOp::create(b, keyLen, mapped(mask.getQueryLen()));
+    RowBounds row;
+    row.keyBase = arith::AddIOp::create(b, k0, twoT);
+    row.query = arith::AddIOp::create(b, q0, rowOf(r, half));
+    TileMaskOp::ColumnBounds bounds = mask.buildColumnBounds(
+        b, b.getLoc(), row.query, row.keyBase, keyLen, offset);
+    auto clampToI32 = [&](Value column) -> Value {
+      if (!column)
+        return {};
+      Value clamped = arith::MaxSIOp::create(
+          b, arith::MinSIOp::create(b, column, tiles.index(blockK)),
+          tiles.index(-1));
+      return tiles.opaque(
+          arith::IndexCastOp::create(b, b.getI32Type(), clamped));
+    };
+    row.first = clampToI32(bounds.first);
+    row.last = clampToI32(bounds.last);
+    return row;
+  }
+
+  /// The vote of this warp's lanes on `predicate`.
+  Value warpVote(Value predicate, NVVM::VoteSyncKind kind) {
+    return NVVM::VoteSyncOp::create(
+        b, b.getI1Type(), arith::ConstantIntOp::create(b, b.getI32Type(), -1),
+        predicate, kind);
+  }
+
+  /// The masked copy of row tile r's S fragments, given the bounds of its
+  /// two rows: -inf where the key does not exist, lies outside the band or
+  /// fails the predicate.
+  SmallVector<Value> maskScores(ArrayRef<Value> scores, int64_t r,
+                                TileMaskOp mask, ArrayRef<RowBounds> rows) {
+    SmallVector<Value> result;
     for (size_t i = 0; i < scores.size(); ++i) {
-      int64_t n0 = 8 * (i / 4), half = (i % 4) / 2, j = i % 2;
-      Value qi = arith::AddIOp::create(b, q0, rowOf(r, half));
-      Value kj = arith::AddIOp::create(
-          b, k0, arith::AddIOp::create(b, twoT, tiles.index(n0 + j)));
-      Value allowed = mask.buildAllowed(b, b.getLoc(), qi, kj, keyLen, offset,
-                                        valueMapping);
+      int64_t column = 8 * (i / 4) + i % 2, half = (i % 4) / 2;
+      const RowBounds &row = rows[half];
+      Value constant =
+          arith::ConstantIntOp::create(b, b.getI32Type(), column);
+      Value allowed = arith::CmpIOp::create(b, arith::CmpIPredicate::sle,
+                                            constant, row.last);
+      if (row.first)
+        allowed = arith::AndIOp::create(
+            b, allowed,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::sge, constant,
+                                  row.first));
+      if (!mask.getPredicate().empty()) {
+        Value key =
+            arith::AddIOp::create(b, row.keyBase, tiles.index(column));
+        allowed = arith::AndIOp::create(
+            b, allowed,
+            mask.buildPredicate(b, b.getLoc(), row.query, key, valueMapping));
+      }
       result.push_back(arith::SelectOp::create(
           b, allowed, scores[i],
           tiles.f32(-std::numeric_limits<float>::infinity())));
@@ -1407,39 +1535,107 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     auto v = cast<MemRefType>(flash.value.getType());
     if (!copiesEvenly(k) || !copiesEvenly(v))
       return false;
-    int64_t elements = 2 * (paddedType(k).getNumElements() +
-                            paddedType(v).getNumElements());
+    int64_t elements = kKeyValueStages * (paddedType(k).getNumElements() +
+                                          paddedType(v).getNumElements());
     if (queryPrefersShared(flash))
       elements += paddedType(q).getNumElements();
     return elements * (k.getElementTypeBitWidth() / 8) <= maxSharedBytes(chip);
   }
 
   /// Issues the cp.async copies of rows [firstRow, firstRow + rows) of
-  /// source[batch, head] into rows [bufferRow, bufferRow + rows) of
-  /// `buffer`. Rows past the end of the source, and every row when
-  /// `enabled` is false, read no bytes and are zero-filled; their source
-  /// row is clamped to stay inside the tensor.
+  /// source[batch, head] into rows [0, rows) of `buffer` (of stage
+  /// `stage` of a staged 3-D buffer when `stage` is given), unless
+  /// `enabled` (when given) is false. Thread `threadId` copies the 16-byte chunks
+  /// threadId + i · threads. A tile that lies wholly inside the source
+  /// (every tile but the last) is copied without per-chunk checks, so that
+  /// each copy's addresses are one per-tile base plus a constant; rows of
+  /// the last tile past the source's end read no bytes and are
+  /// zero-filled, from a source row clamped into the tensor.
   static void issueTileCopy(ImplicitLocOpBuilder &b, TileLoweringBuilder &t,
                             Value threadId, int64_t threads, Value source,
                             Value batch, Value head, Value firstRow,
-                            Value bufferRow, Value buffer, int64_t rows,
+                            Value buffer, Value stage, int64_t rows,
                             int64_t cols, Value enabled) {
     int64_t chunks = cols / 8;
-    Value keyLen = memref::DimOp::create(b, source, 2);
-    Value lastKey = arith::SubIOp::create(b, keyLen, t.index(1));
-    for (int64_t i = 0; i < rows * chunks / threads; ++i) {
-      Value e = arith::AddIOp::create(b, threadId, t.index(i * threads));
-      auto [r, chunk] = t.split(e, chunks);
-      Value col = arith::MulIOp::create(b, chunk, t.index(8));
+    // (row, column) of each chunk this thread copies. When the threads
+    // cover whole rows, every chunk of a thread has the same column and
+    // rows `threads / chunks` apart.
+    SmallVector<std::pair<Value, Value>> chunkCoords;
+    int64_t copies = rows * chunks / threads;
+    bool wholeRows = threads % chunks == 0;
+    Value row0, col0;
+    if (wholeRows) {
+      auto [row, chunk] = t.split(threadId, chunks);
+      row0 = row;
+      col0 = arith::MulIOp::create(b, chunk, t.index(8));
+      for (int64_t i = 0; i < copies; ++i)
+        chunkCoords.push_back(
+            {arith::AddIOp::create(b, row0, t.index(i * (threads / chunks))),
+             col0});
+    } else {
+      for (int64_t i = 0; i < copies; ++i) {
+        auto [row, chunk] = t.split(
+            arith::AddIOp::create(b, threadId, t.index(i * threads)), chunks);
+        chunkCoords.push_back({row, arith::MulIOp::create(b, chunk, t.index(8))});
+      }
+    }
+    auto bufferIndices = [&](Value row, Value col) -> SmallVector<Value, 3> {
+      if (stage)
+        return {stage, row, col};
+      return {row, col};
+    };
+    Value sourceRows = memref::DimOp::create(b, source, 2);
+    OpBuilder::InsertionGuard guard(b);
+    if (enabled) {
+      auto ifEnabled = scf::IfOp::create(b, enabled, /*withElseRegion=*/false);
+      b.setInsertionPointToStart(ifEnabled.thenBlock());
+    }
+    Value whole = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::ule,
+        arith::AddIOp::create(b, firstRow, t.index(rows)), sourceRows);
+    auto ifWhole = scf::IfOp::create(b, whole, /*withElseRegion=*/true);
+    b.setInsertionPointToStart(ifWhole.thenBlock());
+    if (wholeRows) {
+      // The thread's chunks as one strided view of the source: chunk i is
+      // element [i, 0] of rows firstRow + row0 + i · threads / chunks, so
+      // its address is the view's base plus a constant.
+      SmallVector<OpFoldResult> offsets{
+          batch, head, arith::AddIOp::create(b, firstRow, row0).getResult(),
+          col0};
+      SmallVector<OpFoldResult> sizes{b.getIndexAttr(copies),
+                                      b.getIndexAttr(8)};
+      SmallVector<OpFoldResult> strides{b.getIndexAttr(threads / chunks),
+                                        b.getIndexAttr(1)};
+      sizes.insert(sizes.begin(), 2, b.getIndexAttr(1));
+      strides.insert(strides.begin(), 2, b.getIndexAttr(1));
+      auto sourceType = cast<MemRefType>(source.getType());
+      auto chunkType = memref::SubViewOp::inferRankReducedResultType(
+          {copies, 8}, sourceType, offsets, sizes, strides);
+      Value chunkView = memref::SubViewOp::create(b, chunkType, source,
+                                                  offsets, sizes, strides);
+      for (auto [i, coords] : llvm::enumerate(chunkCoords))
+        nvgpu::DeviceAsyncCopyOp::create(
+            b, buffer, bufferIndices(coords.first, coords.second), chunkView,
+            ValueRange{t.index(i), t.index(0)}, b.getIndexAttr(8),
+            /*srcElements=*/Value(), b.getUnitAttr());
+    } else {
+      for (auto [r, col] : chunkCoords)
+        nvgpu::DeviceAsyncCopyOp::create(
+            b, buffer, bufferIndices(r, col), source,
+            ValueRange{batch, head, arith::AddIOp::create(b, firstRow, r), col},
+            b.getIndexAttr(8), /*srcElements=*/Value(), b.getUnitAttr());
+    }
+    b.setInsertionPointToStart(ifWhole.elseBlock());
+    Value lastRow = arith::SubIOp::create(b, sourceRows, t.index(1));
+    for (auto [r, col] : chunkCoords) {
       Value row = arith::AddIOp::create(b, firstRow, r);
-      Value valid = arith::AndIOp::create(
-          b, enabled,
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, keyLen));
-      Value sourceRow = arith::MinSIOp::create(b, row, lastKey);
-      Value count = arith::SelectOp::create(b, valid, t.index(8), t.index(0));
+      Value count = arith::SelectOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, sourceRows),
+          t.index(8), t.index(0));
       nvgpu::DeviceAsyncCopyOp::create(
-          b, buffer, ValueRange{arith::AddIOp::create(b, bufferRow, r), col},
-          source, ValueRange{batch, head, sourceRow, col},
+          b, buffer, bufferIndices(r, col), source,
+          ValueRange{batch, head, arith::MinSIOp::create(b, row, lastRow), col},
           b.getIndexAttr(8), count, b.getUnitAttr());
     }
   }
@@ -1479,12 +1675,11 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     int64_t sharedBytes = 0;
     for (memref::AllocaOp alloca : *allocas) {
       MemRefType padded = paddedType(alloca.getType());
-      // Two stages of the K and V tiles: one being computed on, one being
-      // filled by cp.async.
+      // kKeyValueStages stages of the K and V tiles.
       if (pipelined && (alloca.getResult() == flash->key ||
                         alloca.getResult() == flash->value))
         padded = MemRefType::get(
-            {2 * padded.getDimSize(0), padded.getDimSize(1)},
+            {kKeyValueStages, padded.getDimSize(0), padded.getDimSize(1)},
             padded.getElementType(), MemRefLayoutAttrInterface(),
             padded.getMemorySpace());
       bufferTypes.push_back(padded);
@@ -1532,14 +1727,10 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
                                             ValueRange{});
       stageBuffers[alloca.getResult()] = buffer;
       Value view = buffer;
-      if (tileType.getRank() == 2) {
-        SmallVector<OpFoldResult> offsets(2, b.getIndexAttr(0));
-        SmallVector<OpFoldResult> sizes{b.getIndexAttr(tileType.getDimSize(0)),
-                                        b.getIndexAttr(tileType.getDimSize(1))};
-        SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-        view = memref::SubViewOp::create(b, buffer, offsets, sizes,
-                                         strides);
-      }
+      if (tileType.getRank() == 2)
+        view = tileView(b, buffer, tileType,
+                        bufferType.getRank() == 3 ? lowering.index(0)
+                                                  : Value());
       mapping.map(alloca.getResult(), view);
     }
     for (Operation &op : nest.getBody()->without_terminator()) {
@@ -1608,16 +1799,16 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     for (Operation &op : kvLoop.getBody()->without_terminator())
       if (auto load = dyn_cast<TileLoadOp>(op))
         kvLoads.push_back(load);
-    // Copies `load`'s tile, rows from firstRow, into rows from bufferRow of
-    // its shared buffer.
-    auto copyTile = [&](TileLoadOp load, Value firstRow, Value bufferRow,
+    // Copies `load`'s tile, rows from firstRow, into its shared buffer (at
+    // stage `stage` of a staged buffer).
+    auto copyTile = [&](TileLoadOp load, Value firstRow, Value stage,
                         Value enabled) {
       auto tileType = cast<MemRefType>(load.getTile().getType());
       issueTileCopy(b, lowering, threadId, threads,
                     mapping.lookupOrDefault(load.getSource()),
                     mapping.lookupOrDefault(load.getBatch()),
                     mapping.lookupOrDefault(load.getHead()), firstRow,
-                    bufferRow, stageBuffers.lookup(load.getTile()),
+                    stageBuffers.lookup(load.getTile()), stage,
                     tileType.getDimSize(0), tileType.getDimSize(1), enabled);
     };
     // Issues kv tile `tile` into stage `stage` as one cp.async group.
@@ -1625,14 +1816,13 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       for (TileLoadOp load : kvLoads) {
         Value rows = lowering.index(
             cast<MemRefType>(load.getTile().getType()).getDimSize(0));
-        copyTile(load, arith::MulIOp::create(b, tile, rows),
-                 arith::MulIOp::create(b, stage, rows), enabled);
+        copyTile(load, arith::MulIOp::create(b, tile, rows), stage, enabled);
       }
       NVVM::CpAsyncCommitGroupOp::create(b);
     };
     if (pipelined) {
-      // Prologue: the first tile into stage 0 (no bytes read if the loop
-      // does not run), in one group with the Q tile when Q is shared.
+      // Prologue, only if the loop runs: the first tile into stage 0, in
+      // one group with the Q tile when Q is shared.
       Value any = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lower,
                                         upper);
       auto ifAny = scf::IfOp::create(b, any, /*withElseRegion=*/false);
@@ -1641,8 +1831,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       if (sharedQuery)
         copyTile(flash.queryLoad,
                  mapping.lookupOrDefault(flash.queryLoad.getRow()),
-                 lowering.index(0), any);
-      issue(lower, lowering.index(0), any);
+                 /*stage=*/Value(), /*enabled=*/Value());
+      issue(lower, lowering.index(0), /*enabled=*/Value());
     }
 
     auto loop = scf::ForOp::create(b, lower, upper,
@@ -1666,19 +1856,10 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         // All groups but the newest (tile kt + 1) are complete.
         NVVM::CpAsyncWaitGroupOp::create(b, 1);
         gpu::BarrierOp::create(b);
-        auto stageView = [&](Value tile) -> Value {
-          auto type = cast<MemRefType>(tile.getType());
-          Value buffer = stageBuffers.lookup(tile);
-          Value offset = arith::MulIOp::create(
-              b, stage, lowering.index(type.getDimSize(0)));
-          SmallVector<OpFoldResult> offsets{offset, b.getIndexAttr(0)};
-          SmallVector<OpFoldResult> sizes{b.getIndexAttr(type.getDimSize(0)),
-                                          b.getIndexAttr(type.getDimSize(1))};
-          SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-          return memref::SubViewOp::create(b, buffer, offsets, sizes, strides);
-        };
-        keyTile = stageView(flash.key);
-        valueTile = stageView(flash.value);
+        keyTile = tileView(b, stageBuffers.lookup(flash.key),
+                           cast<MemRefType>(flash.key.getType()), stage);
+        valueTile = tileView(b, stageBuffers.lookup(flash.value),
+                             cast<MemRefType>(flash.value.getType()), stage);
       }
       for (Operation &op : kvLoop.getBody()->without_terminator()) {
         if (isa<TileQKOp, TileOnlineSoftmaxOp, TilePVOp>(op) ||
@@ -1710,6 +1891,25 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
 
   /// The workgroup buffer of each tile alloca of the nest being converted.
   DenseMap<Value, Value> stageBuffers;
+
+  /// The 2-D `tileType`-shaped view at the origin of `buffer` (padded
+  /// rows), of stage `stage` when `buffer` is a staged 3-D buffer.
+  static Value tileView(ImplicitLocOpBuilder &b, Value buffer,
+                        MemRefType tileType, Value stage) {
+    auto bufferType = cast<MemRefType>(buffer.getType());
+    SmallVector<OpFoldResult> offsets(bufferType.getRank(), b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes{b.getIndexAttr(tileType.getDimSize(0)),
+                                    b.getIndexAttr(tileType.getDimSize(1))};
+    SmallVector<OpFoldResult> strides(bufferType.getRank(), b.getIndexAttr(1));
+    if (!stage)
+      return memref::SubViewOp::create(b, buffer, offsets, sizes, strides);
+    offsets[0] = stage;
+    sizes.insert(sizes.begin(), b.getIndexAttr(1));
+    auto viewType = memref::SubViewOp::inferRankReducedResultType(
+        tileType.getShape(), bufferType, offsets, sizes, strides);
+    return memref::SubViewOp::create(b, viewType, buffer, offsets, sizes,
+                                     strides);
+  }
 
   /// Clones into the launch body every side-effect-free op whose result the
   /// body uses from outside (recursively through its operands), so that

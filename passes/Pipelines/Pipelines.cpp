@@ -4,6 +4,7 @@
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -36,8 +37,27 @@ void attn::buildLowerToCPUPipeline(OpPassManager &pm,
   pm.addPass(createAttnCheckForm(AttnCheckFormOptions{"llvm"}));
 }
 
+/// Makes the NVPTX backend address shared memory with 32-bit registers
+/// (LLVM's `nvptx-short-ptr`), unless the process set that option itself.
+/// Shared-memory addresses are below 2^32, and 64-bit ones cost the fused
+/// kernels two registers and two instructions per address: with a few
+/// dozen fragment addresses live in the kv loop, that is the difference
+/// between spilling and not. The option is process-wide and read when the
+/// NVPTX target machine is created, so it is set before any pipeline that
+/// creates one runs.
+static void useShortSharedPointers() {
+  llvm::DenseMap<llvm::StringRef, llvm::cl::Option *> &options =
+      llvm::cl::getRegisteredOptions();
+  auto it = options.find("nvptx-short-ptr");
+  if (it == options.end() || it->second->getNumOccurrences() > 0)
+    return;
+  // An unregistered or user-set option leaves the 64-bit default.
+  (void)it->second->addOccurrence(/*pos=*/0, "nvptx-short-ptr", "true");
+}
+
 void attn::buildLowerToPTXPipeline(OpPassManager &pm,
                                    const PTXPipelineOptions &options) {
+  useShortSharedPointers();
   pm.addPass(createAttnPlan());
   pm.addPass(createAttnTile(
       AttnTileOptions{options.blockQ.getValue(), options.blockK.getValue()}));

@@ -156,32 +156,38 @@ func.func @qk_f32(%q: memref<4x128xf32>, %k: memref<4x128xf32>,
 
 // -----
 
-// mask with a full band and a predicate: i = q0 + r, j = k0 + c,
-// delta = j - (i + nk - nq) in signed index arithmetic; the predicate body is
-// cloned with (i, j) for its arguments.
+// mask with a full band and a predicate: i = q0 + r, j = k0 + c; the key
+// bound and the band become a column range [first, last] of c' = j - jBase
+// at jBase = j (TileMaskOp::buildColumnBounds), tested at c' = 0:
+//   last  = min(nk - j - 1, (i + nk - nq - j) + upper),
+//   first = (i + nk - nq - j) + lower;
+// the predicate body is cloned with (i, j) for its arguments.
 
 // CHECK-LABEL: func.func @mask_band_predicate(
 // CHECK-SAME:    %[[S:[^:]+]]: memref<16x8xf32>, %[[Q0:[^:]+]]: index, %[[K0:[^:]+]]: index, %[[NQ:[^:]+]]: index, %[[NK:[^:]+]]: index)
 // CHECK-DAG:     %[[LO:.+]] = arith.constant -3 : index
-// CHECK-DAG:     %[[HI:.+]] = arith.constant 0 : index
+// CHECK-DAG:     %[[MINUS1:.+]] = arith.constant -1 : index
+// CHECK-DAG:     %[[ZERO:.+]] = arith.constant 0 : index
 // CHECK-DAG:     %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
 // CHECK:         %[[OFF:.+]] = arith.subi %[[NK]], %[[NQ]] : index
 // CHECK:         scf.for %[[R:.+]] =
 // CHECK-NEXT:      scf.for %[[C:.+]] =
 // CHECK-NEXT:        %[[I:.+]] = arith.addi %[[Q0]], %[[R]] : index
 // CHECK-NEXT:        %[[J:.+]] = arith.addi %[[K0]], %[[C]] : index
-// CHECK-NEXT:        %[[INKEYS:.+]] = arith.cmpi slt, %[[J]], %[[NK]] : index
+// CHECK-NEXT:        %[[REST:.+]] = arith.subi %[[NK]], %[[J]] : index
+// CHECK-NEXT:        %[[KEYLAST:.+]] = arith.addi %[[REST]], %[[MINUS1]] : index
 // CHECK-NEXT:        %[[DIAG:.+]] = arith.addi %[[I]], %[[OFF]] : index
-// CHECK-NEXT:        %[[DELTA:.+]] = arith.subi %[[J]], %[[DIAG]] : index
-// CHECK-NEXT:        %[[GE:.+]] = arith.cmpi sge, %[[DELTA]], %[[LO]] : index
-// CHECK-NEXT:        %[[A1:.+]] = arith.andi %[[INKEYS]], %[[GE]] : i1
-// CHECK-NEXT:        %[[LE:.+]] = arith.cmpi sle, %[[DELTA]], %[[HI]] : index
-// CHECK-NEXT:        %[[A2:.+]] = arith.andi %[[A1]], %[[LE]] : i1
+// CHECK-NEXT:        %[[SHIFT:.+]] = arith.subi %[[DIAG]], %[[J]] : index
+// CHECK-NEXT:        %[[LAST:.+]] = arith.minsi %[[KEYLAST]], %[[SHIFT]] : index
+// CHECK-NEXT:        %[[FIRST:.+]] = arith.addi %[[SHIFT]], %[[LO]] : index
+// CHECK-NEXT:        %[[LE:.+]] = arith.cmpi sge, %[[LAST]], %[[ZERO]] : index
+// CHECK-NEXT:        %[[GE:.+]] = arith.cmpi sle, %[[FIRST]], %[[ZERO]] : index
+// CHECK-NEXT:        %[[A1:.+]] = arith.andi %[[LE]], %[[GE]] : i1
 // CHECK-NEXT:        %[[DIFF:.+]] = arith.subi %[[I]], %[[J]] : index
 // CHECK-NEXT:        %[[PRED:.+]] = arith.cmpi ne, %[[DIFF]], %{{.+}} : index
-// CHECK-NEXT:        %[[A3:.+]] = arith.andi %[[A2]], %[[PRED]] : i1
+// CHECK-NEXT:        %[[A2:.+]] = arith.andi %[[A1]], %[[PRED]] : i1
 // CHECK-NEXT:        %[[X:.+]] = memref.load %[[S]][%[[R]], %[[C]]]
-// CHECK-NEXT:        %[[Y:.+]] = arith.select %[[A3]], %[[X]], %[[NEGINF]] : f32
+// CHECK-NEXT:        %[[Y:.+]] = arith.select %[[A2]], %[[X]], %[[NEGINF]] : f32
 // CHECK-NEXT:        memref.store %[[Y]], %[[S]][%[[R]], %[[C]]]
 // CHECK-NOT:     attn.yield
 func.func @mask_band_predicate(%s: memref<16x8xf32>, %q0: index, %k0: index,
@@ -208,7 +214,9 @@ func.func @mask_band_predicate(%s: memref<16x8xf32>, %q0: index, %k0: index,
 // CHECK-NEXT:      scf.for %[[C:.+]] =
 // CHECK-NEXT:        %[[I:.+]] = arith.addi %[[Q0]], %[[R]] : index
 // CHECK-NEXT:        %[[J:.+]] = arith.addi %[[K0]], %[[C]] : index
-// CHECK-NEXT:        %[[INKEYS:.+]] = arith.cmpi slt, %[[J]], %[[NK]] : index
+// CHECK-NEXT:        %[[REST:.+]] = arith.subi %[[NK]], %[[J]] : index
+// CHECK-NEXT:        %[[LAST:.+]] = arith.addi %[[REST]], %{{.+}} : index
+// CHECK-NEXT:        %[[INKEYS:.+]] = arith.cmpi sge, %[[LAST]], %{{.+}} : index
 // CHECK-NEXT:        %[[SUM:.+]] = arith.addi %[[I]], %[[J]] : index
 // CHECK-NEXT:        %[[OK:.+]] = arith.cmpi ult, %[[SUM]], %[[LIMIT]] : index
 // CHECK-NEXT:        %[[ALLOWED:.+]] = arith.andi %[[INKEYS]], %[[OK]] : i1
@@ -228,13 +236,16 @@ func.func @mask_predicate_uses_outer_value(%s: memref<4x4xf32>, %q0: index,
 
 // -----
 
-// mask without band or predicate: only the key bound j < key_len remains.
+// mask without band or predicate: only the key bound j < key_len remains,
+// as nk - j - 1 >= 0.
 
 // CHECK-LABEL: func.func @mask_keys_only(
 // CHECK-SAME:    %[[S:[^:]+]]: memref<4x4xf32>, %{{[^:]+}}: index, %[[K0:[^:]+]]: index, %{{[^:]+}}: index, %[[NK:[^:]+]]: index)
 // CHECK:         scf.for
 // CHECK:           %[[J:.+]] = arith.addi %[[K0]], %{{.+}} : index
-// CHECK-NEXT:      %[[OK:.+]] = arith.cmpi slt, %[[J]], %[[NK]] : index
+// CHECK-NEXT:      %[[REST:.+]] = arith.subi %[[NK]], %[[J]] : index
+// CHECK-NEXT:      %[[LAST:.+]] = arith.addi %[[REST]], %{{.+}} : index
+// CHECK-NEXT:      %[[OK:.+]] = arith.cmpi sge, %[[LAST]], %{{.+}} : index
 // CHECK-NOT:       arith.cmpi
 // CHECK:           arith.select %[[OK]]
 func.func @mask_keys_only(%s: memref<4x4xf32>, %q0: index, %k0: index,
@@ -245,14 +256,14 @@ func.func @mask_keys_only(%s: memref<4x4xf32>, %q0: index, %k0: index,
 
 // -----
 
-// mask with only an upper bound (causal): no lower-bound comparison.
+// mask with only an upper bound (causal): the band narrows `last`, and there
+// is no lower-bound comparison.
 
 // CHECK-LABEL: func.func @mask_causal(
 // CHECK:         scf.for
-// CHECK:           %[[DELTA:.+]] = arith.subi
-// CHECK-NOT:     arith.cmpi sge
-// CHECK:         arith.cmpi sle, %[[DELTA]]
-// CHECK-NOT:     arith.cmpi sge
+// CHECK:           %[[LAST:.+]] = arith.minsi
+// CHECK-NEXT:      arith.cmpi sge, %[[LAST]]
+// CHECK-NOT:     arith.cmpi sle
 // CHECK:         return
 func.func @mask_causal(%s: memref<4x4xf32>, %q0: index, %k0: index,
                        %nq: index, %nk: index) {

@@ -15,22 +15,31 @@
 // CHECK-NOT: vector.load %{{.*}} : memref<?x?x?x128xbf16>, vector<2xbf16>
 // Prologue: Q, then the first K and V tile, one commit group.
 // CHECK: scf.if
+// CHECK: nvgpu.device_async_copy %{{.*}}, %[[QBUF]][%{{.*}}, %{{.*}}], 8 {bypassL1}
 // CHECK: nvgpu.device_async_copy %{{.*}}, %[[QBUF]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // CHECK: nvgpu.device_async_copy
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for
 // CHECK: nvvm.cp.async.wait.group 1
 // Q Kᵀ: Q fragments from the shared tile, two independent mma per K
-// fragment (one per row tile).
-// CHECK: nvgpu.ldmatrix %[[QTILE]]
+// fragment (one per row tile); the lane's Q row goes through an opaque copy
+// so that the fragment addresses differ by constants.
+// CHECK: %[[QROW:.*]] = llvm.inline_asm has_side_effects "mov.b64 $0, $1;", "=l,l"
+// CHECK: %[[QROWINDEX:.*]] = arith.index_castui %[[QROW]] : i64 to index
+// CHECK: %[[ROW1:.*]] = arith.addi %[[QROWINDEX]], %{{.*}} : index
+// CHECK: nvgpu.ldmatrix %[[QTILE]][%[[ROW1]]
 // CHECK: nvvm.mma.sync
 // CHECK-NEXT: llvm.extractvalue
 // CHECK: nvvm.mma.sync
+// The last key tile may end past Nk: its scores are masked if some lane of
+// the warp has such a key.
+// CHECK: nvvm.vote.sync any
+// CHECK: arith.select
 // Softmax: the scale is folded into the exponent's fma; acc is rescaled
 // only when the warp votes that some row max moved by more than 8.
 // CHECK: %[[RISES:.*]] = nvvm.vote.sync any %{{.*}}, %{{.*}} -> i1
-// CHECK: math.fma %{{.*}}, %{{.*}}, %{{.*}} : f32
-// CHECK: math.exp2
+// CHECK: %[[EXPONENT:.*]] = math.fma %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz"(%[[EXPONENT]])
 // CHECK: scf.if %[[RISES]] -> (f32,
 // CHECK: arith.mulf
 // P is rounded in pairs.

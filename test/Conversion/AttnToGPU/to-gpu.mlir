@@ -57,34 +57,51 @@
 
 // Register-resident FlashAttention: 64 query rows = 16 per warp of 128
 // threads. Q fragments come straight from global memory; only K and V are
-// in shared memory, two stages of each (64 = 2 x 32 rows), filled by
-// cp.async one tile ahead; S, P, the row statistics and the accumulator
-// are loop-carried registers; the softmax works in the log2 domain and
-// reduces over quads with xor shuffles; O is stored from the fragments in
-// pairs.
+// in shared memory, two stages of each (2 x 32 rows), filled by cp.async
+// one tile ahead; S, P, the row statistics and the accumulator are
+// loop-carried registers; the softmax works in the log2 domain and reduces
+// over quads with xor shuffles; O is stored from the fragments in pairs.
 // REG-LABEL: func.func @registers
 // REG: gpu.launch
 // REG-SAME: dynamic_shared_memory_size
-// REG: %[[KBUF:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x72xbf16, #gpu.address_space<workgroup>>
-// REG: memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x72xbf16, #gpu.address_space<workgroup>>
+// REG: %[[KBUF:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x32x72xbf16, #gpu.address_space<workgroup>>
+// REG: memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x32x72xbf16, #gpu.address_space<workgroup>>
 // REG: vector.load %{{.*}} {alignment = 4 : i64} : memref<?x?x?x64xbf16>, vector<2xbf16>
-// Prologue: the first tile into stage 0, only if the loop runs.
+// Prologue, only if the loop runs: the first tile into stage 0. A tile
+// inside the tensor is copied from one strided view of this thread's chunks
+// (rows 128 threads / 8 chunks = 16 apart), with no byte count; the last
+// tile clamps its source rows and zero-fills the rows past the end.
 // REG: scf.if
-// REG: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], %[[KBUF]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
+// REG: scf.if
+// REG: %[[CHUNKS:.*]] = memref.subview %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] [1, 1, 2, 8] [1, 1, 16, 1] : memref<?x?x?x64xbf16> to memref<2x8xbf16, strided<[1024, 1], offset: ?>>
+// REG: nvgpu.device_async_copy %[[CHUNKS]][%{{.*}}, %{{.*}}], %[[KBUF]][%{{.*}}, %{{.*}}, %{{.*}}], 8 {bypassL1}
+// REG: } else {
+// REG: arith.minsi
+// REG: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], %[[KBUF]][%{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // REG: nvvm.cp.async.commit.group
 // REG: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}},
-// Next tile into the other stage, then wait for this one.
+// Next tile into the other stage (if there is one), then wait for this one.
+// REG: scf.if
 // REG: nvgpu.device_async_copy
 // REG: nvvm.cp.async.commit.group
 // REG: nvvm.cp.async.wait.group 1
 // REG: gpu.barrier
-// REG: memref.subview %[[KBUF]][%{{.*}}, 0] [32, 64] [1, 1]
+// REG: memref.subview %[[KBUF]][%{{.*}}, 0, 0] [1, 32, 64] [1, 1, 1]
 // K fragments by ldmatrix.x4, V fragments by ldmatrix.x4.trans.
 // REG: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false}
 // REG: nvvm.mma.sync
+// Partial tiles: each row's allowed key columns as an i32 range (opaque to
+// LLVM, so the compares stay 32-bit), and the per-element selects only if
+// some lane of the warp has a disallowed key.
 // REG: scf.if %{{.*}} -> (f32,
+// REG: arith.minsi
+// REG: %[[LAST:.*]] = llvm.inline_asm has_side_effects "mov.b32 $0, $1;", "=r,r" %{{.*}} : (i32) -> i32
+// REG: %[[SOME:.*]] = nvvm.vote.sync any %{{.*}}, %{{.*}} -> i1
+// REG: scf.if %[[SOME]] -> (f32,
+// REG: arith.cmpi sle, %{{.*}}, %[[LAST]] : i32
+// REG: arith.select
 // REG: gpu.shuffle xor %{{.*}}, %{{.*}}, %{{.*}} : f32
-// REG: math.exp2
+// REG: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz"(%{{.*}}) : (f32) -> f32
 // REG: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = true}
 // REG: nvvm.mma.sync
 // REG: gpu.barrier

@@ -131,12 +131,32 @@ def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects]> {
   }];
   let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
-    /// Builds the i1 "pair (i, j) is allowed" of this mask at the insertion
-    /// point of `b`: j < keyLen, the band on j - (i + diagonalOffset) and
-    /// the predicate (its body cloned with `mapping` extended by (i, j);
-    /// values it uses from above go through `mapping` too). The one
-    /// definition every lowering of this op uses. `diagonalOffset` is
-    /// keyLen - queryLen, computed once by the caller outside its loops.
+    /// The allowed key columns of query `i` in a row of keys starting at
+    /// `jBase`: key j = jBase + c passes the key length and the band iff
+    /// `first <= c <= last` (`first` is null without a lower band bound).
+    /// Both are index values; `last` may be below `first` (no key).
+    struct ColumnBounds {
+      ::mlir::Value first, last;
+    };
+    /// Builds the ColumnBounds of this mask at the insertion point of `b`.
+    /// The one definition of the length and band conditions:
+    ///   c <= keyLen - 1 - jBase,
+    ///   c <= band_upper + (i + diagonalOffset) - jBase,
+    ///   c >= band_lower + (i + diagonalOffset) - jBase.
+    /// `diagonalOffset` is keyLen - queryLen, computed once by the caller
+    /// outside its loops.
+    ColumnBounds buildColumnBounds(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                   ::mlir::Value i, ::mlir::Value jBase,
+                                   ::mlir::Value keyLen,
+                                   ::mlir::Value diagonalOffset);
+    /// Builds the i1 result of the predicate region for (i, j) (its body
+    /// cloned with `mapping` extended by (i, j); values it uses from above
+    /// go through `mapping` too), or returns null without a predicate.
+    ::mlir::Value buildPredicate(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                 ::mlir::Value i, ::mlir::Value j,
+                                 ::mlir::IRMapping mapping = {});
+    /// Builds the i1 "pair (i, j) is allowed" of this mask: the column
+    /// bounds at jBase = j hold c = 0, and the predicate holds.
     ::mlir::Value buildAllowed(::mlir::OpBuilder &b, ::mlir::Location loc,
                                ::mlir::Value i, ::mlir::Value j,
                                ::mlir::Value keyLen,
