@@ -31,9 +31,15 @@
 //     emitted k-step outer so that consecutive mma are independent;
 //     thread (g = lane / 4, t = lane % 4) holds rows g and g + 8 and, in
 //     each 8-column slice, columns 2t and 2t + 1;
-//   - partial tiles are masked element-wise on the fragments;
+//   - partial tiles are masked on the fragments: per row, the allowed key
+//     columns form one range (TileMaskOp::buildColumnBounds) compared as
+//     i32 with each fragment's constant column, only in warps where some
+//     lane has a disallowed key; a predicate region is evaluated per
+//     element;
 //   - the softmax works in the log2 domain (log2(e) folded into the scale,
-//     the scale folded into the exponent's fma) so that it uses exp2;
+//     the scale folded into the exponent's fma) so that it uses exp2, as
+//     ex2.approx.ftz (one MUFU instruction; the non-ftz form adds a
+//     compare and two multiplies for subnormal results);
 //   - the online softmax runs on the fragments: row max (a balanced tree,
 //     then two xor shuffles over the quad); the running max moves only when
 //     a warp vote sees some row exceed it by kRescaleThreshold, so acc is
@@ -41,7 +47,10 @@
 //     partial until the end;
 //   - K fragments come from ldmatrix.x4, V fragments from ldmatrix.x4.trans,
 //     each requested one step ahead of its mma; K and V have two
-//     shared-memory stages filled by cp.async one tile ahead;
+//     shared-memory stages filled by cp.async one tile ahead, with one
+//     barrier per iteration; a tile wholly inside the tensor is copied from
+//     one strided view per thread (addresses = base + constants), only the
+//     last one with clamped rows and zero fill;
 //   - P is rounded to the input type in pairs (cvt.rn.bf16x2.f32) and used
 //     directly as the A operand of P V (the accumulator layout of an m16n8
 //     pair is the A layout of one m16k16 chunk); acc stays in registers as
@@ -1770,9 +1779,10 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
 
   /// Emits the kv loop of `flash` with S, P, m, l and acc in registers, and
   /// the normalisation and stores that follow it. With `pipelined`, the K
-  /// and V tiles are double-buffered: iteration kt first issues the cp.async
-  /// copies of tile kt + 1 into the other stage, then waits for tile kt's
-  /// group, so the loads of the next tile overlap the MMAs of this one.
+  /// and V tiles are double-buffered: iteration kt waits for tile kt's
+  /// cp.async group, passes the one barrier of the iteration, then issues
+  /// the copies of tile kt + 1 into the other stage, so that they overlap
+  /// the MMAs of tile kt.
   void emitRegisterFlash(ImplicitLocOpBuilder &b, TileLoweringBuilder &lowering,
                          Value threadId, FlashNest flash, IRMapping &mapping,
                          bool pipelined, bool sharedQuery) {
@@ -1821,8 +1831,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       NVVM::CpAsyncCommitGroupOp::create(b);
     };
     if (pipelined) {
-      // Prologue, only if the loop runs: the first tile into stage 0, in
-      // one group with the Q tile when Q is shared.
+      // Prologue, only if the loop runs: the first tile into its stage
+      // (tile kt lives in stage kt mod kKeyValueStages), in one group with
+      // the Q tile when Q is shared.
       Value any = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lower,
                                         upper);
       auto ifAny = scf::IfOp::create(b, any, /*withElseRegion=*/false);
@@ -1832,7 +1843,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         copyTile(flash.queryLoad,
                  mapping.lookupOrDefault(flash.queryLoad.getRow()),
                  /*stage=*/Value(), /*enabled=*/Value());
-      issue(lower, lowering.index(0), /*enabled=*/Value());
+      issue(lower,
+            arith::RemUIOp::create(b, lower, lowering.index(kKeyValueStages)),
+            /*enabled=*/Value());
     }
 
     auto loop = scf::ForOp::create(b, lower, upper,
@@ -1846,16 +1859,19 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       Value keyTile = mapping.lookupOrDefault(flash.key);
       Value valueTile = mapping.lookupOrDefault(flash.value);
       if (pipelined) {
-        Value stage = arith::RemUIOp::create(
-            b, arith::SubIOp::create(b, kt, lower), lowering.index(2));
+        Value stage =
+            arith::RemUIOp::create(b, kt, lowering.index(kKeyValueStages));
         Value next = arith::AddIOp::create(b, kt, lowering.index(1));
-        Value nextStage = arith::SubIOp::create(b, lowering.index(1), stage);
+        Value nextStage = arith::RemUIOp::create(
+            b, next, lowering.index(kKeyValueStages));
+        // Tile kt (the only group in flight) has landed for every thread,
+        // and every warp is done with iteration kt - 1, which read the
+        // stage tile kt + 1 goes to: one barrier covers both.
+        NVVM::CpAsyncWaitGroupOp::create(b, 0);
+        gpu::BarrierOp::create(b);
         issue(next, nextStage,
               arith::CmpIOp::create(b, arith::CmpIPredicate::slt, next,
                                     upper));
-        // All groups but the newest (tile kt + 1) are complete.
-        NVVM::CpAsyncWaitGroupOp::create(b, 1);
-        gpu::BarrierOp::create(b);
         keyTile = tileView(b, stageBuffers.lookup(flash.key),
                            cast<MemRefType>(flash.key.getType()), stage);
         valueTile = tileView(b, stageBuffers.lookup(flash.value),
@@ -1875,8 +1891,10 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
           mapping.lookupOrDefault(flash.maskIf.getCondition()), flash.mask,
           mapping.lookupOrDefault(flash.mask.getQueryStart()),
           mapping.lookupOrDefault(flash.mask.getKeyStart()));
-      // The next iteration overwrites the tiles read here.
-      gpu::BarrierOp::create(b);
+      // Without pipelining the next iteration's loads overwrite the tiles
+      // read here.
+      if (!pipelined)
+        gpu::BarrierOp::create(b);
       scf::YieldOp::create(b, state);
     }
     emitter.finish(loop.getResults(),

@@ -77,13 +77,13 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
       signalPassFailure();
   }
 
-  /// The key tile when block-k is 0 (auto): 64 keys for head dims up to 64,
-  /// 32 above. With 128-row q-tiles on the GPU, D = 128 and 64-key tiles
-  /// need more than 255 registers per thread once a mask is applied (8
-  /// bytes of spills on sm_90a), so larger head dims take 32-key tiles
-  /// (bench/NOTES.md, v4 and v10).
+  /// The key tile when block-k is 0 (auto): 64 keys for head dims up to
+  /// 128, 32 above. With 128-row q-tiles on the GPU, D = 128 and 64-key
+  /// tiles fit 255 registers per thread without spills on sm_80 and sm_90a
+  /// since the kv loop's shared addresses are 32-bit and its mask bounds
+  /// i32 (bench/NOTES.md, v11), and run 3-6% faster than 32-key tiles.
   static int64_t defaultKeyBlock(int64_t headDim) {
-    return headDim <= 64 ? 64 : 32;
+    return headDim <= 128 ? 64 : 32;
   }
 
   /// Diagnoses tile sizes that are not powers of two in [16, 256] and tiles

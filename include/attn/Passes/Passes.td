@@ -32,7 +32,7 @@ def AttnTile : Pass<"attn-tile"> {
            "Query rows per tile (a power of two, 16 to 256)">,
     Option<"blockK", "block-k", "int64_t", /*default=*/"0",
            "Key rows per tile (a power of two, 16 to 256; 0 = by head "
-           "dim: 64 up to D = 64, else 32)">,
+           "dim: 64 up to D = 128, else 32)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",

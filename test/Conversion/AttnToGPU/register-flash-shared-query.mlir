@@ -20,7 +20,7 @@
 // CHECK: nvgpu.device_async_copy
 // CHECK: nvvm.cp.async.commit.group
 // CHECK: scf.for
-// CHECK: nvvm.cp.async.wait.group 1
+// CHECK: nvvm.cp.async.wait.group 0
 // Q Kᵀ: Q fragments from the shared tile, two independent mma per K
 // fragment (one per row tile); the lane's Q row goes through an opaque copy
 // so that the fragment addresses differ by constants.

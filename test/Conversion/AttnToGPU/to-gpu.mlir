@@ -80,12 +80,14 @@
 // REG: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], %[[KBUF]][%{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // REG: nvvm.cp.async.commit.group
 // REG: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}},
-// Next tile into the other stage (if there is one), then wait for this one.
+// Wait for this tile; one barrier per iteration (this tile is visible to
+// all, and every warp is done with the stage the next tile goes to); then
+// the next tile into the other stage, if there is one.
+// REG: nvvm.cp.async.wait.group 0
+// REG-NEXT: gpu.barrier
 // REG: scf.if
 // REG: nvgpu.device_async_copy
 // REG: nvvm.cp.async.commit.group
-// REG: nvvm.cp.async.wait.group 1
-// REG: gpu.barrier
 // REG: memref.subview %[[KBUF]][%{{.*}}, 0, 0] [1, 32, 64] [1, 1, 1]
 // K fragments by ldmatrix.x4, V fragments by ldmatrix.x4.trans.
 // REG: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false}
@@ -104,7 +106,7 @@
 // REG: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz"(%{{.*}}) : (f32) -> f32
 // REG: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = true}
 // REG: nvvm.mma.sync
-// REG: gpu.barrier
+// REG-NOT: gpu.barrier
 // REG: scf.yield
 // REG: gpu.shuffle xor
 // REG: math.log

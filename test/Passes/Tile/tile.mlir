@@ -109,7 +109,7 @@ func.func @window(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv) {
 
 // Dense without predicate: all kv-tiles; only the tile past the last key is
 // partial. No LSE store without an LSE operand. With D = 128 the default
-// key tile is 32 rows.
+// key tile is 64 rows.
 // CHECK-LABEL: func.func @dense
 // CHECK: arith.ceildivui
 // CHECK: %[[NKT:.*]] = arith.ceildivui
@@ -117,7 +117,7 @@ func.func @window(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv) {
 // CHECK: %[[KEND:.*]] = arith.addi
 // CHECK: %[[PARTIAL:.*]] = arith.cmpi sgt, %[[KEND]], %{{.*}} : index
 // CHECK-NEXT: scf.if %[[PARTIAL]] {
-// CHECK-NEXT: attn.tile.mask %{{.*}} at(%{{.*}}) extents(%{{.*}}) : memref<64x32xf32>
+// CHECK-NEXT: attn.tile.mask %{{.*}} at(%{{.*}}) extents(%{{.*}}) : memref<64x64xf32>
 // CHECK: attn.tile.store %{{.*}} : memref<64x128xf32>, memref<?x?x?x128xf32>
 // CHECK-NOT: attn.tile.store
 func.func @dense(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv) {
