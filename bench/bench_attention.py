@@ -12,8 +12,10 @@ reference to 1e-3. Outputs are poisoned with NaN before every run and must
 be fully written; rows with no allowed key must give O = 0 and LSE = -inf;
 NaN never passes.
 
-Timing: CUDA events, warm-up, median of several runs, inputs rotated among
-sets larger than L2, all peers in this one process: SDPA with the flash
+Timing: CUDA events around each call, warm-up, the median over interleaved
+rounds (every contender once per round, enqueued ahead so that only GPU time
+is measured), inputs rotated among sets larger than L2, all peers in this
+one process: SDPA with the flash
 backend, SDPA with the cuDNN backend, torch.compile(flex_attention) with the
 equivalent mask, and attn. TFLOP/s counts 4·B·H·D per allowed (q, k) pair
 (so causal counts about half of full).
@@ -147,21 +149,42 @@ def check(bundles, d, kind, b, hq, hk, nq, nk, seed):
         problems
 
 
-def cuda_time(fn, input_sets, reps, warmup=2):
-    for i in range(warmup):
-        fn(*input_sets[i % len(input_sets)])
+def interleaved_times(contenders, input_sets, rounds, warmup=2):
+    """Median GPU time of one call of each contender (name -> fn).
+
+    Each round calls every contender once, starting at a rotating position,
+    and every call takes the next input set, so no call finds its inputs in
+    L2. All rounds are enqueued before the one synchronization: the host runs
+    ahead of the GPU, so each event pair brackets the call's kernels only,
+    not its launch or Python overhead, and slow drift of the clocks affects
+    every contender alike."""
+    names = list(contenders)
+    calls = 0
+
+    def next_inputs():
+        nonlocal calls
+        calls += 1
+        return input_sets[calls % len(input_sets)]
+
+    for _ in range(warmup):
+        for name in names:
+            contenders[name](*next_inputs())
     torch.cuda.synchronize()
-    times = []
-    for i in range(reps):
-        args = input_sets[i % len(input_sets)]
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn(*args)
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3)
-    return statistics.median(times)
+    events = {name: [] for name in names}
+    for r in range(rounds):
+        first = r % len(names)
+        for name in names[first:] + names[:first]:
+            args = next_inputs()
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            contenders[name](*args)
+            end.record()
+            events[name].append((start, end))
+    torch.cuda.synchronize()
+    return {name: statistics.median(start.elapsed_time(end) / 1e3
+                                    for start, end in pairs)
+            for name, pairs in events.items()}
 
 
 _FLEX = None
@@ -186,7 +209,7 @@ def pair_count(kind, nq, nk):
     return int(allowed_mask(kind, nq, nk, "cuda").sum().item())
 
 
-def time_config(bundles, d, kind, n, reps, attn_reps):
+def time_config(bundles, d, kind, n, rounds):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.nn.attention.flex_attention import create_block_mask
     b, h = TOKENS // n, HIDDEN // d
@@ -201,6 +224,7 @@ def time_config(bundles, d, kind, n, reps, attn_reps):
         lse = torch.empty(b, h, n, device=dev, dtype=torch.float32)
         input_sets.append((q, k, v, o, lse))
     flops = 4.0 * b * h * d * pair_count(kind, n, n)
+    contenders = {}
     results = {}
 
     def sdpa(backend):
@@ -214,7 +238,8 @@ def time_config(bundles, d, kind, n, reps, attn_reps):
         for name, backend in (("flash", SDPBackend.FLASH_ATTENTION),
                               ("cudnn", SDPBackend.CUDNN_ATTENTION)):
             try:
-                results[name] = cuda_time(sdpa(backend), input_sets, reps)
+                sdpa(backend)(*input_sets[0])
+                contenders[name] = sdpa(backend)
             except RuntimeError as e:
                 results[name] = None
                 print(f"  {name} unavailable: {str(e)[:80]}")
@@ -232,17 +257,14 @@ def time_config(bundles, d, kind, n, reps, attn_reps):
     flex(*input_sets[0][:3], block_mask=block_mask)
     torch.cuda.synchronize()
     flex_compile = time.time() - t0
-    results["flex"] = cuda_time(
-        lambda q, k, v, o, lse: flex(q, k, v, block_mask=block_mask),
-        input_sets, reps)
+    contenders["flex"] = (
+        lambda q, k, v, o, lse: flex(q, k, v, block_mask=block_mask))
 
     for variant, by_config in bundles.items():
         if (kind, d) not in by_config or (variant == "attn_simt" and n > 4096):
             continue  # the CUDA-core cross-check is timed at small sizes only
-        bundle = by_config[(kind, d)]
-        results[variant] = cuda_time(
-            lambda q, k, v, o, lse: bundle(q, k, v, o, lse), input_sets,
-            attn_reps, warmup=1)
+        contenders[variant] = by_config[(kind, d)]
+    results.update(interleaved_times(contenders, input_sets, rounds))
     tflops = {name: (flops / t / 1e12 if t else None)
               for name, t in results.items()}
     return {"d": d, "mask": kind, "n": n, "b": b, "h": h,
@@ -255,8 +277,8 @@ def main():
     parser.add_argument("--bundles", default=str(ROOT / "bench" / "bundles"))
     parser.add_argument("--out", default=os.environ.get("OUT", "."))
     parser.add_argument("--sizes", default="1024,4096,16384")
-    parser.add_argument("--reps", type=int, default=20)
-    parser.add_argument("--attn-reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=20,
+                        help="timing rounds (every contender once each)")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-checks", action="store_true")
     args = parser.parse_args()
@@ -332,8 +354,7 @@ def main():
         for n in [int(x) for x in args.sizes.split(",")]:
             for d in (64, 128):
                 for kind in ("causal", "full", "window"):
-                    row = time_config(bundles, d, kind, n, args.reps,
-                                      args.attn_reps)
+                    row = time_config(bundles, d, kind, n, args.reps)
                     timings.append(row)
                     print(json.dumps(row), flush=True)
 

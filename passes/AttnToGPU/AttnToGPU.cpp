@@ -104,10 +104,6 @@ static int64_t maxSharedBytes(StringRef chip) {
 /// memory (16-byte cp.async and ldmatrix rows).
 static constexpr int64_t kSharedBufferAlignment = 16;
 
-/// Shared-memory stages of the pipelined K and V tiles: one being computed
-/// on, one being filled by cp.async.
-static constexpr int64_t kKeyValueStages = 2;
-
 /// Registers per thread the register-resident lowering may spend on Q
 /// fragments held for the whole kv loop; above it (e.g. 32 rows per warp at
 /// D = 128: 64 registers) Q stays in shared memory and its fragments are
@@ -1535,20 +1531,46 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     return registers > kMaxQueryFragmentRegisters && copiesEvenly(q);
   }
 
-  /// Whether the K/V tiles of `flash` can be double-buffered with cp.async:
-  /// both copy evenly, and two stages (plus the Q tile when it prefers
-  /// shared memory) fit the block's shared memory.
-  bool pipeliningApplies(FlashNest flash) {
+  /// How the K/V tiles of a fused kv loop are pipelined through shared
+  /// memory: `stages` buffers per tile, tile kt in stage kt mod stages;
+  /// iteration kt issues the cp.async group of tile kt + ahead and waits
+  /// for tile kt's group, around the iteration's one barrier.
+  ///  - issued after the barrier, the copy may overwrite the stage of
+  ///    iteration kt - 1 (every warp is past it), so stages >= ahead + 1;
+  ///  - issued before the wait, it is in flight during the wait, but some
+  ///    warp may still compute on iteration kt - 1, so stages >= ahead + 2.
+  struct KeyValuePipeline {
+    int64_t stages = 0, ahead = 0;
+    bool issueBeforeWait = false;
+  };
+
+  /// The pipeline of `flash` (stages = 0 when its tiles do not copy evenly
+  /// or do not fit): 4 stages, 2 tiles ahead, issued before the wait, when
+  /// they fit half of the block's shared memory (two blocks of
+  /// 255-register threads still share an SM; D = 64); otherwise 2 stages,
+  /// 1 tile ahead, issued after the barrier, when they fit with the Q tile
+  /// (if Q prefers shared memory). At D = 64 on an H100 the first is
+  /// 3-9% faster than the second, and faster than 3 stages either way
+  /// (bench/NOTES.md, v11).
+  KeyValuePipeline keyValuePipeline(FlashNest flash) {
     auto q = cast<MemRefType>(flash.query.getType());
     auto k = cast<MemRefType>(flash.key.getType());
     auto v = cast<MemRefType>(flash.value.getType());
     if (!copiesEvenly(k) || !copiesEvenly(v))
-      return false;
-    int64_t elements = kKeyValueStages * (paddedType(k).getNumElements() +
-                                          paddedType(v).getNumElements());
-    if (queryPrefersShared(flash))
-      elements += paddedType(q).getNumElements();
-    return elements * (k.getElementTypeBitWidth() / 8) <= maxSharedBytes(chip);
+      return {};
+    int64_t elementBytes = k.getElementTypeBitWidth() / 8;
+    auto bytes = [&](int64_t stages) {
+      int64_t elements = stages * (paddedType(k).getNumElements() +
+                                   paddedType(v).getNumElements());
+      if (queryPrefersShared(flash))
+        elements += paddedType(q).getNumElements();
+      return elements * elementBytes;
+    };
+    if (bytes(4) <= maxSharedBytes(chip) / 2)
+      return {/*stages=*/4, /*ahead=*/2, /*issueBeforeWait=*/true};
+    if (bytes(2) <= maxSharedBytes(chip))
+      return {/*stages=*/2, /*ahead=*/1, /*issueBeforeWait=*/false};
+    return {};
   }
 
   /// Issues the cp.async copies of rows [firstRow, firstRow + rows) of
@@ -1657,7 +1679,11 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       if (flash && !registerLoweringApplies(*flash))
         flash.reset();
     }
-    bool pipelined = flash && pipeliningApplies(*flash);
+    KeyValuePipeline pipeline;
+    if (flash)
+      pipeline = keyValuePipeline(*flash);
+    int64_t stages = pipeline.stages;
+    bool pipelined = stages > 0;
     bool sharedQuery = pipelined && queryPrefersShared(*flash);
     // Q fragments too large for registers need the pipelined shared Q tile;
     // without it the per-op lowering (all tiles shared) is the honest form.
@@ -1684,11 +1710,11 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     int64_t sharedBytes = 0;
     for (memref::AllocaOp alloca : *allocas) {
       MemRefType padded = paddedType(alloca.getType());
-      // kKeyValueStages stages of the K and V tiles.
+      // `stages` stages of the K and V tiles.
       if (pipelined && (alloca.getResult() == flash->key ||
                         alloca.getResult() == flash->value))
         padded = MemRefType::get(
-            {kKeyValueStages, padded.getDimSize(0), padded.getDimSize(1)},
+            {stages, padded.getDimSize(0), padded.getDimSize(1)},
             padded.getElementType(), MemRefLayoutAttrInterface(),
             padded.getMemorySpace());
       bufferTypes.push_back(padded);
@@ -1755,7 +1781,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
             (flash->storeLse && &op == flash->storeLse.getOperation()))
           continue;
         if (&op == flash->kvLoop.getOperation()) {
-          emitRegisterFlash(b, lowering, threadId, *flash, mapping, pipelined,
+          emitRegisterFlash(b, lowering, threadId, *flash, mapping, pipeline,
                             sharedQuery);
           continue;
         }
@@ -1778,14 +1804,15 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
   }
 
   /// Emits the kv loop of `flash` with S, P, m, l and acc in registers, and
-  /// the normalisation and stores that follow it. With `pipelined`, the K
-  /// and V tiles are double-buffered: iteration kt waits for tile kt's
-  /// cp.async group, passes the one barrier of the iteration, then issues
-  /// the copies of tile kt + 1 into the other stage, so that they overlap
-  /// the MMAs of tile kt.
+  /// the normalisation and stores that follow it. With a pipeline (stages
+  /// > 0), the K and V tiles go through shared-memory stages filled by
+  /// cp.async `ahead` tiles in advance, with one barrier per iteration (see
+  /// KeyValuePipeline), so that the copies overlap the MMAs.
   void emitRegisterFlash(ImplicitLocOpBuilder &b, TileLoweringBuilder &lowering,
                          Value threadId, FlashNest flash, IRMapping &mapping,
-                         bool pipelined, bool sharedQuery) {
+                         KeyValuePipeline pipeline, bool sharedQuery) {
+    int64_t stages = pipeline.stages, ahead = pipeline.ahead;
+    bool pipelined = stages > 0;
     auto q = cast<MemRefType>(flash.query.getType());
     auto v = cast<MemRefType>(flash.value.getType());
     auto k = cast<MemRefType>(flash.key.getType());
@@ -1830,10 +1857,14 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       }
       NVVM::CpAsyncCommitGroupOp::create(b);
     };
+    // Tile kt lives in stage kt mod `stages`.
+    auto stageOf = [&](Value tile) -> Value {
+      return arith::RemUIOp::create(b, tile, lowering.index(stages));
+    };
     if (pipelined) {
-      // Prologue, only if the loop runs: the first tile into its stage
-      // (tile kt lives in stage kt mod kKeyValueStages), in one group with
-      // the Q tile when Q is shared.
+      // Prologue, only if the loop runs: tiles lower .. lower + ahead - 1,
+      // one group each (empty past the last tile); the Q tile, when Q is
+      // shared, joins the first.
       Value any = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lower,
                                         upper);
       auto ifAny = scf::IfOp::create(b, any, /*withElseRegion=*/false);
@@ -1843,9 +1874,13 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         copyTile(flash.queryLoad,
                  mapping.lookupOrDefault(flash.queryLoad.getRow()),
                  /*stage=*/Value(), /*enabled=*/Value());
-      issue(lower,
-            arith::RemUIOp::create(b, lower, lowering.index(kKeyValueStages)),
-            /*enabled=*/Value());
+      for (int64_t s = 0; s < ahead; ++s) {
+        Value tile = arith::AddIOp::create(b, lower, lowering.index(s));
+        issue(tile, stageOf(tile),
+              s == 0 ? Value()
+                     : arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
+                                             tile, upper));
+      }
     }
 
     auto loop = scf::ForOp::create(b, lower, upper,
@@ -1859,19 +1894,25 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       Value keyTile = mapping.lookupOrDefault(flash.key);
       Value valueTile = mapping.lookupOrDefault(flash.value);
       if (pipelined) {
-        Value stage =
-            arith::RemUIOp::create(b, kt, lowering.index(kKeyValueStages));
-        Value next = arith::AddIOp::create(b, kt, lowering.index(1));
-        Value nextStage = arith::RemUIOp::create(
-            b, next, lowering.index(kKeyValueStages));
-        // Tile kt (the only group in flight) has landed for every thread,
-        // and every warp is done with iteration kt - 1, which read the
-        // stage tile kt + 1 goes to: one barrier covers both.
-        NVVM::CpAsyncWaitGroupOp::create(b, 0);
+        Value stage = stageOf(kt);
+        // Tile kt + ahead, into a stage no warp reads any more (see
+        // KeyValuePipeline); after the wait, tile kt's group has landed
+        // for this thread (the newer groups, tiles kt + 1 .. kt + ahead or
+        // kt + ahead - 1, may be in flight), and after the barrier for
+        // every thread.
+        Value next = arith::AddIOp::create(b, kt, lowering.index(ahead));
+        auto issueNext = [&] {
+          issue(next, stageOf(next),
+                arith::CmpIOp::create(b, arith::CmpIPredicate::slt, next,
+                                      upper));
+        };
+        if (pipeline.issueBeforeWait)
+          issueNext();
+        NVVM::CpAsyncWaitGroupOp::create(
+            b, pipeline.issueBeforeWait ? ahead : ahead - 1);
         gpu::BarrierOp::create(b);
-        issue(next, nextStage,
-              arith::CmpIOp::create(b, arith::CmpIPredicate::slt, next,
-                                    upper));
+        if (!pipeline.issueBeforeWait)
+          issueNext();
         keyTile = tileView(b, stageBuffers.lookup(flash.key),
                            cast<MemRefType>(flash.key.getType()), stage);
         valueTile = tileView(b, stageBuffers.lookup(flash.value),

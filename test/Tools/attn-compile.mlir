@@ -27,8 +27,9 @@
 // MANIFEST-NEXT: "ceildiv(Nq, 128)",
 // MANIFEST-NEXT: "8",
 // MANIFEST-NEXT: "B"
-// Two 64-row stages of K and V, rows padded to 72 halves: 2 x 2 x 64 x 72 x 2.
-// MANIFEST: "shared_bytes": 36864,
+// Four 64-row stages of K and V (they fit twice per SM at D = 64), rows
+// padded to 72 halves: 4 x 2 x 64 x 72 x 2.
+// MANIFEST: "shared_bytes": 73728,
 // MANIFEST-NEXT: "args": [
 // MANIFEST-NEXT: "q",
 // MANIFEST-NEXT: "k",

@@ -19,8 +19,14 @@
 // CHECK: nvgpu.device_async_copy %{{.*}}, %[[QBUF]][%{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // CHECK: nvgpu.device_async_copy
 // CHECK: nvvm.cp.async.commit.group
+// Two stages (four would not fit twice per SM): wait for tile kt, one
+// barrier, then tile kt + 1 into the stage iteration kt - 1 read.
 // CHECK: scf.for
 // CHECK: nvvm.cp.async.wait.group 0
+// CHECK-NEXT: gpu.barrier
+// CHECK: scf.if
+// CHECK: nvgpu.device_async_copy
+// CHECK: nvvm.cp.async.commit.group
 // Q Kᵀ: Q fragments from the shared tile, two independent mma per K
 // fragment (one per row tile); the lane's Q row goes through an opaque copy
 // so that the fragment addresses differ by constants.
@@ -54,10 +60,10 @@ func.func @shared_query(%q: memref<?x?x?x128xbf16>, %k: memref<?x?x?x128xbf16>,
 }
 
 // At D = 64 the fragments of 32 rows take 32 registers: Q stays in
-// registers (loaded from global memory), only K and V are shared:
-// 2 x 2 x 64 x 72 x 2 = 36864 bytes.
+// registers (loaded from global memory), only K and V are shared, in four
+// stages (two tiles in flight): 4 x 2 x 64 x 72 x 2 = 73728 bytes.
 // D64-LABEL: func.func @register_query
-// D64: arith.constant 36864 : i32
+// D64: arith.constant 73728 : i32
 // D64: vector.load %{{.*}} {alignment = 4 : i64} : memref<?x?x?x64xbf16>, vector<2xbf16>
 // D64-NOT: memref.subview %{{.*}}[0, 0] [128, 64]
 // D64: scf.for

@@ -57,20 +57,21 @@
 
 // Register-resident FlashAttention: 64 query rows = 16 per warp of 128
 // threads. Q fragments come straight from global memory; only K and V are
-// in shared memory, two stages of each (2 x 32 rows), filled by cp.async
-// one tile ahead; S, P, the row statistics and the accumulator are
-// loop-carried registers; the softmax works in the log2 domain and reduces
-// over quads with xor shuffles; O is stored from the fragments in pairs.
+// in shared memory, four stages of each (4 x 32 rows: they fit twice per
+// SM), filled by cp.async two tiles ahead; S, P, the row statistics and the
+// accumulator are loop-carried registers; the softmax works in the log2
+// domain and reduces over quads with xor shuffles; O is stored from the
+// fragments in pairs.
 // REG-LABEL: func.func @registers
 // REG: gpu.launch
 // REG-SAME: dynamic_shared_memory_size
-// REG: %[[KBUF:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x32x72xbf16, #gpu.address_space<workgroup>>
-// REG: memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x32x72xbf16, #gpu.address_space<workgroup>>
+// REG: %[[KBUF:.*]] = memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x32x72xbf16, #gpu.address_space<workgroup>>
+// REG: memref.view %{{.*}}[%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x32x72xbf16, #gpu.address_space<workgroup>>
 // REG: vector.load %{{.*}} {alignment = 4 : i64} : memref<?x?x?x64xbf16>, vector<2xbf16>
-// Prologue, only if the loop runs: the first tile into stage 0. A tile
-// inside the tensor is copied from one strided view of this thread's chunks
-// (rows 128 threads / 8 chunks = 16 apart), with no byte count; the last
-// tile clamps its source rows and zero-fills the rows past the end.
+// Prologue, only if the loop runs: the first two tiles, one group each. A
+// tile inside the tensor is copied from one strided view of this thread's
+// chunks (rows 128 threads / 8 chunks = 16 apart), with no byte count; the
+// last tile clamps its source rows and zero-fills the rows past the end.
 // REG: scf.if
 // REG: scf.if
 // REG: %[[CHUNKS:.*]] = memref.subview %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] [1, 1, 2, 8] [1, 1, 16, 1] : memref<?x?x?x64xbf16> to memref<2x8xbf16, strided<[1024, 1], offset: ?>>
@@ -79,15 +80,16 @@
 // REG: arith.minsi
 // REG: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}], %[[KBUF]][%{{.*}}, %{{.*}}, %{{.*}}], 8, %{{.*}} {bypassL1}
 // REG: nvvm.cp.async.commit.group
+// REG: nvvm.cp.async.commit.group
 // REG: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}},
-// Wait for this tile; one barrier per iteration (this tile is visible to
-// all, and every warp is done with the stage the next tile goes to); then
-// the next tile into the other stage, if there is one.
-// REG: nvvm.cp.async.wait.group 0
-// REG-NEXT: gpu.barrier
+// Tile kt + 2 (if it exists) into stage (kt + 2) mod 4, last read in
+// iteration kt - 2, issued before the wait; two newer groups may stay in
+// flight; one barrier per iteration.
 // REG: scf.if
 // REG: nvgpu.device_async_copy
 // REG: nvvm.cp.async.commit.group
+// REG-NEXT: nvvm.cp.async.wait.group 2
+// REG-NEXT: gpu.barrier
 // REG: memref.subview %[[KBUF]][%{{.*}}, 0, 0] [1, 32, 64] [1, 1, 1]
 // K fragments by ldmatrix.x4, V fragments by ldmatrix.x4.trans.
 // REG: nvgpu.ldmatrix %{{.*}} {numTiles = 4 : i32, transpose = false}
