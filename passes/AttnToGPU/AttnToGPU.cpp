@@ -46,9 +46,10 @@
 //     rescaled only in those iterations; the running sum stays a per-thread
 //     partial until the end;
 //   - K fragments come from ldmatrix.x4, V fragments from ldmatrix.x4.trans,
-//     each requested one step ahead of its mma; K and V have two
-//     shared-memory stages filled by cp.async one tile ahead, with one
-//     barrier per iteration; a tile wholly inside the tensor is copied from
+//     each requested one step ahead of its mma; K and V go through 4 (two
+//     tiles ahead) or 2 (one tile ahead) shared-memory stages filled by
+//     cp.async, with one barrier per iteration (KeyValuePipeline); a tile
+//     wholly inside the tensor is copied from
 //     one strided view per thread (addresses = base + constants), only the
 //     last one with clamped rows and zero fill;
 //   - P is rounded to the input type in pairs (cvt.rn.bf16x2.f32) and used
