@@ -206,12 +206,12 @@ public:
     StringRef constraints = type.isInteger(64) ? "=l,l" : "=r,r";
     Value operand =
         isIndex ? arith::IndexCastUIOp::create(b, type, value) : value;
-    Value copy = LLVM::InlineAsmOp::create(
-                     b, type, ValueRange{operand}, move, constraints,
-                     /*has_side_effects=*/true, /*is_align_stack=*/false,
-                     LLVM::TailCallKind::None, LLVM::AsmDialectAttr(),
-                     ArrayAttr())
-                     .getRes();
+    Value copy =
+        LLVM::InlineAsmOp::create(
+            b, type, ValueRange{operand}, move, constraints,
+            /*has_side_effects=*/true, /*is_align_stack=*/false,
+            LLVM::TailCallKind::None, LLVM::AsmDialectAttr(), ArrayAttr())
+            .getRes();
     return isIndex ? arith::IndexCastUIOp::create(b, b.getIndexType(), copy)
                    : copy;
   }
@@ -1029,9 +1029,9 @@ public:
       auto masked = [&] {
         SmallVector<Value> result;
         for (int64_t r = 0; r < rowTiles; ++r)
-          llvm::append_range(result, maskScores(scores[r], r, mask,
-                                                {bounds[2 * r],
-                                                 bounds[2 * r + 1]}));
+          llvm::append_range(result,
+                             maskScores(scores[r], r, mask,
+                                        {bounds[2 * r], bounds[2 * r + 1]}));
         return result;
       };
       if (!mask.getPredicate().empty())
@@ -1104,10 +1104,10 @@ public:
                                             newMax, negInf);
         Value shift =
             arith::SelectOp::create(b, empty, tiles.f32(0.0f), newMax);
-        alpha[row] = arith::SelectOp::create(
-            b, empty, tiles.f32(1.0f),
-            tiles.exp2FlushToZero(
-                arith::SubFOp::create(b, oldMax[row], shift)));
+        alpha[row] =
+            arith::SelectOp::create(b, empty, tiles.f32(1.0f),
+                                    tiles.exp2FlushToZero(arith::SubFOp::create(
+                                        b, oldMax[row], shift)));
         Value negShift = arith::NegFOp::create(b, shift);
         SmallVector<Value> probs;
         for (size_t i = 0; i < scores[r].size(); i += 4)
@@ -1354,8 +1354,7 @@ private:
     for (size_t i = 0; i < scores.size(); ++i) {
       int64_t column = 8 * (i / 4) + i % 2, half = (i % 4) / 2;
       const RowBounds &row = rows[half];
-      Value constant =
-          arith::ConstantIntOp::create(b, b.getI32Type(), column);
+      Value constant = arith::ConstantIntOp::create(b, b.getI32Type(), column);
       Value allowed = arith::CmpIOp::create(b, arith::CmpIPredicate::sle,
                                             constant, row.last);
       if (row.first)
@@ -1364,8 +1363,7 @@ private:
             arith::CmpIOp::create(b, arith::CmpIPredicate::sge, constant,
                                   row.first));
       if (!mask.getPredicate().empty()) {
-        Value key =
-            arith::AddIOp::create(b, row.keyBase, tiles.index(column));
+        Value key = arith::AddIOp::create(b, row.keyBase, tiles.index(column));
         allowed = arith::AndIOp::create(
             b, allowed,
             mask.buildPredicate(b, b.getLoc(), row.query, key, valueMapping));
@@ -1577,8 +1575,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
   /// Issues the cp.async copies of rows [firstRow, firstRow + rows) of
   /// source[batch, head] into rows [0, rows) of `buffer` (of stage
   /// `stage` of a staged 3-D buffer when `stage` is given), unless
-  /// `enabled` (when given) is false. Thread `threadId` copies the 16-byte chunks
-  /// threadId + i · threads. A tile that lies wholly inside the source
+  /// `enabled` (when given) is false. Thread `threadId` copies the 16-byte
+  /// chunks threadId + i · threads. A tile that lies wholly inside the source
   /// (every tile but the last) is copied without per-chunk checks, so that
   /// each copy's addresses are one per-tile base plus a constant; rows of
   /// the last tile past the source's end read no bytes and are
@@ -1608,7 +1606,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       for (int64_t i = 0; i < copies; ++i) {
         auto [row, chunk] = t.split(
             arith::AddIOp::create(b, threadId, t.index(i * threads)), chunks);
-        chunkCoords.push_back({row, arith::MulIOp::create(b, chunk, t.index(8))});
+        chunkCoords.push_back(
+            {row, arith::MulIOp::create(b, chunk, t.index(8))});
       }
     }
     auto bufferIndices = [&](Value row, Value col) -> SmallVector<Value, 3> {
@@ -1643,8 +1642,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       auto sourceType = cast<MemRefType>(source.getType());
       auto chunkType = memref::SubViewOp::inferRankReducedResultType(
           {copies, 8}, sourceType, offsets, sizes, strides);
-      Value chunkView = memref::SubViewOp::create(b, chunkType, source,
-                                                  offsets, sizes, strides);
+      Value chunkView = memref::SubViewOp::create(b, chunkType, source, offsets,
+                                                  sizes, strides);
       for (auto [i, coords] : llvm::enumerate(chunkCoords))
         nvgpu::DeviceAsyncCopyOp::create(
             b, buffer, bufferIndices(coords.first, coords.second), chunkView,
@@ -1764,9 +1763,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       stageBuffers[alloca.getResult()] = buffer;
       Value view = buffer;
       if (tileType.getRank() == 2)
-        view = tileView(b, buffer, tileType,
-                        bufferType.getRank() == 3 ? lowering.index(0)
-                                                  : Value());
+        view =
+            tileView(b, buffer, tileType,
+                     bufferType.getRank() == 3 ? lowering.index(0) : Value());
       mapping.map(alloca.getResult(), view);
     }
     for (Operation &op : nest.getBody()->without_terminator()) {
@@ -1879,8 +1878,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         Value tile = arith::AddIOp::create(b, lower, lowering.index(s));
         issue(tile, stageOf(tile),
               s == 0 ? Value()
-                     : arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
-                                             tile, upper));
+                     : arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tile,
+                                             upper));
       }
     }
 
@@ -1903,9 +1902,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         // every thread.
         Value next = arith::AddIOp::create(b, kt, lowering.index(ahead));
         auto issueNext = [&] {
-          issue(next, stageOf(next),
-                arith::CmpIOp::create(b, arith::CmpIPredicate::slt, next,
-                                      upper));
+          issue(
+              next, stageOf(next),
+              arith::CmpIOp::create(b, arith::CmpIPredicate::slt, next, upper));
         };
         if (pipeline.issueBeforeWait)
           issueNext();
