@@ -307,6 +307,24 @@ public:
     });
   }
 
+  /// The global row firstRow + r of tile row r, whether it is below the
+  /// tensor's row count `rows`, and the tensor indices [b, h, row, rest of
+  /// the tile indices] of the element.
+  struct TensorRow {
+    Value inRange;
+    SmallVector<Value> indices;
+  };
+  TensorRow tensorRow(Value batch, Value head, Value firstRow, Value rows,
+                      ArrayRef<Value> tileIndices) {
+    Value row = arith::AddIOp::create(b, firstRow, tileIndices[0]);
+    TensorRow result;
+    result.inRange =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, rows);
+    result.indices = {batch, head, row};
+    result.indices.append(tileIndices.begin() + 1, tileIndices.end());
+    return result;
+  }
+
   /// tile[r, ...] = row0 + r < N ? buffer[b, h, row0 + r, ...] : 0.
   void lowerLoad(TileLoadOp op) {
     Value tile = op.getTile();
@@ -321,17 +339,16 @@ public:
     forEachDistributed(
         cast<MemRefType>(tile.getType()).getNumElements(), [&](Value e) {
           SmallVector<Value> indices = tileIndices(tile, e);
-          Value row = arith::AddIOp::create(b, op.getRow(), indices[0]);
-          Value inRange =
-              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, rows);
-          auto ifOp = scf::IfOp::create(b, TypeRange{elementType}, inRange,
-                                        /*withElseRegion=*/true);
+          TensorRow source = tensorRow(op.getBatch(), op.getHead(), op.getRow(),
+                                       rows, indices);
+          auto ifOp =
+              scf::IfOp::create(b, TypeRange{elementType}, source.inRange,
+                                /*withElseRegion=*/true);
           {
             OpBuilder::InsertionGuard guard(b);
             b.setInsertionPointToStart(ifOp.thenBlock());
-            SmallVector<Value> source{op.getBatch(), op.getHead(), row};
-            source.append(indices.begin() + 1, indices.end());
-            Value loaded = memref::LoadOp::create(b, op.getSource(), source);
+            Value loaded =
+                memref::LoadOp::create(b, op.getSource(), source.indices);
             scf::YieldOp::create(b, loaded);
             b.setInsertionPointToStart(ifOp.elseBlock());
             Value zero = arith::ConstantOp::create(
@@ -350,17 +367,15 @@ public:
     forEachDistributed(
         cast<MemRefType>(tile.getType()).getNumElements(), [&](Value e) {
           SmallVector<Value> indices = tileIndices(tile, e);
-          Value row = arith::AddIOp::create(b, op.getRow(), indices[0]);
-          Value inRange =
-              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, rows);
-          auto ifOp = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
+          TensorRow dest = tensorRow(op.getBatch(), op.getHead(), op.getRow(),
+                                     rows, indices);
+          auto ifOp =
+              scf::IfOp::create(b, dest.inRange, /*withElseRegion=*/false);
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(ifOp.thenBlock());
           Value value = memref::LoadOp::create(b, tile, indices);
-          SmallVector<Value> dest{op.getBatch(), op.getHead(), row};
-          dest.append(indices.begin() + 1, indices.end());
           memref::StoreOp::create(b, fromF32(value, destType), op.getDest(),
-                                  dest);
+                                  dest.indices);
         });
   }
 
@@ -1022,10 +1037,7 @@ public:
     // tile (below the causal diagonal) keeps its scores; without a
     // predicate the bounds alone tell.
     SmallVector<Value> maybeMasked = updateIf(partial, flat, [&] {
-      SmallVector<RowBounds> bounds;
-      for (int64_t r = 0; r < rowTiles; ++r)
-        for (int64_t half = 0; half < 2; ++half)
-          bounds.push_back(rowBounds(r, half, mask, q0, k0));
+      SmallVector<RowBounds> bounds = rowBounds(mask, q0, k0);
       auto masked = [&] {
         SmallVector<Value> result;
         for (int64_t r = 0; r < rowTiles; ++r)
@@ -1305,25 +1317,21 @@ private:
     return value;
   }
 
-  /// The key columns of row `half` of row tile r that the length and band
-  /// conditions allow: this thread's keys are k0 + 2t + c for the constants
-  /// c = n0 + j, and they pass iff first <= c <= last (no `first` without
-  /// a lower band bound). The bounds are clamped to [-1, blockK] and
-  /// narrowed to i32, so that each element costs a compare with a constant
-  /// instead of 64-bit index arithmetic.
+  /// The key columns of each of this thread's rows (rowOf(r, half) at
+  /// index 2r + half) that the length and band conditions allow: this
+  /// thread's keys are k0 + 2t + c for the constants c = n0 + j, and they
+  /// pass iff first <= c <= last (no `first` without a lower band bound).
+  /// The bounds are clamped to [-1, blockK] and narrowed to i32, so that
+  /// each element costs a compare with a constant instead of 64-bit index
+  /// arithmetic.
   struct RowBounds {
     Value query, keyBase, first, last;
   };
-  RowBounds rowBounds(int64_t r, int64_t half, TileMaskOp mask, Value q0,
-                      Value k0) {
+  SmallVector<RowBounds> rowBounds(TileMaskOp mask, Value q0, Value k0) {
     Value keyLen = mapped(mask.getKeyLen());
     Value offset =
         arith::SubIOp::create(b, keyLen, mapped(mask.getQueryLen()));
-    RowBounds row;
-    row.keyBase = arith::AddIOp::create(b, k0, twoT);
-    row.query = arith::AddIOp::create(b, q0, rowOf(r, half));
-    TileMaskOp::ColumnBounds bounds = mask.buildColumnBounds(
-        b, b.getLoc(), row.query, row.keyBase, keyLen, offset);
+    Value keyBase = arith::AddIOp::create(b, k0, twoT);
     auto clampToI32 = [&](Value column) -> Value {
       if (!column)
         return {};
@@ -1333,9 +1341,15 @@ private:
       return tiles.opaque(
           arith::IndexCastOp::create(b, b.getI32Type(), clamped));
     };
-    row.first = clampToI32(bounds.first);
-    row.last = clampToI32(bounds.last);
-    return row;
+    SmallVector<RowBounds> result;
+    for (Value row : rows) {
+      Value query = arith::AddIOp::create(b, q0, row);
+      TileMaskOp::ColumnBounds bounds =
+          mask.buildColumnBounds(b, b.getLoc(), query, keyBase, keyLen, offset);
+      result.push_back(
+          {query, keyBase, clampToI32(bounds.first), clampToI32(bounds.last)});
+    }
+    return result;
   }
 
   /// The vote of this warp's lanes on `predicate`.
