@@ -11,6 +11,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/STLExtras.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace attn;
 
@@ -124,65 +126,8 @@ LogicalResult TileMaskOp::verify() {
   return success();
 }
 
-TileMaskOp::ColumnBounds
-TileMaskOp::buildColumnBounds(OpBuilder &b, Location loc, Value i, Value jBase,
-                              Value keyLen, Value diagonalOffset) {
-  auto plus = [&](Value value, int64_t constant) -> Value {
-    if (constant == 0)
-      return value;
-    return arith::AddIOp::create(
-        b, loc, value, arith::ConstantIndexOp::create(b, loc, constant));
-  };
-  ColumnBounds bounds;
-  // j < keyLen.
-  bounds.last = plus(arith::SubIOp::create(b, loc, keyLen, jBase), -1);
-  std::optional<int64_t> lower = getBandLower(), upper = getBandUpper();
-  if (!lower && !upper)
-    return bounds;
-  // The band on j - (i + diagonalOffset), in signed index arithmetic:
-  // c = j - jBase lies in [lower, upper] + (i + diagonalOffset - jBase).
-  Value shift = arith::SubIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, i, diagonalOffset), jBase);
-  if (upper)
-    bounds.last =
-        arith::MinSIOp::create(b, loc, bounds.last, plus(shift, *upper));
-  if (lower)
-    bounds.first = plus(shift, *lower);
-  return bounds;
-}
-
-Value TileMaskOp::buildPredicate(OpBuilder &b, Location loc, Value i, Value j,
-                                 IRMapping mapping) {
-  if (getPredicate().empty())
-    return {};
-  Block &body = getPredicate().front();
-  mapping.map(body.getArgument(0), i);
-  mapping.map(body.getArgument(1), j);
-  for (Operation &nested : body.without_terminator())
-    b.clone(nested, mapping);
-  return mapping.lookupOrDefault(
-      cast<YieldOp>(body.getTerminator()).getValue());
-}
-
-Value TileMaskOp::buildAllowed(OpBuilder &b, Location loc, Value i, Value j,
-                               Value keyLen, Value diagonalOffset,
-                               IRMapping mapping) {
-  ColumnBounds bounds = buildColumnBounds(b, loc, i, j, keyLen, diagonalOffset);
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value allowed = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge,
-                                        bounds.last, zero);
-  if (bounds.first)
-    allowed = arith::AndIOp::create(
-        b, loc, allowed,
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle, bounds.first,
-                              zero));
-  if (Value holds = buildPredicate(b, loc, i, j, mapping))
-    allowed = arith::AndIOp::create(b, loc, allowed, holds);
-  return allowed;
-}
-
 LogicalResult TileMaskOp::verifyRegions() {
-  return verifyPredicateRegion(*this, getPredicate());
+  return verifyStepPredicateRegion(*this, getPredicate());
 }
 
 /// Verifies the row-state tiles of the softmax ops: `[Bq]` each.
@@ -201,6 +146,11 @@ LogicalResult TileOnlineSoftmaxOp::verify() {
     return failure();
   if (scores->size() != 2 || acc->size() != 2)
     return emitOpError() << "scores and acc must be 2-D tiles";
+  float threshold = getRescaleThreshold().convertToFloat();
+  if (!(threshold >= 0.0f) || std::isinf(threshold))
+    return emitOpError() << "rescale_threshold must be finite and "
+                            "non-negative, got "
+                         << threshold;
   return failure(
       failed(checkRowState(*this, (*scores)[0], getRowMax().getType(),
                            getRowSum().getType())) ||

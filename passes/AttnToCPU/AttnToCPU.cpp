@@ -5,6 +5,9 @@
 // ExecutionEngine), as the executable definition of every structure.
 //
 // Strategy:
+//   - Every attn.fused.forward is first replaced by its decomposition
+//     (FusedForwardOp::decompose): the kv loop of attn.tile.* ops that
+//     states the numerics the GPU emitters implement as a unit.
 //   - Every attn.tile.* op becomes a nest of scf.for loops over its static
 //     tile extents with memref.load / memref.store on the tiles and buffers
 //     and arith / math ops for the arithmetic, exactly as the op's
@@ -21,7 +24,7 @@
 //     arith.select on the row state, so no NaN is ever stored (see the
 //     patterns).
 //   - Mask predicates are inlined: the predicate region's body is cloned into
-//     the innermost loop with its block arguments mapped to (i, j).
+//     the innermost loop with its block arguments mapped to (b, h, i, j).
 //   - Finally the body of every scf.forall that allocates (memref.alloca, the
 //     tiler's tile buffers) is wrapped in memref.alloca_scope, so that once
 //     the forall becomes a sequential loop the stack does not grow per
@@ -33,6 +36,7 @@
 
 #include "attn/Dialect/Attn/AttnOps.h"
 #include "attn/Passes/Passes.h"
+#include "attn/Dialect/Attn/SoftmaxNumerics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -280,10 +284,11 @@ struct TileQKLowering : OpRewritePattern<TileQKOp> {
 /// j = key_start + c and delta = j - (i + key_len - query_len) (signed index
 /// arithmetic, so delta may be negative):
 ///   allowed = j < key_len && band_lower <= delta <= band_upper
-///             && predicate(i, j)
+///             && predicate(b, h, i, j)
 ///   scores[r, c] = allowed ? scores[r, c] : -inf
-/// Absent band bounds are not tested; the predicate region's body is cloned
-/// into the loop with its arguments mapped to (i, j).
+/// (TileMask::buildAllowed). Absent band bounds are not tested; the
+/// predicate region's body is cloned into the loop with its arguments
+/// mapped to (b, h, i, j).
 struct TileMaskLowering : OpRewritePattern<TileMaskOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -299,7 +304,9 @@ struct TileMaskLowering : OpRewritePattern<TileMaskOp> {
         [&](OpBuilder &b, Location loc, ValueRange ivs) {
           Value i = arith::AddIOp::create(b, loc, op.getQueryStart(), ivs[0]);
           Value j = arith::AddIOp::create(b, loc, op.getKeyStart(), ivs[1]);
-          Value allowed = op.buildAllowed(b, loc, i, j, op.getKeyLen(), offset);
+          Value allowed =
+              op.getMask().buildAllowed(b, loc, op.getBatch(), op.getHead(), i,
+                                        j, op.getKeyLen(), offset);
           Value score = memref::LoadOp::create(b, loc, op.getScores(), ivs);
           Value masked =
               arith::SelectOp::create(b, loc, allowed, score, negInf);
@@ -310,16 +317,18 @@ struct TileMaskLowering : OpRewritePattern<TileMaskOp> {
   }
 };
 
-/// attn.tile.online_softmax: per row r < Bq,
-///   m'   = max(m[r], max_c S[r, c])
-///   live = m' != -inf;  base = live ? m' : 0
-///   α    = live ? exp(m[r] - base) : 1
-///   S[r, c] = exp(S[r, c] - base)        (0 when !live: every S[r, c] is
-///                                          -inf and exp(-inf) = 0)
+/// attn.tile.online_softmax: per row r < Bq, in the log2 domain
+/// (softmax::buildRises / buildRowUpdate, the formulas the GPU emitters
+/// share):
+///   T     = max_c S[r, c]
+///   m'    = T > m[r] + threshold ? max(m[r], T) : m[r]
+///   shift = m' = -inf ? 0 : m';  α = m' = -inf ? 1 : exp2(m[r] - shift)
+///   S[r, c] = exp2(S[r, c] - shift)       (0 when m' = -inf: every S[r, c]
+///                                          is -inf and exp2(-inf) = 0)
 ///   l[r] = α · l[r] + Σ_c S[r, c]
 ///   acc[r, e] = α · acc[r, e]
 ///   m[r] = m'
-/// Subtracting `base` instead of m' keeps -inf - -inf (NaN) out of every
+/// Subtracting `shift` instead of m' keeps -inf - -inf (NaN) out of every
 /// computation, so a row with no allowed key keeps m = -inf, l = 0.
 struct TileOnlineSoftmaxLowering : OpRewritePattern<TileOnlineSoftmaxOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -330,50 +339,50 @@ struct TileOnlineSoftmaxLowering : OpRewritePattern<TileOnlineSoftmaxOp> {
     ArrayRef<int64_t> scoresShape = op.getScores().getType().getShape();
     int64_t rows = scoresShape[0], cols = scoresShape[1];
     int64_t accCols = op.getAcc().getType().getShape()[1];
+    float threshold = op.getRescaleThreshold().convertToFloat();
     Value negInf = negInfF32(rewriter, loc);
     Value zero = f32Constant(rewriter, loc, 0.0f);
-    Value one = f32Constant(rewriter, loc, 1.0f);
     buildTileLoops(
         rewriter, loc, {rows}, [&](OpBuilder &b, Location loc, ValueRange ivs) {
           Value r = ivs[0];
           Value oldMax = memref::LoadOp::create(b, loc, op.getRowMax(), r);
-          Value newMax = buildReduction(
-              b, loc, cols, oldMax,
+          Value tileMax = buildReduction(
+              b, loc, cols, negInf,
               [&](OpBuilder &b, Location loc, Value c, Value running) {
                 Value s = memref::LoadOp::create(b, loc, op.getScores(),
                                                  ValueRange{r, c});
                 return arith::MaximumFOp::create(b, loc, running, s);
               });
-          Value dead = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
-                                             newMax, negInf);
-          Value base = arith::SelectOp::create(b, loc, dead, zero, newMax);
-          Value shiftedOld = arith::SubFOp::create(b, loc, oldMax, base);
-          Value alpha = arith::SelectOp::create(
-              b, loc, dead, one, math::ExpOp::create(b, loc, shiftedOld));
+          auto exp2 = [&](Value x) -> Value {
+            return math::Exp2Op::create(b, loc, x);
+          };
+          softmax::RowUpdate update = softmax::buildRowUpdate(
+              b, loc, oldMax, tileMax,
+              softmax::buildRises(b, loc, oldMax, tileMax, threshold), exp2);
           Value tileSum = buildReduction(
               b, loc, cols, zero,
               [&](OpBuilder &b, Location loc, Value c, Value sum) {
                 Value s = memref::LoadOp::create(b, loc, op.getScores(),
                                                  ValueRange{r, c});
-                Value shifted = arith::SubFOp::create(b, loc, s, base);
-                Value p = math::ExpOp::create(b, loc, shifted);
+                Value shifted = arith::SubFOp::create(b, loc, s, update.shift);
+                Value p = math::Exp2Op::create(b, loc, shifted);
                 memref::StoreOp::create(b, loc, p, op.getScores(),
                                         ValueRange{r, c});
                 return arith::AddFOp::create(b, loc, sum, p);
               });
           Value oldSum = memref::LoadOp::create(b, loc, op.getRowSum(), r);
-          Value decayed = arith::MulFOp::create(b, loc, alpha, oldSum);
-          Value newSum = arith::AddFOp::create(b, loc, decayed, tileSum);
+          Value newSum =
+              math::FmaOp::create(b, loc, update.alpha, oldSum, tileSum);
           memref::StoreOp::create(b, loc, newSum, op.getRowSum(), r);
           buildTileLoops(
               b, loc, {accCols},
               [&](OpBuilder &b, Location loc, ValueRange inner) {
                 SmallVector<Value> index = {r, inner[0]};
                 Value a = memref::LoadOp::create(b, loc, op.getAcc(), index);
-                Value scaled = arith::MulFOp::create(b, loc, alpha, a);
+                Value scaled = arith::MulFOp::create(b, loc, a, update.alpha);
                 memref::StoreOp::create(b, loc, scaled, op.getAcc(), index);
               });
-          memref::StoreOp::create(b, loc, newMax, op.getRowMax(), r);
+          memref::StoreOp::create(b, loc, update.newMax, op.getRowMax(), r);
         });
     rewriter.eraseOp(op);
     return success();
@@ -410,10 +419,10 @@ struct TilePVLowering : OpRewritePattern<TilePVOp> {
   }
 };
 
-/// attn.tile.finalize: per row r, with empty = (l[r] == 0) and
-/// safe = empty ? 1 : l[r]:
-///   acc[r, e] = empty ? 0 : acc[r, e] / safe
-///   m[r]      = empty ? -inf : m[r] + log(safe)
+/// attn.tile.finalize: per row r (softmax::buildInverseSum and
+/// buildLogSumExp, the formulas the GPU emitters share):
+///   acc[r, e] = acc[r, e] · (l[r] = 0 ? 0 : 1 / l[r])
+///   m[r]      = l[r] = 0 ? -inf : m[r] ln 2 + ln l[r]
 /// so a row with no allowed key gets O = 0 and LSE = -inf, never NaN.
 struct TileFinalizeLowering : OpRewritePattern<TileFinalizeOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -422,32 +431,24 @@ struct TileFinalizeLowering : OpRewritePattern<TileFinalizeOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     ArrayRef<int64_t> accShape = op.getAcc().getType().getShape();
-    Value negInf = negInfF32(rewriter, loc);
-    Value zero = f32Constant(rewriter, loc, 0.0f);
-    Value one = f32Constant(rewriter, loc, 1.0f);
     buildTileLoops(
         rewriter, loc, {accShape[0]},
         [&](OpBuilder &b, Location loc, ValueRange ivs) {
           Value r = ivs[0];
           Value sum = memref::LoadOp::create(b, loc, op.getRowSum(), r);
-          Value empty = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ,
-                                              sum, zero);
-          Value safe = arith::SelectOp::create(b, loc, empty, one, sum);
+          Value inverse = softmax::buildInverseSum(b, loc, sum);
           buildTileLoops(
               b, loc, {accShape[1]},
               [&](OpBuilder &b, Location loc, ValueRange inner) {
                 SmallVector<Value> index = {r, inner[0]};
                 Value a = memref::LoadOp::create(b, loc, op.getAcc(), index);
-                Value normalised = arith::DivFOp::create(b, loc, a, safe);
-                Value out =
-                    arith::SelectOp::create(b, loc, empty, zero, normalised);
+                Value out = arith::MulFOp::create(b, loc, a, inverse);
                 memref::StoreOp::create(b, loc, out, op.getAcc(), index);
               });
           Value max = memref::LoadOp::create(b, loc, op.getRowMax(), r);
-          Value logSum = math::LogOp::create(b, loc, safe);
-          Value lse = arith::AddFOp::create(b, loc, max, logSum);
-          Value result = arith::SelectOp::create(b, loc, empty, negInf, lse);
-          memref::StoreOp::create(b, loc, result, op.getRowMax(), r);
+          memref::StoreOp::create(b, loc,
+                                  softmax::buildLogSumExp(b, loc, max, sum),
+                                  op.getRowMax(), r);
         });
     rewriter.eraseOp(op);
     return success();
@@ -520,6 +521,13 @@ namespace {
 struct AttnToCPUPass : public attn::impl::AttnToCPUBase<AttnToCPUPass> {
   void runOnOperation() override {
     Operation *root = getOperation();
+    // Fused steps first, into the tile ops their decomposition defines.
+    SmallVector<FusedForwardOp> steps;
+    root->walk([&](FusedForwardOp op) { steps.push_back(op); });
+    OpBuilder builder(&getContext());
+    for (FusedForwardOp step : steps)
+      step.decompose(builder);
+
     RewritePatternSet patterns(&getContext());
     populateAttnToCPUPatterns(patterns);
     // Each pattern replaces one tile op by ops outside the attn dialect, so a

@@ -1,6 +1,7 @@
 //===- Pipelines.cpp - attn named pipelines ---------------------*- C++ -*-===//
 
 #include "attn/Passes/Passes.h"
+#include "attn/Target/TargetInfo.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -72,10 +73,15 @@ void attn::buildLowerToPTXPipeline(OpPassManager &pm,
   // sm_90a needs PTX ISA 8.0, and LLVM's default PTX version is too old for
   // sm_80 as well. The tiles live in dynamic shared memory, whose base the
   // NVVM lowering aligns to 16 bytes.
+  // An unknown chip is diagnosed by attn-to-gpu, before the NVVM pipeline
+  // would need its features.
+  std::optional<TargetInfo> target = TargetInfo::lookup(options.chip);
   std::string upstream =
       "gpu-kernel-outlining,"
       "gpu-lower-to-nvvm-pipeline{cubin-chip=" +
-      options.chip.getValue() + " cubin-features=+ptx80 cubin-format=isa}";
+      options.chip.getValue() + " cubin-features=" +
+      (target ? target->ptxFeatures : llvm::StringRef("+ptx80")).str() +
+      " cubin-format=isa}";
   std::string errors;
   llvm::raw_string_ostream errorStream(errors);
   if (failed(parsePassPipeline(upstream, pm, errorStream)))

@@ -1,44 +1,33 @@
 //===- AttnTile.cpp - FlashAttention-2 tiling: attn.plan -> L2 --*- C++ -*-===//
 //
-// attn-tile rewrites each attn.plan into FlashAttention-2 with online
-// softmax over attn.tile.* ops (level L2). With Bq = block-q, Bk = block-k,
+// attn-tile rewrites each attn.plan into one fused FlashAttention-2 step per
+// (batch, head, q-tile) (level L2). With Bq = block-q, Bk = block-k,
 // off = Nk - Nq and the plan's band [L, U] on delta = j - (i + off):
 //
 //   scf.forall (b, h, t) in (B, Hq, ceil(Nq / Bq)):
-//     q0 = t·Bq, qEnd = min(q0 + Bq, Nq), hk = h / (Hq / Hk)   // GQA
-//     Qt = load Q[b, h, q0 : q0 + Bq]                // rows >= Nq are zero
-//     m = -inf, l = 0, acc = 0                        // per-row state
+//     q0 = t·Bq, qEnd = min(q0 + Bq, Nq)
 //     // schedule: only kv-tiles that intersect the band of rows [q0, qEnd)
 //     lo = clamp(floor((q0 + off + L) / Bk), 0, nK)   // nK = ceil(Nk / Bk)
 //     hi = clamp(floor((qEnd - 1 + off + U) / Bk) + 1, 0, nK)
-//     for kt in [lo, hi):
-//       k0 = kt·Bk
-//       Kt = load K[b, hk, k0 : k0 + Bk], Vt = load V[b, hk, k0 : k0 + Bk]
-//       S = scale · Qt Ktᵀ
-//       if the tile is partial:                       // see below
-//         S[r, c] = -inf where (q0 + r, k0 + c) is not allowed
-//       online softmax: m' = max(m, rowmax S); P = exp(S - m');
-//                       l = exp(m - m')·l + rowsum P; acc = exp(m - m')·acc
-//       acc += P Vt
-//     acc = acc / l, lse = m + log l                  // l = 0: 0 and -inf
-//     store acc -> O[b, h, q0 : qEnd], lse -> LSE[b, h, q0 : qEnd]
+//     attn.fused.forward at(b, h, q0) kv_tiles(lo, hi) block(Bq, Bk)
+//         band [L, U], predicate (b, h, i, j), rescale_threshold
 //
-// A kv-tile is full (the mask step is skipped) when the plan has no
-// predicate, all its keys exist (k0 + Bk <= Nk), and every pair of the tile
-// lies in the band: k0 + Bk - 1 <= q0 + off + U and k0 >= qEnd - 1 + off + L.
-// Tiles outside [lo, hi) are never loaded. Query rows past Nq compute on
-// zeros and are never stored.
+// (lo = 0 without L, hi = nK without U.) What the step computes, the
+// partial-tile test and its decomposition into attn.tile.* ops are stated
+// in dialects/Attn/FusedForwardOp.cpp; each GPU chip lowers the step as a
+// unit. Tiles outside [lo, hi) are never loaded.
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/AttnOps.h"
 #include "attn/Passes/Passes.h"
+#include "attn/Target/TargetInfo.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/Support/MathExtras.h"
 
-#include <limits>
+#include <cmath>
 
 namespace attn {
 #define GEN_PASS_DEF_ATTNTILE
@@ -48,14 +37,7 @@ namespace attn {
 using namespace mlir;
 using namespace attn;
 
-/// Shared memory of the largest supported target (sm_90: 227 KiB per block).
-static constexpr int64_t kMaxTileBytes = 227 * 1024;
-
 namespace {
-/// The tiles of one (batch, head, q-tile) iteration.
-struct Tiles {
-  Value query, key, value, scores, rowMax, rowSum, acc;
-};
 
 struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
   using Base::Base;
@@ -86,9 +68,14 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     return headDim <= 128 ? 64 : 32;
   }
 
-  /// Diagnoses tile sizes that are not powers of two in [16, 256] and tiles
-  /// whose operands would not fit in shared memory.
+  /// Diagnoses tile sizes that are not powers of two in [16, 256], a
+  /// negative rescale threshold and tiles whose operands would not fit in
+  /// shared memory.
   LogicalResult checkOptions(PlanOp plan) {
+    if (!(rescaleThreshold >= 0.0f) || std::isinf(rescaleThreshold))
+      return plan.emitOpError()
+             << "attn-tile: rescale-threshold = " << rescaleThreshold
+             << " must be finite and non-negative";
     for (auto [name, size] :
          {std::pair<StringRef, int64_t>{"block-q", blockQ}, {"block-k", keyBlock}})
       if (size < 16 || size > 256 || !llvm::isPowerOf2_64(size))
@@ -101,10 +88,11 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     int64_t bytes = (blockQ * q.getDimSize(3) + keyBlock * q.getDimSize(3) +
                      keyBlock * v.getDimSize(3)) *
                     elementBytes;
-    if (bytes > kMaxTileBytes)
+    int64_t limit = TargetInfo::largestSharedMemoryBytes();
+    if (bytes > limit)
       return plan.emitOpError()
              << "attn-tile: Q, K and V tiles need " << bytes
-             << " bytes, more than the " << kMaxTileBytes
+             << " bytes, more than the " << limit
              << " bytes of shared memory of the largest target; use smaller "
                 "block-q/block-k";
     return success();
@@ -112,22 +100,16 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
 
   LogicalResult tilePlan(PlanOp plan) {
     ImplicitLocOpBuilder b(plan.getLoc(), plan);
-    Value q = plan.getQuery(), k = plan.getKey(), v = plan.getValue();
-    auto qType = cast<MemRefType>(q.getType());
-    auto vType = cast<MemRefType>(v.getType());
-    Type elementType = qType.getElementType();
-    int64_t headDim = qType.getDimSize(3), valueDim = vType.getDimSize(3);
+    Value q = plan.getQuery(), k = plan.getKey();
 
     Value batch = memref::DimOp::create(b, q, 0);
     Value queryHeads = memref::DimOp::create(b, q, 1);
     Value queryLen = memref::DimOp::create(b, q, 2);
-    Value kvHeads = memref::DimOp::create(b, k, 1);
     Value keyLen = memref::DimOp::create(b, k, 2);
     Value blockQValue = arith::ConstantIndexOp::create(b, blockQ);
     Value blockKValue = arith::ConstantIndexOp::create(b, keyBlock);
     Value numQTiles = arith::CeilDivUIOp::create(b, queryLen, blockQValue);
     Value numKTiles = arith::CeilDivUIOp::create(b, keyLen, blockKValue);
-    Value groupSize = arith::DivUIOp::create(b, queryHeads, kvHeads);
 
     auto forall = scf::ForallOp::create(
         b, ArrayRef<OpFoldResult>{batch, queryHeads, numQTiles}, ValueRange{},
@@ -136,133 +118,73 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     Value bIdx = forall.getInductionVar(0), hIdx = forall.getInductionVar(1),
           qTileIdx = forall.getInductionVar(2);
     Value q0 = arith::MulIOp::create(b, qTileIdx, blockQValue);
-    Value qEnd = arith::MinUIOp::create(
-        b, arith::AddIOp::create(b, q0, blockQValue), queryLen);
-    Value kvHead = arith::DivUIOp::create(b, hIdx, groupSize);
 
-    Tiles tiles = allocateTiles(b, elementType, headDim, valueDim);
-    TileLoadOp::create(b, q, bIdx, hIdx, q0, tiles.query);
-    TileFillOp::create(
-        b, tiles.rowMax,
-        b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
-    TileFillOp::create(b, tiles.rowSum, b.getF32FloatAttr(0.0f));
-    TileFillOp::create(b, tiles.acc, b.getF32FloatAttr(0.0f));
-
-    // Position of the bottom-right diagonal: delta = j - (i + off).
-    Value off = arith::SubIOp::create(b, keyLen, queryLen);
+    // The schedule: only kv-tiles that intersect the band of rows
+    // [q0, qEnd).
     std::optional<int64_t> lower = plan.getBandLower();
     std::optional<int64_t> upper = plan.getBandUpper();
     Value zero = arith::ConstantIndexOp::create(b, 0);
-    Value one = arith::ConstantIndexOp::create(b, 1);
-    auto clampTiles = [&](Value tile) {
-      return arith::MinSIOp::create(
-          b, arith::MaxSIOp::create(b, tile, zero), numKTiles);
-    };
-    auto plusConstant = [&](Value value, int64_t constant) -> Value {
-      if (constant == 0)
-        return value;
-      return arith::AddIOp::create(
-          b, value, arith::ConstantIndexOp::create(b, constant));
-    };
-    Value lastRow = arith::SubIOp::create(b, qEnd, one);
     Value kvBegin = zero, kvEnd = numKTiles;
-    if (lower) {
-      Value minKey = plusConstant(arith::AddIOp::create(b, q0, off), *lower);
-      kvBegin = clampTiles(arith::FloorDivSIOp::create(b, minKey, blockKValue));
+    if (lower || upper) {
+      Value off = arith::SubIOp::create(b, keyLen, queryLen);
+      Value one = arith::ConstantIndexOp::create(b, 1);
+      auto clampTiles = [&](Value tile) {
+        return arith::MinSIOp::create(
+            b, arith::MaxSIOp::create(b, tile, zero), numKTiles);
+      };
+      auto plusConstant = [&](Value value, int64_t constant) -> Value {
+        if (constant == 0)
+          return value;
+        return arith::AddIOp::create(
+            b, value, arith::ConstantIndexOp::create(b, constant));
+      };
+      if (lower) {
+        Value minKey = plusConstant(arith::AddIOp::create(b, q0, off), *lower);
+        kvBegin =
+            clampTiles(arith::FloorDivSIOp::create(b, minKey, blockKValue));
+      }
+      if (upper) {
+        Value qEnd = arith::MinUIOp::create(
+            b, arith::AddIOp::create(b, q0, blockQValue), queryLen);
+        Value lastRow = arith::SubIOp::create(b, qEnd, one);
+        Value maxKey =
+            plusConstant(arith::AddIOp::create(b, lastRow, off), *upper);
+        kvEnd = clampTiles(arith::AddIOp::create(
+            b, arith::FloorDivSIOp::create(b, maxKey, blockKValue), one));
+      }
     }
-    if (upper) {
-      Value maxKey =
-          plusConstant(arith::AddIOp::create(b, lastRow, off), *upper);
-      kvEnd = clampTiles(arith::AddIOp::create(
-          b, arith::FloorDivSIOp::create(b, maxKey, blockKValue), one));
-    }
 
-    auto kvLoop = scf::ForOp::create(b, kvBegin, kvEnd, one);
-    b.setInsertionPointToStart(kvLoop.getBody());
-    Value k0 = arith::MulIOp::create(b, kvLoop.getInductionVar(), blockKValue);
-    TileLoadOp::create(b, k, bIdx, kvHead, k0, tiles.key);
-    TileLoadOp::create(b, v, bIdx, kvHead, k0, tiles.value);
-    TileQKOp::create(b, tiles.query, tiles.key, tiles.scores,
-                     plan.getScaleAttr());
-
-    Value partial = isPartialTile(b, plan, q0, lastRow, k0, off, keyLen,
-                                  blockKValue, lower, upper);
-    auto ifPartial = scf::IfOp::create(b, partial, /*withElseRegion=*/false);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifPartial.thenBlock());
-      auto mask = TileMaskOp::create(b, tiles.scores, q0, k0, queryLen, keyLen,
-                                     plan.getBandLowerAttr(),
-                                     plan.getBandUpperAttr());
-      IRMapping mapping;
-      plan.getPredicate().cloneInto(&mask.getPredicate(), mapping);
-    }
-    TileOnlineSoftmaxOp::create(b, tiles.scores, tiles.rowMax, tiles.rowSum,
-                                tiles.acc);
-    TilePVOp::create(b, tiles.scores, tiles.value, tiles.acc);
-
-    b.setInsertionPointAfter(kvLoop);
-    TileFinalizeOp::create(b, tiles.acc, tiles.rowMax, tiles.rowSum);
-    TileStoreOp::create(b, tiles.acc, plan.getOutput(), bIdx, hIdx, q0);
-    if (Value lse = plan.getLse())
-      TileStoreOp::create(b, tiles.rowMax, lse, bIdx, hIdx, q0);
-
+    auto step = FusedForwardOp::create(
+        b, q, k, plan.getValue(), plan.getOutput(), plan.getLse(), bIdx, hIdx,
+        q0, kvBegin, kvEnd, b.getI64IntegerAttr(blockQ),
+        b.getI64IntegerAttr(keyBlock), plan.getScaleAttr(),
+        plan.getScheduleAttr(), plan.getBandLowerAttr(),
+        plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold));
+    buildStepPredicate(b, plan.getPredicate(), step.getPredicate());
     plan.erase();
     return success();
   }
 
-  /// Allocates the tiles of one q-tile iteration (on a GPU: registers and
-  /// shared memory; on the CPU: stack buffers).
-  Tiles allocateTiles(ImplicitLocOpBuilder &b, Type elementType,
-                      int64_t headDim, int64_t valueDim) {
-    Type f32 = b.getF32Type();
-    auto alloc = [&](ArrayRef<int64_t> shape, Type type) -> Value {
-      return memref::AllocaOp::create(b, MemRefType::get(shape, type));
-    };
-    Tiles tiles;
-    tiles.query = alloc({blockQ, headDim}, elementType);
-    tiles.key = alloc({keyBlock, headDim}, elementType);
-    tiles.value = alloc({keyBlock, valueDim}, elementType);
-    tiles.scores = alloc({blockQ, keyBlock}, f32);
-    tiles.rowMax = alloc({blockQ}, f32);
-    tiles.rowSum = alloc({blockQ}, f32);
-    tiles.acc = alloc({blockQ, valueDim}, f32);
-    return tiles;
-  }
-
-  /// Returns an i1 that is true when the kv-tile at k0 needs the mask step:
-  /// the plan has a predicate, the tile runs past the last key, or some pair
-  /// of the tile lies outside the band.
-  Value isPartialTile(ImplicitLocOpBuilder &b, PlanOp plan, Value q0,
-                      Value lastRow, Value k0, Value off, Value keyLen,
-                      Value blockKValue, std::optional<int64_t> lower,
-                      std::optional<int64_t> upper) {
-    if (!plan.getPredicate().empty())
-      return arith::ConstantIntOp::create(b, 1, 1);
-    Value kEnd = arith::AddIOp::create(b, k0, blockKValue);
-    Value partial =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, kEnd, keyLen);
-    if (upper) {
-      // Largest key of the tile vs. the tightest upper bound (first row).
-      Value lastKey = arith::SubIOp::create(
-          b, kEnd, arith::ConstantIndexOp::create(b, 1));
-      Value bound = arith::AddIOp::create(
-          b, arith::AddIOp::create(b, q0, off),
-          arith::ConstantIndexOp::create(b, *upper));
-      partial = arith::OrIOp::create(
-          b, partial,
-          arith::CmpIOp::create(b, arith::CmpIPredicate::sgt, lastKey, bound));
-    }
-    if (lower) {
-      // Smallest key of the tile vs. the tightest lower bound (last row).
-      Value bound = arith::AddIOp::create(
-          b, arith::AddIOp::create(b, lastRow, off),
-          arith::ConstantIndexOp::create(b, *lower));
-      partial = arith::OrIOp::create(
-          b, partial,
-          arith::CmpIOp::create(b, arith::CmpIPredicate::slt, k0, bound));
-    }
-    return partial;
+  /// Builds the (batch, head, i, j) predicate region of the fused step from
+  /// the plan's, which takes (i, j) or (batch, head, i, j).
+  static void buildStepPredicate(OpBuilder &b, Region &planPredicate,
+                                 Region &stepPredicate) {
+    if (planPredicate.empty())
+      return;
+    OpBuilder::InsertionGuard guard(b);
+    Block &source = planPredicate.front();
+    Location loc = source.getParent()->getLoc();
+    Type indexType = b.getIndexType();
+    Block *block = b.createBlock(&stepPredicate, {}, SmallVector<Type>(4, indexType),
+                                 SmallVector<Location>(4, loc));
+    IRMapping mapping;
+    ArrayRef<BlockArgument> targets = block->getArguments();
+    if (source.getNumArguments() == 2)
+      targets = targets.drop_front(2);
+    for (auto [from, to] : llvm::zip(source.getArguments(), targets))
+      mapping.map(from, to);
+    for (Operation &op : source)
+      b.clone(op, mapping);
   }
 };
 } // namespace

@@ -1,5 +1,5 @@
 // RUN: attn-opt %attn_src_root/examples/causal.mlir --attn-lower-to-ptx | FileCheck %s
-// RUN: attn-opt %attn_src_root/examples/sliding_window.mlir --attn-lower-to-ptx="chip=sm_90a block-q=16 block-k=16 threads=64" | FileCheck %s --check-prefix=SM90
+// RUN: attn-opt %attn_src_root/examples/sliding_window.mlir --attn-lower-to-ptx="chip=sm_90a block-q=16 block-k=16 block-threads=64" | FileCheck %s --check-prefix=SM90
 
 // The module holds the PTX and LLVM host code; the kernel takes exactly the
 // five memrefs (descriptors of 11 or 9 scalars each).

@@ -61,7 +61,7 @@ struct PTXPipelineOptions
   Option<std::string> chip{*this, "chip",
                            llvm::cl::desc("Target GPU: sm_80 or sm_90a"),
                            llvm::cl::init("sm_80")};
-  Option<int64_t> threads{*this, "threads",
+  Option<int64_t> threads{*this, "block-threads",
                           llvm::cl::desc("Threads per block"),
                           llvm::cl::init(128)};
   Option<bool> mma{*this, "mma",

@@ -19,12 +19,12 @@ def AttnPlan : Pass<"attn-plan"> {
 }
 
 def AttnTile : Pass<"attn-tile"> {
-  let summary = "FlashAttention-2 tiling of attn.plan into attn.tile ops "
+  let summary = "FlashAttention-2 tiling of attn.plan into fused steps "
                 "(L1 -> L2)";
   let description = [{
     Rewrites every `attn.plan` into a `scf.forall` over (batch, query head,
-    q-tile) whose body allocates the tiles once and runs a `scf.for` over the
-    scheduled kv-tiles with `attn.tile.*` ops (online softmax). The
+    q-tile) whose body computes the q-tile's kv-tile range and runs one
+    `attn.fused.forward`, the fused step every GPU emitter implements. The
     algorithm is stated in the header comment of passes/Tile/AttnTile.cpp.
   }];
   let options = [
@@ -33,6 +33,10 @@ def AttnTile : Pass<"attn-tile"> {
     Option<"blockK", "block-k", "int64_t", /*default=*/"0",
            "Key rows per tile (a power of two, 16 to 256; 0 = by head "
            "dim: 64 up to D = 128, else 32)">,
+    Option<"rescaleThreshold", "rescale-threshold", "float",
+           /*default=*/"8.0f",
+           "How far (log2 units) a row's tile max may exceed the running "
+           "max before it moves and acc is rescaled (0: always)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
@@ -80,7 +84,7 @@ def AttnToGPU : Pass<"attn-to-gpu"> {
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
            "Target GPU: sm_80 or sm_90a">,
-    Option<"threads", "threads", "int64_t", /*default=*/"128",
+    Option<"threads", "block-threads", "int64_t", /*default=*/"128",
            "Threads per block (a multiple of 32, at most 1024)">,
     Option<"mma", "mma", "bool", /*default=*/"true",
            "Compute Q Kᵀ and P V with tensor cores (mma.sync m16n8k16) "

@@ -1,9 +1,9 @@
 // RUN: attn-opt %s --split-input-file --attn-tile="block-q=32 block-k=32" --attn-to-gpu --verify-diagnostics
 // RUN: not attn-opt %s --split-input-file --attn-to-gpu="chip=sm_70" 2>&1 | FileCheck %s --check-prefix=CHIP
-// RUN: not attn-opt %s --split-input-file --attn-to-gpu="threads=100" 2>&1 | FileCheck %s --check-prefix=THREADS
+// RUN: not attn-opt %s --split-input-file --attn-to-gpu="block-threads=100" 2>&1 | FileCheck %s --check-prefix=THREADS
 
 // CHIP: error: attn-to-gpu: unknown chip 'sm_70' (supported: sm_80, sm_90a)
-// THREADS: error: attn-to-gpu: threads = 100 must be a multiple of 32 between 32 and 1024
+// THREADS: error: attn-to-gpu: block-threads = 100 must be a multiple of 32 between 32 and 1024
 
 func.func @f32_inputs(%q: memref<?x?x?x64xf32>) {
   // expected-error@+1 {{attn-to-gpu: element type f32 is not supported on sm_80 (use f16 or bf16)}}

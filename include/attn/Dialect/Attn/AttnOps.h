@@ -4,6 +4,8 @@
 #define ATTN_DIALECT_ATTN_ATTNOPS_H
 
 #include "attn/Dialect/Attn/AttnDialect.h"
+#include "attn/Dialect/Attn/TileMask.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/OpDefinition.h"

@@ -1,10 +1,15 @@
 //===- AttnTileOps.td - attn level L2: tile ops -----------*- tablegen -*-===//
 //
-// Level L2: the contract between the mask passes and code generation. The
-// tiler (attn-tile) writes FlashAttention-2 as loops over these ops; attn-to-
-// cpu and attn-to-gpu lower each of them. Tiles are small static memrefs
-// (allocated once per q-tile) updated in place: on a GPU each one is a
-// register fragment or a shared-memory buffer, on the CPU a stack buffer.
+// Level L2: the contract between the mask passes and code generation.
+//
+// attn-tile writes one attn.fused.forward per (batch, head, q-tile): the
+// fused attention step, the unit that every GPU emitter implements as a
+// whole. Its one decomposition (FusedForwardOp::decompose) writes the same
+// computation as a kv loop over the small attn.tile.* ops; attn-to-cpu runs
+// that form, and so does the per-op GPU fallback, so the CPU-executable L2
+// checks the numerics the GPU emitters implement. Tiles are small static
+// memrefs (allocated once per q-tile) updated in place: on a GPU each one is
+// a register fragment or a shared-memory buffer, on the CPU a stack buffer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +20,139 @@
 def Attn_TileMemRef : MemRefRankOf<[F16, BF16, F32], [1, 2]>;
 /// A tile of f32 accumulators or softmax state.
 def Attn_F32Tile : MemRefRankOf<[F32], [1, 2]>;
+
+//===----------------------------------------------------------------------===//
+// The fused step
+//===----------------------------------------------------------------------===//
+
+def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
+    RecursiveMemoryEffects]> {
+  let summary = "Forward attention of one q-tile over its scheduled kv-tiles";
+  let description = [{
+    The fused attention step: the unit a GPU emitter implements. For batch
+    `b`, query head `h` (kv head `h / (Hq / Hk)`) and the `block_q` query
+    rows from `query_start`, it runs FlashAttention-2 over the kv-tiles of
+    its schedule and writes those rows of `output` (and `lse`):
+
+    ```
+    m = -inf, l = 0, acc = 0                       (per query row, f32)
+    for each scheduled kv-tile kt (keys k0 = kt · block_k ..):
+      S = scale · log2(e) · Q Kᵀ                   (log2-domain scores)
+      if the tile is partial: S = -inf where (b, h, i, j) is not allowed
+      online softmax step with rescale_threshold   (attn.tile.online_softmax)
+      acc += P V                                   (P rounded to the input type
+                                                    on tensor cores)
+    O = acc / l, LSE = m ln 2 + ln l               (0 and -inf without keys)
+    ```
+
+    A pair (i, j) is allowed iff `j < Nk`, `j - (i + Nk - Nq)` lies in the
+    band `[band_lower, band_upper]` (missing bounds are unbounded) and the
+    predicate region, if any, yields true for `(b, h, i, j)`. The predicate
+    may read per-row or per-column values from memrefs defined above (e.g.
+    `memref.load %limits[%b, %h, %i]`); it must not write memory.
+
+    The schedule says which kv-tiles are visited:
+    - `dense` and `range`: the tiles `[kv_begin, kv_end)`. A tile is full
+      (the mask step is skipped) when there is no predicate, all its keys
+      exist and every pair of it lies in the band
+      (FusedForwardOp::buildIsPartialTile).
+    - `list` (per-q-tile lists of full and partial tiles in memory) is the
+      block-sparse form; no planner produces it yet and the verifier
+      refuses it.
+
+    Rows past `Nq` are computed on zeros and never stored. The softmax form
+    is fixed: log2 domain with the scale folded into the exponent, and a
+    lazy running max that moves only when a row's tile max exceeds it by
+    more than `rescale_threshold` (0: always); O and LSE do not depend on
+    the threshold beyond rounding. Decomposition (`decompose`) writes this
+    op as allocas and a kv loop of attn.tile.* ops with the same numerics;
+    a score transform (e.g. an N:M prune) will be an attribute here and a
+    step between the mask and the softmax in the decomposition and in each
+    emitter.
+
+    ```mlir
+    attn.fused.forward ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
+        lse(%lse : memref<?x?x?xf32>) at(%b, %h, %q0) kv_tiles(%lo, %hi)
+        block(128, 64) scale(0.0883883461) schedule(range) band_upper(0)
+        rescale_threshold(8.0)
+    ```
+  }];
+  let arguments = (ins
+    Arg<Attn_ActivationMemRef, "queries", [MemRead]>:$query,
+    Arg<Attn_ActivationMemRef, "keys", [MemRead]>:$key,
+    Arg<Attn_ActivationMemRef, "values", [MemRead]>:$value,
+    Arg<Attn_ActivationMemRef, "output", [MemWrite]>:$output,
+    Arg<Optional<Attn_LseMemRef>, "log-sum-exp", [MemWrite]>:$lse,
+    Index:$batch, Index:$head, Index:$query_start,
+    Index:$kv_begin, Index:$kv_end,
+    I64Attr:$block_q, I64Attr:$block_k,
+    F32Attr:$scale,
+    Attn_ScheduleKindAttr:$schedule,
+    OptionalAttr<I64Attr>:$band_lower,
+    OptionalAttr<I64Attr>:$band_upper,
+    DefaultValuedAttr<F32Attr, "0.0f">:$rescale_threshold);
+  let regions = (region MaxSizedRegion<1>:$predicate);
+  let assemblyFormat = [{
+    `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
+              type($value) `)`
+    `outs` `(` $output `:` type($output) `)`
+    (`lse` `(` $lse^ `:` type($lse) `)`)?
+    `at` `(` $batch `,` $head `,` $query_start `)`
+    `kv_tiles` `(` $kv_begin `,` $kv_end `)`
+    `block` `(` $block_q `,` $block_k `)`
+    `scale` `(` $scale `)`
+    `schedule` `(` $schedule `)`
+    (`band_lower` `(` $band_lower^ `)`)?
+    (`band_upper` `(` $band_upper^ `)`)?
+    (`rescale_threshold` `(` $rescale_threshold^ `)`)?
+    (`predicate` $predicate^)?
+    attr-dict
+  }];
+  let hasVerifier = 1;
+  let hasRegionVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The band and predicate (TileMask.h).
+    ::attn::TileMask getMask() {
+      return ::attn::TileMask(getBandLower(), getBandUpper(),
+                              &getPredicate());
+    }
+    /// The query and key head dimensions D and Dv.
+    int64_t getHeadDim() {
+      return ::llvm::cast<::mlir::MemRefType>(getQuery().getType())
+          .getDimSize(3);
+    }
+    int64_t getValueDim() {
+      return ::llvm::cast<::mlir::MemRefType>(getValue().getType())
+          .getDimSize(3);
+    }
+    /// Values every lowering of this op computes the same way.
+    struct Problem {
+      ::mlir::Value queryLen, keyLen, kvHead;
+      /// Nk - Nq: the bottom-right diagonal.
+      ::mlir::Value diagonalOffset;
+      /// The last query row of this q-tile, min(q0 + block_q, Nq) - 1.
+      ::mlir::Value lastRow;
+    };
+    /// Builds the Problem at the insertion point of `b`, reading the
+    /// operands through `mapping`.
+    Problem buildProblem(::mlir::OpBuilder &b, ::mlir::Location loc,
+                         const ::mlir::IRMapping &mapping = {});
+    /// Builds the i1 "the kv-tile at key k0 needs the mask step": the op
+    /// has a predicate, the tile runs past the last key, or some pair of
+    /// the tile lies outside the band (tested at the tile's corners).
+    ::mlir::Value buildIsPartialTile(::mlir::OpBuilder &b,
+                                     ::mlir::Location loc,
+                                     const Problem &problem,
+                                     ::mlir::Value queryStart,
+                                     ::mlir::Value keyStart);
+    /// Replaces this op by its decomposition into attn.tile.* ops: tiles
+    /// allocated with memref.alloca, the Q load and state fills, an scf.for
+    /// over [kv_begin, kv_end) with K/V loads, qk, the mask step under
+    /// scf.if on buildIsPartialTile, online_softmax and pv, then finalize
+    /// and the stores. Returns the kv loop.
+    ::mlir::scf::ForOp decompose(::mlir::OpBuilder &b);
+  }];
+}
 
 class Attn_TileOp<string mnemonic, list<Trait> traits = []>
     : Attn_Op<"tile." # mnemonic, traits> {
@@ -82,7 +220,9 @@ def Attn_TileQKOp : Attn_TileOp<"qk"> {
   let summary = "Scaled score tile S = scale · Q Kᵀ";
   let description = [{
     `scores[r, c] = scale · Σ_d query[r, d] · key[c, d]`, accumulated in
-    f32. `query: [Bq, D]`, `key: [Bk, D]`, `scores: [Bq, Bk]`.
+    f32. `query: [Bq, D]`, `key: [Bk, D]`, `scores: [Bq, Bk]`. Before
+    attn.tile.online_softmax the scale includes the factor log2(e) of the
+    log2-domain softmax.
 
     ```mlir
     attn.tile.qk %q_tile, %k_tile into %s scale(1.250000e-01)
@@ -103,26 +243,28 @@ def Attn_TileQKOp : Attn_TileOp<"qk"> {
 def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects]> {
   let summary = "Sets disallowed scores of a partial tile to -inf";
   let description = [{
-    For the score tile whose element `[r, c]` is the pair (query
-    `i = query_start + r`, key `j = key_start + c`) of a problem with
-    `query_len` queries and `key_len` keys, sets `scores[r, c] = -inf` unless
-    `j < key_len`, `j - (i + key_len - query_len)` lies in the band
-    `[band_lower, band_upper]` (missing bounds are unbounded) and the
-    optional predicate region yields true for `(i, j)`.
+    For the score tile of (batch `b`, query head `h`) whose element `[r, c]`
+    is the pair (query `i = query_start + r`, key `j = key_start + c`) of a
+    problem with `query_len` queries and `key_len` keys, sets
+    `scores[r, c] = -inf` unless `j < key_len`, `j - (i + key_len -
+    query_len)` lies in the band `[band_lower, band_upper]` (missing bounds
+    are unbounded) and the optional predicate region yields true for
+    `(b, h, i, j)`.
 
     ```mlir
-    attn.tile.mask %s at(%q0, %k0) extents(%nq, %nk) band_upper(0)
+    attn.tile.mask %s at(%b, %h, %q0, %k0) extents(%nq, %nk) band_upper(0)
         : memref<64x64xf32>
     ```
   }];
   let arguments = (ins
     Arg<Attn_F32Tile, "scores", [MemRead, MemWrite]>:$scores,
+    Index:$batch, Index:$head,
     Index:$query_start, Index:$key_start, Index:$query_len, Index:$key_len,
     OptionalAttr<I64Attr>:$band_lower,
     OptionalAttr<I64Attr>:$band_upper);
   let regions = (region MaxSizedRegion<1>:$predicate);
   let assemblyFormat = [{
-    $scores `at` `(` $query_start `,` $key_start `)`
+    $scores `at` `(` $batch `,` $head `,` $query_start `,` $key_start `)`
     `extents` `(` $query_len `,` $key_len `)`
     (`band_lower` `(` $band_lower^ `)`)?
     (`band_upper` `(` $band_upper^ `)`)?
@@ -131,60 +273,43 @@ def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects]> {
   }];
   let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
-    /// The allowed key columns of query `i` in a row of keys starting at
-    /// `jBase`: key j = jBase + c passes the key length and the band iff
-    /// `first <= c <= last` (`first` is null without a lower band bound).
-    /// Both are index values; `last` may be below `first` (no key).
-    struct ColumnBounds {
-      ::mlir::Value first, last;
-    };
-    /// Builds the ColumnBounds of this mask at the insertion point of `b`.
-    /// The one definition of the length and band conditions:
-    ///   c <= keyLen - 1 - jBase,
-    ///   c <= band_upper + (i + diagonalOffset) - jBase,
-    ///   c >= band_lower + (i + diagonalOffset) - jBase.
-    /// `diagonalOffset` is keyLen - queryLen, computed once by the caller
-    /// outside its loops.
-    ColumnBounds buildColumnBounds(::mlir::OpBuilder &b, ::mlir::Location loc,
-                                   ::mlir::Value i, ::mlir::Value jBase,
-                                   ::mlir::Value keyLen,
-                                   ::mlir::Value diagonalOffset);
-    /// Builds the i1 result of the predicate region for (i, j) (its body
-    /// cloned with `mapping` extended by (i, j); values it uses from above
-    /// go through `mapping` too), or returns null without a predicate.
-    ::mlir::Value buildPredicate(::mlir::OpBuilder &b, ::mlir::Location loc,
-                                 ::mlir::Value i, ::mlir::Value j,
-                                 ::mlir::IRMapping mapping = {});
-    /// Builds the i1 "pair (i, j) is allowed" of this mask: the column
-    /// bounds at jBase = j hold c = 0, and the predicate holds.
-    ::mlir::Value buildAllowed(::mlir::OpBuilder &b, ::mlir::Location loc,
-                               ::mlir::Value i, ::mlir::Value j,
-                               ::mlir::Value keyLen,
-                               ::mlir::Value diagonalOffset,
-                               ::mlir::IRMapping mapping = {});
+    /// The band and predicate of this mask (TileMask.h), the one place
+    /// where its conditions are built.
+    ::attn::TileMask getMask() {
+      return ::attn::TileMask(getBandLower(), getBandUpper(),
+                              &getPredicate());
+    }
   }];
 }
 
 def Attn_TileOnlineSoftmaxOp : Attn_TileOp<"online_softmax"> {
   let summary = "One online-softmax step over a score tile";
   let description = [{
-    With `S = scores` (`[Bq, Bk]`), running row maxima `m`, row sums `l`
-    (`[Bq]`) and the output accumulator `acc` (`[Bq, Dv]`), per row r:
+    Works in the log2 domain: `S = scores` (`[Bq, Bk]`) holds scores
+    already multiplied by `scale · log2(e)` (attn.tile.qk does that), the
+    running row maxima `m` (`[Bq]`) are in the same units, `l` (`[Bq]`) are
+    the row sums and `acc` (`[Bq, Dv]`) the output accumulator. With
+    `t = rescale_threshold` (>= 0), per row r:
 
     ```
-    m' = max(m, max_c S[r, c])
-    α  = exp(m - m')                 (1 when m' = -inf)
-    S[r, c] = exp(S[r, c] - m')      (0 when m' = -inf)
+    T  = max_c S[r, c]
+    m' = T > m + t ? max(m, T) : m        (lazy: m moves only by more than t)
+    α  = exp2(m - m')                     (1 when m' = -inf)
+    S[r, c] = exp2(S[r, c] - m')          (0 when m' = -inf)
     l  = α · l + Σ_c S[r, c]
     acc[r, :] = α · acc[r, :]
     m  = m'
     ```
 
-    so `scores` holds the unnormalised probabilities P afterwards. A row with
-    no allowed key so far keeps `m = -inf`, `l = 0` and never produces NaN.
+    so `scores` holds the unnormalised probabilities P afterwards, each at
+    most `2^t`. Any m' used consistently gives the same O = acc / l and
+    LSE = (m ln 2) + ln l; with `t = 0` (the default) m' is the running max.
+    A row with no allowed key so far keeps `m = -inf`, `l = 0` and never
+    produces NaN. The scalar formulas are SoftmaxNumerics.h's, shared with
+    the GPU emitters.
 
     ```mlir
-    attn.tile.online_softmax %s, %m, %l, %acc
+    attn.tile.online_softmax %s, %m, %l, %acc rescale_threshold(8.0)
         : memref<64x64xf32>, memref<64xf32>, memref<64xf32>, memref<64x64xf32>
     ```
   }];
@@ -192,10 +317,12 @@ def Attn_TileOnlineSoftmaxOp : Attn_TileOp<"online_softmax"> {
     Arg<Attn_F32Tile, "scores, then probabilities", [MemRead, MemWrite]>:$scores,
     Arg<Attn_F32Tile, "row maxima", [MemRead, MemWrite]>:$row_max,
     Arg<Attn_F32Tile, "row sums", [MemRead, MemWrite]>:$row_sum,
-    Arg<Attn_F32Tile, "accumulator", [MemRead, MemWrite]>:$acc);
+    Arg<Attn_F32Tile, "accumulator", [MemRead, MemWrite]>:$acc,
+    DefaultValuedAttr<F32Attr, "0.0f">:$rescale_threshold);
   let assemblyFormat = [{
-    $scores `,` $row_max `,` $row_sum `,` $acc attr-dict `:` type($scores)
-    `,` type($row_max) `,` type($row_sum) `,` type($acc)
+    $scores `,` $row_max `,` $row_sum `,` $acc
+    (`rescale_threshold` `(` $rescale_threshold^ `)`)? attr-dict `:`
+    type($scores) `,` type($row_max) `,` type($row_sum) `,` type($acc)
   }];
 }
 
@@ -223,9 +350,10 @@ def Attn_TilePVOp : Attn_TileOp<"pv"> {
 def Attn_TileFinalizeOp : Attn_TileOp<"finalize"> {
   let summary = "Normalises the output tile and turns the row max into LSE";
   let description = [{
-    Per row r: `acc[r, :] = acc[r, :] / l[r]` and `m[r] = m[r] + log(l[r])`,
-    except for rows with `l[r] = 0` (no allowed key), which get
-    `acc[r, :] = 0` and `m[r] = -inf`.
+    Per row r: `acc[r, :] = acc[r, :] / l[r]` and, since the row maxima
+    are in the log2 domain (attn.tile.online_softmax), `m[r] = m[r] · ln 2 +
+    ln l[r]`, the natural-log LSE; rows with `l[r] = 0` (no allowed key)
+    get `acc[r, :] = 0` and `m[r] = -inf`.
 
     ```mlir
     attn.tile.finalize %acc, %m, %l

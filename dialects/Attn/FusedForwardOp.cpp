@@ -1,0 +1,217 @@
+//===- FusedForwardOp.cpp - the fused attention step ------------*- C++ -*-===//
+//
+// attn.fused.forward: verifier, the values every lowering shares (problem
+// extents, the partial-tile test) and its one decomposition into
+// attn.tile.* ops, FlashAttention-2 over the scheduled kv-tiles:
+//
+//   Qt = load Q[b, h, q0 : q0 + Bq]                  (rows >= Nq are zero)
+//   m = -inf, l = 0, acc = 0
+//   for kt in [kv_begin, kv_end):
+//     k0 = kt · Bk
+//     Kt = load K[b, hk, k0 :], Vt = load V[b, hk, k0 :]   (hk = h / (Hq / Hk))
+//     S = (scale · log2 e) · Qt Ktᵀ
+//     if buildIsPartialTile(k0): S[r, c] = -inf where (b, h, q0 + r, k0 + c)
+//                                is not allowed
+//     online softmax (log2 domain, rescale_threshold); acc += P Vt
+//   acc = acc / l, lse = m ln 2 + ln l               (0 and -inf if l = 0)
+//   store acc -> O[b, h, q0 :], lse -> LSE[b, h, q0 :]   (rows < Nq)
+//
+//===----------------------------------------------------------------------===//
+
+#include "attn/Dialect/Attn/AttnOps.h"
+#include "attn/Dialect/Attn/SoftmaxNumerics.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <cmath>
+#include <limits>
+
+using namespace mlir;
+using namespace attn;
+
+LogicalResult FusedForwardOp::verify() {
+  for (auto [name, size] : {std::pair<StringRef, int64_t>{"block_q",
+                                                          getBlockQ()},
+                            {"block_k", getBlockK()}})
+    if (size < 1 || size > 1024 || !llvm::isPowerOf2_64(size))
+      return emitOpError() << name << " = " << size
+                           << " must be a power of two between 1 and 1024";
+  double scale = getScale().convertToDouble();
+  if (!std::isfinite(scale) || scale <= 0.0)
+    return emitOpError() << "scale must be finite and positive";
+  float threshold = getRescaleThreshold().convertToFloat();
+  if (!(threshold >= 0.0f) || std::isinf(threshold))
+    return emitOpError() << "rescale_threshold must be finite and "
+                            "non-negative, got "
+                         << threshold;
+  auto query = cast<MemRefType>(getQuery().getType());
+  for (Value operand : {getKey(), getValue(), getOutput()})
+    if (cast<MemRefType>(operand.getType()).getElementType() !=
+        query.getElementType())
+      return emitOpError() << "query, key, value and output must share one "
+                              "element type";
+  if (ShapedType::isDynamic(getHeadDim()) ||
+      ShapedType::isDynamic(getValueDim()))
+    return emitOpError() << "head dimensions must be static";
+  if (cast<MemRefType>(getKey().getType()).getDimSize(3) != getHeadDim() ||
+      cast<MemRefType>(getOutput().getType()).getDimSize(3) != getValueDim())
+    return emitOpError() << "key must have the query's head dimension and "
+                            "output the value's";
+  std::optional<int64_t> lower = getBandLower(), upper = getBandUpper();
+  if (lower && upper && *lower > *upper)
+    return emitOpError() << "band_lower (" << *lower
+                         << ") must not exceed band_upper (" << *upper << ")";
+  switch (getSchedule()) {
+  case ScheduleKind::Dense:
+    if (lower || upper)
+      return emitOpError() << "schedule 'dense' takes no band; use 'range'";
+    break;
+  case ScheduleKind::Range:
+    if (!lower && !upper)
+      return emitOpError()
+             << "schedule 'range' needs band_lower or band_upper";
+    break;
+  case ScheduleKind::List:
+    return emitOpError() << "schedule 'list' needs per-q-tile tile lists, "
+                            "which no planner produces yet";
+  }
+  return success();
+}
+
+LogicalResult FusedForwardOp::verifyRegions() {
+  return verifyStepPredicateRegion(*this, getPredicate());
+}
+
+FusedForwardOp::Problem FusedForwardOp::buildProblem(OpBuilder &b,
+                                                     Location loc,
+                                                     const IRMapping &mapping) {
+  auto operand = [&](Value value) { return mapping.lookupOrDefault(value); };
+  Value query = operand(getQuery()), key = operand(getKey());
+  Problem problem;
+  problem.queryLen = memref::DimOp::create(b, loc, query, 2);
+  problem.keyLen = memref::DimOp::create(b, loc, key, 2);
+  Value groupSize = arith::DivUIOp::create(
+      b, loc, memref::DimOp::create(b, loc, query, 1),
+      memref::DimOp::create(b, loc, key, 1));
+  problem.kvHead =
+      arith::DivUIOp::create(b, loc, operand(getHead()), groupSize);
+  problem.diagonalOffset =
+      arith::SubIOp::create(b, loc, problem.keyLen, problem.queryLen);
+  Value queryEnd = arith::MinUIOp::create(
+      b, loc,
+      arith::AddIOp::create(
+          b, loc, operand(getQueryStart()),
+          arith::ConstantIndexOp::create(b, loc, getBlockQ())),
+      problem.queryLen);
+  problem.lastRow = arith::SubIOp::create(
+      b, loc, queryEnd, arith::ConstantIndexOp::create(b, loc, 1));
+  return problem;
+}
+
+Value FusedForwardOp::buildIsPartialTile(OpBuilder &b, Location loc,
+                                         const Problem &problem,
+                                         Value queryStart, Value keyStart) {
+  if (getMask().hasPredicate())
+    return arith::ConstantIntOp::create(b, loc, 1, 1);
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  };
+  Value keyEnd = arith::AddIOp::create(b, loc, keyStart, index(getBlockK()));
+  Value partial = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt,
+                                        keyEnd, problem.keyLen);
+  if (std::optional<int64_t> upper = getBandUpper()) {
+    // The largest key of the tile against the tightest upper bound (the
+    // first row).
+    Value lastKey = arith::SubIOp::create(b, loc, keyEnd, index(1));
+    Value bound = arith::AddIOp::create(
+        b, loc,
+        arith::AddIOp::create(b, loc, queryStart, problem.diagonalOffset),
+        index(*upper));
+    partial = arith::OrIOp::create(
+        b, loc, partial,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, lastKey,
+                              bound));
+  }
+  if (std::optional<int64_t> lower = getBandLower()) {
+    // The smallest key of the tile against the tightest lower bound (the
+    // last row).
+    Value bound = arith::AddIOp::create(
+        b, loc,
+        arith::AddIOp::create(b, loc, problem.lastRow, problem.diagonalOffset),
+        index(*lower));
+    partial = arith::OrIOp::create(
+        b, loc, partial,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, keyStart,
+                              bound));
+  }
+  return partial;
+}
+
+scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPoint(*this);
+  ImplicitLocOpBuilder b(getLoc(), builder);
+  auto queryType = cast<MemRefType>(getQuery().getType());
+  Type element = queryType.getElementType(), f32 = b.getF32Type();
+  int64_t blockQ = getBlockQ(), blockK = getBlockK();
+  int64_t headDim = getHeadDim(), valueDim = getValueDim();
+  auto alloc = [&](ArrayRef<int64_t> shape, Type type) -> Value {
+    return memref::AllocaOp::create(b, MemRefType::get(shape, type));
+  };
+  Value queryTile = alloc({blockQ, headDim}, element);
+  Value keyTile = alloc({blockK, headDim}, element);
+  Value valueTile = alloc({blockK, valueDim}, element);
+  Value scores = alloc({blockQ, blockK}, f32);
+  Value rowMax = alloc({blockQ}, f32);
+  Value rowSum = alloc({blockQ}, f32);
+  Value acc = alloc({blockQ, valueDim}, f32);
+
+  Problem problem = buildProblem(b, getLoc());
+  Value batch = getBatch(), head = getHead(), queryStart = getQueryStart();
+  TileLoadOp::create(b, getQuery(), batch, head, queryStart, queryTile);
+  TileFillOp::create(
+      b, rowMax, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+  TileFillOp::create(b, rowSum, b.getF32FloatAttr(0.0f));
+  TileFillOp::create(b, acc, b.getF32FloatAttr(0.0f));
+
+  auto loop = scf::ForOp::create(b, getKvBegin(), getKvEnd(),
+                                 arith::ConstantIndexOp::create(b, 1));
+  {
+    OpBuilder::InsertionGuard loopGuard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value keyStart = arith::MulIOp::create(
+        b, loop.getInductionVar(), arith::ConstantIndexOp::create(b, blockK));
+    TileLoadOp::create(b, getKey(), batch, problem.kvHead, keyStart, keyTile);
+    TileLoadOp::create(b, getValue(), batch, problem.kvHead, keyStart,
+                       valueTile);
+    TileQKOp::create(b, queryTile, keyTile, scores,
+                     b.getF32FloatAttr(static_cast<float>(
+                         getScale().convertToDouble() * softmax::kLog2E)));
+    Value partial =
+        buildIsPartialTile(b, getLoc(), problem, queryStart, keyStart);
+    auto ifPartial = scf::IfOp::create(b, partial, /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard ifGuard(b);
+      b.setInsertionPointToStart(ifPartial.thenBlock());
+      auto mask = TileMaskOp::create(b, scores, batch, head, queryStart,
+                                     keyStart, problem.queryLen,
+                                     problem.keyLen, getBandLowerAttr(),
+                                     getBandUpperAttr());
+      IRMapping mapping;
+      getPredicate().cloneInto(&mask.getPredicate(), mapping);
+    }
+    TileOnlineSoftmaxOp::create(b, scores, rowMax, rowSum, acc,
+                                getRescaleThresholdAttr());
+    TilePVOp::create(b, scores, valueTile, acc);
+  }
+  TileFinalizeOp::create(b, acc, rowMax, rowSum);
+  TileStoreOp::create(b, acc, getOutput(), batch, head, queryStart);
+  if (Value lse = getLse())
+    TileStoreOp::create(b, rowMax, lse, batch, head, queryStart);
+  erase();
+  return loop;
+}

@@ -1,0 +1,81 @@
+//===- TileMask.h - the allowed pairs of a tile -----------------*- C++ -*-===//
+//
+// The one definition of which (batch, head, query, key) pairs a tile-level
+// mask allows: a band on delta = j - (i + Nk - Nq) and an optional
+// predicate region over (b, h, i, j). attn.tile.mask and attn.fused.forward
+// carry the same two parts; every lowering (CPU, per-op GPU, the fused GPU
+// emitters) builds its conditions through this class.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_DIALECT_ATTN_TILEMASK_H
+#define ATTN_DIALECT_ATTN_TILEMASK_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+
+#include <optional>
+
+namespace attn {
+
+class TileMask {
+public:
+  TileMask(std::optional<int64_t> bandLower, std::optional<int64_t> bandUpper,
+           mlir::Region *predicate)
+      : bandLower(bandLower), bandUpper(bandUpper), predicate(predicate) {}
+
+  std::optional<int64_t> getBandLower() const { return bandLower; }
+  std::optional<int64_t> getBandUpper() const { return bandUpper; }
+  bool hasBand() const { return bandLower || bandUpper; }
+  bool hasPredicate() const { return predicate && !predicate->empty(); }
+
+  /// The allowed key columns of query `i` in a row of keys starting at
+  /// `jBase`: key j = jBase + c passes the key length and the band iff
+  /// `first <= c <= last` (`first` is null without a lower band bound).
+  /// Both are index values; `last` may be below `first` (no key).
+  struct ColumnBounds {
+    mlir::Value first, last;
+  };
+  /// Builds the ColumnBounds at the insertion point of `b`: the one
+  /// definition of the length and band conditions,
+  ///   c <= keyLen - 1 - jBase,
+  ///   c <= band_upper + (i + diagonalOffset) - jBase,
+  ///   c >= band_lower + (i + diagonalOffset) - jBase,
+  /// in signed index arithmetic. `diagonalOffset` is keyLen - queryLen,
+  /// computed once by the caller outside its loops.
+  ColumnBounds buildColumnBounds(mlir::OpBuilder &b, mlir::Location loc,
+                                 mlir::Value i, mlir::Value jBase,
+                                 mlir::Value keyLen,
+                                 mlir::Value diagonalOffset) const;
+
+  /// Builds the i1 result of the predicate region for (batch, head, i, j):
+  /// its body cloned with `mapping` extended by the block arguments (values
+  /// it uses from above go through `mapping` too). Null without a
+  /// predicate.
+  mlir::Value buildPredicate(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::Value batch, mlir::Value head,
+                             mlir::Value i, mlir::Value j,
+                             mlir::IRMapping mapping = {}) const;
+
+  /// Builds the i1 "pair (i, j) is allowed": the column bounds at
+  /// jBase = j hold c = 0, and the predicate holds.
+  mlir::Value buildAllowed(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::Value batch, mlir::Value head, mlir::Value i,
+                           mlir::Value j, mlir::Value keyLen,
+                           mlir::Value diagonalOffset,
+                           mlir::IRMapping mapping = {}) const;
+
+private:
+  std::optional<int64_t> bandLower, bandUpper;
+  mlir::Region *predicate;
+};
+
+/// Verifies a step predicate region (attn.tile.mask, attn.fused.forward):
+/// empty, or one block with four `index` arguments (batch, query head,
+/// query index, key index) ending in attn.yield of an i1.
+mlir::LogicalResult verifyStepPredicateRegion(mlir::Operation *op,
+                                              mlir::Region &predicate);
+
+} // namespace attn
+
+#endif // ATTN_DIALECT_ATTN_TILEMASK_H

@@ -1,0 +1,238 @@
+//===- LaunchFacts.cpp - what a bundle needs to know of each launch -*- C++ -*-//
+
+#include "LaunchFacts.h"
+
+#include "attn/Target/TargetInfo.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+using namespace attn;
+
+/// `name` with every character outside [A-Za-z0-9_] replaced by '_' and a
+/// leading digit prefixed by '_': a PTX identifier.
+static std::string identifier(StringRef name) {
+  std::string result;
+  for (char c : name)
+    result += llvm::isAlnum(c) || c == '_' ? c : '_';
+  if (result.empty() || llvm::isDigit(result.front()))
+    result.insert(result.begin(), '_');
+  return result;
+}
+
+std::string LaunchFacts::moduleName() const {
+  return identifier(func.getName()) + "_kernel";
+}
+
+std::string LaunchFacts::nextKernelName() const {
+  std::string name = moduleName();
+  if (!launches.empty())
+    name += "_" + std::to_string(launches.size());
+  return name;
+}
+
+LogicalResult LaunchFacts::describe(FusedForwardOp step, Value operand,
+                                    StringRef role, ArrayRef<StringRef> symbols,
+                                    StringRef suffix) {
+  auto argument = dyn_cast<BlockArgument>(operand);
+  if (!argument || argument.getOwner() != &func.getBody().front())
+    return step.emitOpError()
+           << "attn-to-gpu: operand '" << role
+           << "' must be an argument of the function, so that a bundle can "
+              "describe it";
+  std::string name = (role + suffix).str();
+  std::optional<Argument> &entry = arguments[argument.getArgNumber()];
+  if (entry && entry->name != name)
+    return step.emitOpError()
+           << "attn-to-gpu: function argument #" << argument.getArgNumber()
+           << " is used both as '" << entry->name << "' and as '" << name
+           << "'; pass separate buffers";
+  Builder b(func.getContext());
+  Argument described;
+  described.name = name;
+  for (auto [extent, symbol] :
+       llvm::zip(cast<MemRefType>(operand.getType()).getShape(), symbols))
+    described.shape.push_back(
+        ShapedType::isDynamic(extent)
+            ? Attribute(b.getStringAttr((symbol + suffix).str()))
+            : Attribute(b.getI64IntegerAttr(extent)));
+  entry = described;
+  return success();
+}
+
+LogicalResult LaunchFacts::addStep(FusedForwardOp step) {
+  std::string suffix = steps == 0 ? "" : "_" + std::to_string(steps);
+  ++steps;
+  if (failed(describe(step, step.getQuery(), "q", {"B", "Hq", "Nq", "D"},
+                      suffix)) ||
+      failed(describe(step, step.getKey(), "k", {"B", "Hk", "Nk", "D"},
+                      suffix)) ||
+      failed(describe(step, step.getValue(), "v", {"B", "Hk", "Nk", "Dv"},
+                      suffix)) ||
+      failed(describe(step, step.getOutput(), "o", {"B", "Hq", "Nq", "Dv"},
+                      suffix)))
+    return failure();
+  if (Value lse = step.getLse())
+    if (failed(describe(step, lse, "lse", {"B", "Hq", "Nq"}, suffix)))
+      return failure();
+  // GQA: Hq a multiple of Hk, checked by the verifier when both are static.
+  auto heads = [](Value value) {
+    return cast<MemRefType>(value.getType()).getDimSize(1);
+  };
+  if (ShapedType::isDynamic(heads(step.getQuery())) &&
+      ShapedType::isDynamic(heads(step.getKey())))
+    constraints.push_back("Hq" + suffix + " % Hk" + suffix + " == 0");
+  return success();
+}
+
+/// The manifest text of one shape entry.
+static std::string shapeEntryText(Attribute entry) {
+  if (auto symbol = dyn_cast<StringAttr>(entry))
+    return symbol.str();
+  return std::to_string(cast<IntegerAttr>(entry).getInt());
+}
+
+FailureOr<std::string> LaunchFacts::expressionOf(Location loc, Value value) {
+  APInt constant;
+  if (matchPattern(value, m_ConstantInt(&constant)))
+    return std::to_string(constant.getSExtValue());
+  Operation *def = value.getDefiningOp();
+  if (auto dim = dyn_cast_or_null<memref::DimOp>(def)) {
+    auto argument = dyn_cast<BlockArgument>(dim.getSource());
+    std::optional<int64_t> index = dim.getConstantIndex();
+    if (argument && argument.getOwner() == &func.getBody().front() && index) {
+      // Described now if no step named it, so that the grid can use it.
+      std::optional<Argument> &entry = arguments[argument.getArgNumber()];
+      if (entry && *index < static_cast<int64_t>(entry->shape.size()))
+        return shapeEntryText(entry->shape[*index]);
+    }
+  }
+  auto binary = [&](Value lhs, Value rhs,
+                    StringRef op) -> FailureOr<std::string> {
+    FailureOr<std::string> a = expressionOf(loc, lhs);
+    FailureOr<std::string> b = expressionOf(loc, rhs);
+    if (failed(a) || failed(b))
+      return failure();
+    if (op == "ceildiv")
+      return "ceildiv(" + *a + ", " + *b + ")";
+    return "(" + *a + " " + op.str() + " " + *b + ")";
+  };
+  if (auto ceilDiv = dyn_cast_or_null<arith::CeilDivUIOp>(def))
+    return binary(ceilDiv.getLhs(), ceilDiv.getRhs(), "ceildiv");
+  if (auto mul = dyn_cast_or_null<arith::MulIOp>(def))
+    return binary(mul.getLhs(), mul.getRhs(), "*");
+  if (auto add = dyn_cast_or_null<arith::AddIOp>(def))
+    return binary(add.getLhs(), add.getRhs(), "+");
+  return emitError(loc) << "attn-to-gpu: a grid extent is not an expression "
+                           "of the function's argument extents, so the "
+                           "bundle cannot state it";
+}
+
+LogicalResult LaunchFacts::addLaunch(Location loc, StringRef kernel,
+                                     ArrayRef<Value> grid, int64_t threads,
+                                     int64_t sharedBytes) {
+  Builder b(func.getContext());
+  SmallVector<Attribute> extents;
+  for (auto [axis, value] : llvm::enumerate(grid)) {
+    FailureOr<std::string> expression = expressionOf(loc, value);
+    if (failed(expression))
+      return failure();
+    APInt constant;
+    if (axis > 0 && matchPattern(value, m_ConstantInt(&constant)) &&
+        constant.getSExtValue() > TargetInfo::kMaxGridYZ)
+      return emitError(loc)
+             << "attn-to-gpu: grid " << (axis == 1 ? "y (query heads)"
+                                                   : "z (batch)")
+             << " is " << constant.getSExtValue() << ", more than the "
+             << TargetInfo::kMaxGridYZ << " a launch allows";
+    extents.push_back(b.getStringAttr(*expression));
+  }
+  launches.push_back(b.getDictionaryAttr({
+      b.getNamedAttr("kernel", b.getStringAttr(kernel)),
+      b.getNamedAttr("grid", b.getArrayAttr(extents)),
+      b.getNamedAttr("block", b.getI64ArrayAttr({threads, 1, 1})),
+      b.getNamedAttr("shared_bytes", b.getI64IntegerAttr(sharedBytes)),
+  }));
+  return success();
+}
+
+/// The manifest dtype of `type`, or "" when a bundle cannot carry it.
+static StringRef dtypeName(Type type) {
+  if (type.isF16())
+    return "f16";
+  if (type.isBF16())
+    return "bf16";
+  if (type.isF32())
+    return "f32";
+  if (type.isInteger(32))
+    return "i32";
+  if (type.isInteger(8))
+    return "i8";
+  if (type.isInteger(1))
+    return "i1";
+  return "";
+}
+
+LogicalResult LaunchFacts::write() {
+  Builder b(func.getContext());
+  SmallVector<Attribute> described;
+  for (auto [index, entry] : llvm::enumerate(arguments)) {
+    Type type = func.getArgument(index).getType();
+    auto memref = dyn_cast<MemRefType>(type);
+    StringRef dtype = memref ? dtypeName(memref.getElementType()) : "";
+    if (dtype.empty())
+      return func.emitOpError()
+             << "attn-to-gpu: argument #" << index << " of type " << type
+             << " cannot be passed to a kernel bundle (expected a memref of "
+                "f16, bf16, f32, i32, i8 or i1)";
+    if (!entry) {
+      // An argument no step named: its attributes, or argN and argN_dK.
+      Argument generic;
+      auto name = func.getArgAttrOfType<StringAttr>(index, "attn.name");
+      generic.name = name ? name.str() : "arg" + std::to_string(index);
+      auto shape = func.getArgAttrOfType<ArrayAttr>(index, "attn.shape");
+      if (shape && shape.size() != static_cast<size_t>(memref.getRank()))
+        return func.emitOpError()
+               << "attn-to-gpu: attn.shape of argument #" << index << " has "
+               << shape.size() << " entries for a rank-" << memref.getRank()
+               << " memref";
+      for (auto [dim, extent] : llvm::enumerate(memref.getShape())) {
+        if (!ShapedType::isDynamic(extent)) {
+          generic.shape.push_back(b.getI64IntegerAttr(extent));
+          continue;
+        }
+        Attribute given = shape ? shape[dim] : Attribute();
+        if (given && !isa<StringAttr, IntegerAttr>(given))
+          return func.emitOpError()
+                 << "attn-to-gpu: attn.shape of argument #" << index
+                 << " must hold symbols (strings) and integers";
+        generic.shape.push_back(
+            given ? given
+                  : b.getStringAttr(generic.name + "_d" +
+                                    std::to_string(dim)));
+      }
+      entry = generic;
+    }
+    described.push_back(b.getDictionaryAttr({
+        b.getNamedAttr("name", b.getStringAttr(entry->name)),
+        b.getNamedAttr("dtype", b.getStringAttr(dtype)),
+        b.getNamedAttr("shape", b.getArrayAttr(entry->shape)),
+    }));
+  }
+  SmallVector<Attribute> constraintAttrs;
+  for (const std::string &constraint : constraints)
+    constraintAttrs.push_back(b.getStringAttr(constraint));
+  func->setAttr("attn.bundle",
+                b.getDictionaryAttr({
+                    b.getNamedAttr("target", b.getStringAttr(chip)),
+                    b.getNamedAttr("module", b.getStringAttr(moduleName())),
+                    b.getNamedAttr("arguments", b.getArrayAttr(described)),
+                    b.getNamedAttr("constraints",
+                                   b.getArrayAttr(constraintAttrs)),
+                    b.getNamedAttr("launches", b.getArrayAttr(launches)),
+                }));
+  return success();
+}

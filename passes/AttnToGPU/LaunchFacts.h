@@ -1,0 +1,93 @@
+//===- LaunchFacts.h - what a bundle needs to know of each launch -*- C++ -*-//
+//
+// attn-to-gpu records, on every function whose attention it lowers, the
+// facts a bundle's manifest states and nothing else can recover once the
+// kernels are compiled, as one dictionary attribute `attn.bundle`:
+//
+//   attn.bundle = {
+//     target = "sm_80", module = "f_kernel",    // the one gpu.module
+//     arguments = [{name = "q", dtype = "bf16",
+//                   shape = ["B", "Hq", "Nq", 128]}, ...],   // every argument
+//     constraints = ["Hq % Hk == 0"],
+//     launches = [{kernel = "f_kernel", grid = ["ceildiv(Nq, 128)", "Hq",
+//                  "B"], block = [128, 1, 1], shared_bytes = 69632}, ...]}
+//
+// The function attribute survives the whole lowering to PTX (outlining and
+// the host's conversion to the LLVM dialect drop attributes of gpu.launch
+// and gpu.launch_func). The bundle writer (lib/Target) reads it, the PTX of
+// the function's one gpu.binary, and the kernel parameter order of each
+// gpu.launch_func.
+//
+// Argument names and shape symbols come from roles: the operands of the
+// n-th fused step of a function are q, k, v, o, lse with shapes [B, Hq, Nq,
+// D], [B, Hk, Nk, D], [B, Hk, Nk, Dv], [B, Hq, Nq, Dv], [B, Hq, Nq] (names
+// and symbols suffixed _n for n > 0). Any other argument (e.g. a memref a
+// predicate reads) is named by its `attn.name` argument attribute or argN,
+// its dynamic extents by its `attn.shape` argument attribute (an array of
+// symbols and integers) or argN_dK.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_PASSES_ATTNTOGPU_LAUNCHFACTS_H
+#define ATTN_PASSES_ATTNTOGPU_LAUNCHFACTS_H
+
+#include "attn/Dialect/Attn/AttnOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include <map>
+#include <string>
+
+namespace attn {
+
+/// The bundle facts of one function, collected as its launches are built.
+class LaunchFacts {
+public:
+  LaunchFacts(mlir::func::FuncOp func, llvm::StringRef chip)
+      : func(func), chip(chip.str()), arguments(func.getNumArguments()) {}
+
+  /// Describes the operands of `step`, the function's next fused step.
+  mlir::LogicalResult addStep(FusedForwardOp step);
+
+  /// The kernel name of the function's next launch: the function's name
+  /// made a PTX identifier, "_kernel", and "_N" after the first.
+  std::string nextKernelName() const;
+  /// The name of the one gpu.module that holds the function's kernels.
+  std::string moduleName() const;
+
+  /// Records a launch of kernel `kernel` with grid (x, y, z) computed by
+  /// `grid` (values of the function, expressions of argument extents),
+  /// `threads` threads and `sharedBytes` of dynamic shared memory. Fails
+  /// with an error at `loc` when a grid extent is not such an expression or
+  /// exceeds the chip's limits.
+  mlir::LogicalResult addLaunch(mlir::Location loc, llvm::StringRef kernel,
+                                llvm::ArrayRef<mlir::Value> grid,
+                                int64_t threads, int64_t sharedBytes);
+
+  /// Describes the arguments no step named and writes `attn.bundle` on the
+  /// function.
+  mlir::LogicalResult write();
+
+private:
+  struct Argument {
+    std::string name;
+    llvm::SmallVector<mlir::Attribute> shape; // StringAttr or IntegerAttr
+  };
+  mlir::FailureOr<std::string> expressionOf(mlir::Location loc,
+                                            mlir::Value value);
+  mlir::LogicalResult describe(FusedForwardOp step, mlir::Value operand,
+                               llvm::StringRef role,
+                               llvm::ArrayRef<llvm::StringRef> symbols,
+                               llvm::StringRef suffix);
+
+  mutable mlir::func::FuncOp func;
+  std::string chip;
+  llvm::SmallVector<std::optional<Argument>> arguments;
+  llvm::SmallVector<std::string> constraints;
+  llvm::SmallVector<mlir::Attribute> launches;
+  unsigned steps = 0;
+};
+
+} // namespace attn
+
+#endif // ATTN_PASSES_ATTNTOGPU_LAUNCHFACTS_H

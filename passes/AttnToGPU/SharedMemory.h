@@ -1,0 +1,71 @@
+//===- SharedMemory.h - tile buffers in dynamic shared memory ---*- C++ -*-===//
+//
+// Every tile a kernel keeps in shared memory is a buffer in the block's one
+// dynamic shared-memory allocation: a memref.view of gpu.dynamic_shared_memory
+// at a 16-byte aligned offset, its rows padded (rowPadBytes) and viewed
+// through a subview with the tile's shape. A SharedMemoryLayout collects the
+// buffers of one launch, sums their bytes (checked against the chip's limit
+// and carried by the launch) and materializes the views.
+//
+// The cp.async copies into such buffers (issueTileCopy) are here too.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_PASSES_ATTNTOGPU_SHAREDMEMORY_H
+#define ATTN_PASSES_ATTNTOGPU_SHAREDMEMORY_H
+
+#include "KernelBuilder.h"
+
+namespace attn {
+
+/// Byte alignment of every tile buffer inside the block's dynamic shared
+/// memory (16-byte cp.async and ldmatrix rows).
+constexpr int64_t kSharedBufferAlignment = 16;
+
+/// Padding added to each tile row in shared memory: 16 bytes for 16-bit
+/// tiles (rows stay 16-byte aligned, and the fragment reads of rows g and
+/// columns 2t, g = 0..7, t = 0..3, fall on 32 distinct banks), one word for
+/// f32 tiles (row-wise and column-wise walks hit distinct banks).
+inline int64_t rowPadBytes(int64_t elementBytes) {
+  return elementBytes == 2 ? 16 : 4;
+}
+
+/// The shared-memory type of a tile: rows padded by rowPadBytes, with
+/// `stages` copies of the tile along a leading dimension when stages > 0.
+MemRefType paddedType(MemRefType tile, int64_t stages = 0);
+
+/// The 2-D `tileType`-shaped view at the origin of `buffer` (padded rows),
+/// of stage `stage` when `buffer` is a staged 3-D buffer.
+Value tileView(ImplicitLocOpBuilder &b, Value buffer, MemRefType tileType,
+               Value stage);
+
+/// The shared-memory buffers of one launch.
+class SharedMemoryLayout {
+public:
+  /// Adds a buffer of padded type `bufferType` (paddedType); returns its
+  /// index.
+  unsigned add(MemRefType bufferType);
+  /// The bytes of all buffers, each at an aligned offset.
+  int64_t getBytes() const { return bytes; }
+  /// Builds the workgroup buffers (memref.view at their offsets) at the
+  /// insertion point of `b`, in the order they were added.
+  SmallVector<Value> materialize(ImplicitLocOpBuilder &b) const;
+
+private:
+  SmallVector<MemRefType> types;
+  SmallVector<int64_t> offsets;
+  int64_t bytes = 0;
+};
+
+/// Issues the cp.async copies of rows [firstRow, firstRow + rows) of
+/// source[batch, head] into rows [0, rows) of `buffer` (of stage `stage` of
+/// a staged 3-D buffer when `stage` is given), unless `enabled` (when given)
+/// is false. Every thread copies `rows · cols / 8 / threads` 16-byte chunks.
+void issueTileCopy(ImplicitLocOpBuilder &b, KernelBuilder &t, Value threadId,
+                   int64_t threads, Value source, Value batch, Value head,
+                   Value firstRow, Value buffer, Value stage, int64_t rows,
+                   int64_t cols, Value enabled);
+
+} // namespace attn
+
+#endif // ATTN_PASSES_ATTNTOGPU_SHAREDMEMORY_H
