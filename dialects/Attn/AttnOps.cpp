@@ -58,7 +58,13 @@ static LogicalResult
 checkExtent(llvm::function_ref<InFlightDiagnostic()> emitError,
             StringRef operandName, Type type, unsigned dim, StringRef meaning,
             Extent expected) {
-  int64_t actual = cast<ShapedType>(type).getDimSize(dim);
+  // A mask op used before its definition (invalid dominance, reported after
+  // the op verifiers) is checked against the problem before its own operand
+  // types are: a dimension its type lacks is left to that op's verifier.
+  auto shaped = dyn_cast<ShapedType>(type);
+  if (!shaped || !shaped.hasRank() || dim >= shaped.getRank())
+    return success();
+  int64_t actual = shaped.getDimSize(dim);
   if (ShapedType::isDynamic(actual) || ShapedType::isDynamic(expected.value) ||
       actual == expected.value)
     return success();
