@@ -8,11 +8,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/AttnOps.h"
+#include "attn/Dialect/Attn/MaskAnalysis.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
-#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/Support/MathExtras.h"
 
 #include <cmath>
@@ -31,28 +32,11 @@ bool attn::isSupportedHeadDim(int64_t headDim) {
 
 void attn::walkMaskTree(Value mask,
                         llvm::function_ref<void(Operation *)> fn) {
-  Operation *def = mask.getDefiningOp();
-  if (!def || !isa<AttnDialect>(def->getDialect()))
-    return;
-  fn(def);
-  for (Value operand : def->getOperands())
-    if (isa<MaskType>(operand.getType()))
-      walkMaskTree(operand, fn);
+  (void)visitMaskTree(mask, [&](MaskOpInterface maskOp) {
+    fn(maskOp);
+    return success();
+  });
 }
-
-namespace {
-/// One named extent of the attention problem, with where it came from, so
-/// that a mismatch can say "but query has 8".
-struct Extent {
-  int64_t value = ShapedType::kDynamic;
-  StringRef source;
-};
-
-/// The problem extents an attention op's mask operands are checked against.
-struct ProblemExtents {
-  Extent batch, queryHeads, kvHeads, querySeq, keySeq;
-};
-} // namespace
 
 /// Formats a floating-point attribute value the way a user wrote it
 /// ("0.5", "inf"), for diagnostics.
@@ -74,7 +58,13 @@ static LogicalResult
 checkExtent(llvm::function_ref<InFlightDiagnostic()> emitError,
             StringRef operandName, Type type, unsigned dim, StringRef meaning,
             Extent expected) {
-  int64_t actual = cast<ShapedType>(type).getDimSize(dim);
+  // A mask op used before its definition (invalid dominance, reported after
+  // the op verifiers) is checked against the problem before its own operand
+  // types are: a dimension its type lacks is left to that op's verifier.
+  auto shaped = dyn_cast<ShapedType>(type);
+  if (!shaped || !shaped.hasRank() || dim >= shaped.getRank())
+    return success();
+  int64_t actual = shaped.getDimSize(dim);
   if (ShapedType::isDynamic(actual) || ShapedType::isDynamic(expected.value) ||
       actual == expected.value)
     return success();
@@ -154,73 +144,31 @@ checkQueryKeyTokens(llvm::function_ref<InFlightDiagnostic()> emitError,
 }
 
 /// Verifies every mask op in the tree rooted at `mask` against the extents
-/// of the attention problem that uses it. Errors are emitted on `user` with
-/// a note at the offending mask op.
+/// of the attention problem that uses it: the root and every child mask
+/// must come from an attn.mask.* op (MaskOpInterface), and each mask op
+/// checks its own operands (MaskOpInterface::verifyAgainstProblem). The
+/// walk visits each mask op once, so a shared mask is checked once and a
+/// cyclic use (reported later by the dominance check) cannot recurse.
+/// Errors are emitted on `user` with a note at the offending mask op.
 static LogicalResult verifyMaskAgainstProblem(Operation *user, Value mask,
                                               const ProblemExtents &problem) {
-  if (!mask.getDefiningOp() ||
-      !isa<AttnDialect>(mask.getDefiningOp()->getDialect()))
+  if (!mask.getDefiningOp<MaskOpInterface>())
     return user->emitOpError()
            << "mask must be produced by an attn.mask.* op, so that its "
               "structure can be analysed";
 
-  LogicalResult result = success();
-  walkMaskTree(mask, [&](Operation *maskOp) {
-    if (failed(result))
-      return;
+  return visitMaskTree(mask, [&](MaskOpInterface maskOp) -> LogicalResult {
     auto emitError = [&]() {
       InFlightDiagnostic diag = user->emitOpError();
       diag.attachNote(maskOp->getLoc()) << "mask defined here";
       return diag;
     };
-    // Every mask operand of this op must itself come from a mask op.
-    for (Value operand : maskOp->getOperands()) {
-      if (!isa<MaskType>(operand.getType()))
-        continue;
-      Operation *def = operand.getDefiningOp();
-      if (!def || !isa<AttnDialect>(def->getDialect())) {
-        result = emitError() << "mask must be produced by attn.mask.* ops, "
-                                "so that its structure can be analysed";
-        return;
-      }
-    }
-    result =
-        llvm::TypeSwitch<Operation *, LogicalResult>(maskOp)
-            .Case([&](MaskHashOp op) {
-              return checkQueryKeyTokens(
-                  emitError, "query_buckets", op.getQueryBuckets().getType(),
-                  "key_buckets", op.getKeyBuckets().getType(), problem);
-            })
-            .Case([&](MaskDropOp op) {
-              return checkQueryKeyTokens(
-                  emitError, "query_keep", op.getQueryKeep().getType(),
-                  "key_keep", op.getKeyKeep().getType(), problem);
-            })
-            .Case([&](MaskBlockOp op) {
-              Type type = op.getBlockMask().getType();
-              int64_t size = op.getSize();
-              Extent qBlocks{ceilDivExtent(problem.querySeq.value, size),
-                             "ceil(query sequence / block size)"};
-              Extent kBlocks{ceilDivExtent(problem.keySeq.value, size),
-                             "ceil(key sequence / block size)"};
-              unsigned first = 0;
-              if (cast<ShapedType>(type).getRank() == 4) {
-                if (failed(checkExtent(emitError, "block_mask", type, 0,
-                                       "batch", problem.batch)) ||
-                    failed(checkExtent(emitError, "block_mask", type, 1,
-                                       "heads", problem.queryHeads)))
-                  return failure();
-                first = 2;
-              }
-              return success(
-                  succeeded(checkExtent(emitError, "block_mask", type, first,
-                                        "query blocks", qBlocks)) &&
-                  succeeded(checkExtent(emitError, "block_mask", type,
-                                        first + 1, "key blocks", kBlocks)));
-            })
-            .Default([](Operation *) { return success(); });
+    for (Value child : maskOp.getChildMasks())
+      if (!child.getDefiningOp<MaskOpInterface>())
+        return emitError() << "mask must be produced by attn.mask.* ops, "
+                              "so that its structure can be analysed";
+    return maskOp.verifyAgainstProblem(problem, emitError);
   });
-  return result;
 }
 
 //===----------------------------------------------------------------------===//
@@ -322,17 +270,15 @@ void AttentionOp::getEffects(
   if (!getMask())
     return;
   // The mask is a description; the buffers it refers to are read here.
-  walkMaskTree(getMask(), [&](Operation *maskOp) {
-    for (OpOperand &operand : maskOp->getOpOperands()) {
-      if (!isa<MemRefType>(operand.get().getType()))
-        continue;
-      Value buffer = operand.get();
+  (void)visitMaskTree(getMask(), [&](MaskOpInterface maskOp) {
+    for (Value buffer : maskOp.getReadBuffers()) {
       if (auto result = dyn_cast<OpResult>(buffer))
         effects.emplace_back(MemoryEffects::Read::get(), result);
       else
         effects.emplace_back(MemoryEffects::Read::get(),
                              cast<BlockArgument>(buffer));
     }
+    return success();
   });
 }
 
@@ -366,7 +312,8 @@ LogicalResult PlanOp::verify() {
 }
 
 LogicalResult PlanOp::verifyRegions() {
-  return verifyPredicateRegion(*this, getPredicate());
+  return success(succeeded(verifyPredicateRegion(*this, getPredicate())) &&
+                 succeeded(verifyPredicateBody(*this, getPredicate())));
 }
 
 //===----------------------------------------------------------------------===//
@@ -590,6 +537,134 @@ LogicalResult MaskAndOp::verify() {
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// MaskOpInterface
+//
+// Each family states here what it checks against the problem and what it
+// adds to attn-plan's MaskPlan; the walks over the mask tree live with their
+// consumers and never name a family.
+//===----------------------------------------------------------------------===//
+
+/// The planner's answer for a family whose analysis has not landed yet: a
+/// located error (the caller's `emitError` names the pass and notes the
+/// mask).
+static LogicalResult
+notSupportedByPlanner(Operation *maskOp,
+                      llvm::function_ref<InFlightDiagnostic()> emitError) {
+  return emitError() << "mask '" << maskOp->getName()
+                     << "' is not supported by the planner yet (supported: "
+                        "causal, window, custom and their 'and')";
+}
+
+LogicalResult
+MaskCausalOp::contributeToPlan(MaskPlan &plan,
+                               llvm::function_ref<InFlightDiagnostic()>) {
+  // j <= i + (Nk - Nq): delta <= 0.
+  plan.intersectBand(std::nullopt, 0);
+  return success();
+}
+
+LogicalResult
+MaskWindowOp::contributeToPlan(MaskPlan &plan,
+                               llvm::function_ref<InFlightDiagnostic()>) {
+  // 0 <= (i + Nk - Nq) - j < size: -(size - 1) <= delta <= 0. The verifier
+  // guarantees size >= 1, so the negation cannot overflow.
+  plan.intersectBand(-(getSize() - 1), 0);
+  return success();
+}
+
+LogicalResult MaskHashOp::verifyAgainstProblem(
+    const ProblemExtents &problem,
+    llvm::function_ref<InFlightDiagnostic()> emitError) {
+  return checkQueryKeyTokens(emitError, "query_buckets",
+                             getQueryBuckets().getType(), "key_buckets",
+                             getKeyBuckets().getType(), problem);
+}
+
+LogicalResult MaskHashOp::contributeToPlan(
+    MaskPlan &, llvm::function_ref<InFlightDiagnostic()> emitError) {
+  return notSupportedByPlanner(*this, emitError);
+}
+
+LogicalResult MaskDropOp::verifyAgainstProblem(
+    const ProblemExtents &problem,
+    llvm::function_ref<InFlightDiagnostic()> emitError) {
+  return checkQueryKeyTokens(emitError, "query_keep", getQueryKeep().getType(),
+                             "key_keep", getKeyKeep().getType(), problem);
+}
+
+LogicalResult MaskDropOp::contributeToPlan(
+    MaskPlan &, llvm::function_ref<InFlightDiagnostic()> emitError) {
+  return notSupportedByPlanner(*this, emitError);
+}
+
+LogicalResult
+MaskNMOp::contributeToPlan(MaskPlan &,
+                           llvm::function_ref<InFlightDiagnostic()> emitError) {
+  return notSupportedByPlanner(*this, emitError);
+}
+
+/// The block mask is [ceil(Nq / size), ceil(Nk / size)], or per batch and
+/// query head [B, Hq, ceil(Nq / size), ceil(Nk / size)].
+LogicalResult MaskBlockOp::verifyAgainstProblem(
+    const ProblemExtents &problem,
+    llvm::function_ref<InFlightDiagnostic()> emitError) {
+  Type type = getBlockMask().getType();
+  int64_t size = getSize();
+  Extent qBlocks{ceilDivExtent(problem.querySeq.value, size),
+                 "ceil(query sequence / block size)"};
+  Extent kBlocks{ceilDivExtent(problem.keySeq.value, size),
+                 "ceil(key sequence / block size)"};
+  unsigned first = 0;
+  if (cast<ShapedType>(type).getRank() == 4) {
+    if (failed(checkExtent(emitError, "block_mask", type, 0, "batch",
+                           problem.batch)) ||
+        failed(checkExtent(emitError, "block_mask", type, 1, "heads",
+                           problem.queryHeads)))
+      return failure();
+    first = 2;
+  }
+  return success(succeeded(checkExtent(emitError, "block_mask", type, first,
+                                       "query blocks", qBlocks)) &&
+                 succeeded(checkExtent(emitError, "block_mask", type, first + 1,
+                                       "key blocks", kBlocks)));
+}
+
+LogicalResult MaskBlockOp::contributeToPlan(
+    MaskPlan &, llvm::function_ref<InFlightDiagnostic()> emitError) {
+  return notSupportedByPlanner(*this, emitError);
+}
+
+LogicalResult
+MaskCustomOp::contributeToPlan(MaskPlan &plan,
+                               llvm::function_ref<InFlightDiagnostic()>) {
+  // Opaque to the planner: conjoined into the plan's predicate region.
+  plan.predicates.push_back(*this);
+  return success();
+}
+
+/// The memrefs the predicate uses that are defined above it: what the
+/// attention reads while evaluating the predicate (the region may read, but
+/// not write, memory; see verifyPredicateBody).
+SmallVector<Value> MaskCustomOp::getReadBuffers() {
+  Region &predicate = getPredicate();
+  llvm::SetVector<Value> buffers;
+  predicate.walk([&](Operation *nested) {
+    for (Value operand : nested->getOperands())
+      if (isa<MemRefType>(operand.getType()) &&
+          !predicate.isAncestor(operand.getParentRegion()))
+        buffers.insert(operand);
+  });
+  return buffers.takeVector();
+}
+
+LogicalResult
+MaskAndOp::contributeToPlan(MaskPlan &,
+                            llvm::function_ref<InFlightDiagnostic()>) {
+  // A conjunction adds nothing of its own: the walk folds every operand.
+  return success();
+}
+
 LogicalResult attn::verifyPredicateRegion(Operation *op, Region &predicate) {
   if (predicate.empty())
     return success();
@@ -604,8 +679,57 @@ LogicalResult attn::verifyPredicateRegion(Operation *op, Region &predicate) {
   return success();
 }
 
+/// The verb for a non-read memory effect in a diagnostic.
+static StringRef describeEffect(MemoryEffects::Effect *effect) {
+  if (isa<MemoryEffects::Write>(effect))
+    return "writes";
+  if (isa<MemoryEffects::Allocate>(effect))
+    return "allocates";
+  if (isa<MemoryEffects::Free>(effect))
+    return "frees";
+  return "has an effect on";
+}
+
+/// Walks the region pre-order and stops at the first op that is an attn op
+/// other than a mask or attn.yield, or that declares a memory effect other
+/// than a read (ops nested in such an op's regions are visited too, so an
+/// scf.if holding a store is caught at the store).
+LogicalResult attn::verifyPredicateBody(Operation *op, Region &predicate) {
+  WalkResult result =
+      predicate.walk<WalkOrder::PreOrder>([&](Operation *nested) -> WalkResult {
+        if (isa_and_nonnull<AttnDialect>(nested->getDialect()) &&
+            !isa<MaskOpInterface, YieldOp>(nested)) {
+          InFlightDiagnostic diag =
+              op->emitOpError()
+              << "predicate must not contain '" << nested->getName()
+              << "': attn compute ops cannot run inside a mask predicate";
+          diag.attachNote(nested->getLoc()) << "nested op here";
+          return WalkResult::interrupt();
+        }
+        auto effecting = dyn_cast<MemoryEffectOpInterface>(nested);
+        if (!effecting)
+          return WalkResult::advance();
+        SmallVector<MemoryEffects::EffectInstance> effects;
+        effecting.getEffects(effects);
+        for (const MemoryEffects::EffectInstance &effect : effects) {
+          MemoryEffects::Effect *kind = effect.getEffect();
+          if (isa<MemoryEffects::Read>(kind))
+            continue;
+          InFlightDiagnostic diag =
+              op->emitOpError()
+              << "predicate must not write, allocate or free memory, but '"
+              << nested->getName() << "' " << describeEffect(kind) << " memory";
+          diag.attachNote(nested->getLoc()) << "side effect here";
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      });
+  return failure(result.wasInterrupted());
+}
+
 LogicalResult MaskCustomOp::verifyRegions() {
-  return verifyPredicateRegion(*this, getPredicate());
+  return success(succeeded(verifyPredicateRegion(*this, getPredicate())) &&
+                 succeeded(verifyPredicateBody(*this, getPredicate())));
 }
 
 /// Parses `(%i, %j) { region }`: the block arguments are both `index`.

@@ -83,5 +83,5 @@ LogicalResult attn::verifyStepPredicateRegion(Operation *op,
               "query head, query index, key index)";
   if (body.empty() || !isa<YieldOp>(body.back()))
     return op->emitOpError() << "predicate must end with attn.yield";
-  return success();
+  return verifyPredicateBody(op, predicate);
 }

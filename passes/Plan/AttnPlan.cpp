@@ -1,35 +1,45 @@
 //===- AttnPlan.cpp - mask analysis: attn.attention -> attn.plan -*- C++ -*-===//
 //
-// attn-plan reduces the mask tree of each attn.attention to the L1 form:
+// attn-plan reduces the mask tree of each attn.attention to the L1 form. It
+// never names a mask family: every attn.mask.* op implements
+// MaskOpInterface (AttnInterfaces.td), and the planner folds over it.
 //
-//   1. Walk the mask tree. Every mask the planner understands contributes
-//      to one of two parts:
+//   1. Walk the mask tree with attn::visitMaskTree, which visits every
+//      distinct mask op once (a mask value used twice, e.g. after CSE, is
+//      folded once), parents before children. Each op contributes what it
+//      alone says to one MaskPlan (MaskOpInterface::contributeToPlan):
 //        - a band on delta = j - (i + Nk - Nq), the key position relative to
 //          the bottom-right diagonal: causal gives delta <= 0, a window of w
-//          keys gives -(w - 1) <= delta <= 0. `and` intersects bands (max of
-//          lower bounds, min of upper bounds).
+//          keys gives -(w - 1) <= delta <= 0. Bands are intersected (max of
+//          lower bounds, min of upper bounds), since every child mask allows
+//          at least what its parent allows and `and` is a conjunction.
 //        - a list of opaque predicates (attn.mask.custom regions), to be
 //          conjoined.
+//        - nothing, for a mask that only combines its children (`and`).
+//      A family without an analysis yet (hash, drop, N:M, block masks need
+//      preprocessing) fails with an error located at the attention op and a
+//      note at the mask; the attention is left as it was.
 //   2. The schedule follows from the band: with a band only the kv-tiles
 //      that intersect it are visited (`range`); without one all are
 //      (`dense`). Predicates never shrink the schedule: the planner cannot
 //      see inside them.
 //   3. Emit attn.plan with the resolved scale, the schedule, the band, and a
 //      predicate region whose body is the clone of every custom region, with
-//      their results combined by arith.andi. The attention op and the mask
-//      ops left without users are erased.
-//
-// Structures that need preprocessing (hash, drop, N:M, block masks) are
-// reported with a located error until their analysis lands.
+//      their results combined by arith.andi.
+//   4. Erase the attention op, then walk its mask tree again in the same
+//      order and erase each mask op left without users. Parents come before
+//      children, so erasing a parent frees its children for the same walk;
+//      a mask still used elsewhere (by another attention) and everything it
+//      uses survive until their last user is planned.
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/AttnOps.h"
+#include "attn/Dialect/Attn/MaskAnalysis.h"
 #include "attn/Passes/Passes.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 namespace attn {
 #define GEN_PASS_DEF_ATTNPLAN
@@ -39,58 +49,21 @@ namespace attn {
 using namespace mlir;
 using namespace attn;
 
-namespace {
-/// What the planner learned from a mask tree.
-struct MaskPlan {
-  std::optional<int64_t> bandLower, bandUpper;
-  SmallVector<MaskCustomOp> predicates;
-
-  void intersectBand(std::optional<int64_t> lower,
-                     std::optional<int64_t> upper) {
-    if (lower)
-      bandLower = bandLower ? std::max(*bandLower, *lower) : *lower;
-    if (upper)
-      bandUpper = bandUpper ? std::min(*bandUpper, *upper) : *upper;
-  }
-};
-} // namespace
-
-/// Folds the mask tree rooted at `mask` into `plan`. Fails with a located
-/// error at `user` (and a note at the mask) on a structure the planner does
-/// not handle.
+/// Folds the mask tree rooted at `mask` into `plan` through MaskOpInterface.
+/// Fails with a located error at `user` (and a note at the mask) on a
+/// structure the planner does not handle.
 static LogicalResult analyseMask(Operation *user, Value mask, MaskPlan &plan) {
-  Operation *def = mask.getDefiningOp();
-  if (!def)
+  if (!mask.getDefiningOp<MaskOpInterface>())
     return user->emitOpError() << "attn-plan: mask is not produced by an "
                                   "attn.mask.* op";
-  return llvm::TypeSwitch<Operation *, LogicalResult>(def)
-      .Case([&](MaskCausalOp) {
-        plan.intersectBand(std::nullopt, 0);
-        return success();
-      })
-      .Case([&](MaskWindowOp op) {
-        plan.intersectBand(-(op.getSize() - 1), 0);
-        return success();
-      })
-      .Case([&](MaskCustomOp op) {
-        plan.predicates.push_back(op);
-        return success();
-      })
-      .Case([&](MaskAndOp op) {
-        for (Value operand : op.getMasks())
-          if (failed(analyseMask(user, operand, plan)))
-            return failure();
-        return success();
-      })
-      .Default([&](Operation *op) {
-        InFlightDiagnostic diag =
-            user->emitOpError()
-            << "attn-plan: mask '" << op->getName()
-            << "' is not supported by the planner yet (supported: causal, "
-               "window, custom and their 'and')";
-        diag.attachNote(op->getLoc()) << "mask defined here";
-        return diag;
-      });
+  return visitMaskTree(mask, [&](MaskOpInterface maskOp) {
+    auto emitError = [&]() {
+      InFlightDiagnostic diag = user->emitOpError() << "attn-plan: ";
+      diag.attachNote(maskOp->getLoc()) << "mask defined here";
+      return diag;
+    };
+    return maskOp.contributeToPlan(plan, emitError);
+  });
 }
 
 /// Builds the predicate region of `planOp`: the conjunction of the cloned
@@ -111,8 +84,10 @@ static void buildPredicateRegion(OpBuilder &builder, PlanOp planOp,
     mapping.map(body.getArgument(1), block->getArgument(1));
     for (Operation &op : body.without_terminator())
       builder.clone(op, mapping);
+    // The yielded value may be defined above the region (a constant that
+    // folding hoisted out): then it is used as is.
     Value result =
-        mapping.lookup(cast<YieldOp>(body.getTerminator()).getValue());
+        mapping.lookupOrDefault(cast<YieldOp>(body.getTerminator()).getValue());
     allowed = allowed ? arith::AndIOp::create(builder, loc, allowed, result)
                             .getResult()
                       : result;
@@ -120,17 +95,16 @@ static void buildPredicateRegion(OpBuilder &builder, PlanOp planOp,
   YieldOp::create(builder, loc, allowed);
 }
 
-/// Erases `mask` and, recursively, the mask ops it used, where nothing else
-/// uses them.
+/// Erases the mask ops of the tree rooted at `mask` that are left without
+/// users. The walk visits each op once with users before the masks they
+/// use, so a chain of masks dies in one pass and a mask used twice by the
+/// same parent is erased exactly once.
 static void eraseDeadMaskTree(Value mask) {
-  Operation *def = mask.getDefiningOp();
-  if (!def || !isa<AttnDialect>(def->getDialect()) || !def->use_empty())
-    return;
-  SmallVector<Value> operands(def->getOperands());
-  def->erase();
-  for (Value operand : operands)
-    if (isa<MaskType>(operand.getType()))
-      eraseDeadMaskTree(operand);
+  (void)visitMaskTree(mask, [](MaskOpInterface maskOp) {
+    if (maskOp->use_empty())
+      maskOp->erase();
+    return success();
+  });
 }
 
 namespace {
@@ -153,7 +127,7 @@ struct AttnPlanPass : public attn::impl::AttnPlanBase<AttnPlanPass> {
       return failure();
 
     OpBuilder builder(op);
-    bool hasBand = plan.bandLower || plan.bandUpper;
+    bool hasBand = plan.hasBand();
     auto planOp = PlanOp::create(
         builder, op.getLoc(), op.getQuery(), op.getKey(), op.getValue(),
         op.getOutput(), op.getLse(),

@@ -4,6 +4,7 @@
 #define ATTN_DIALECT_ATTN_ATTNOPS_H
 
 #include "attn/Dialect/Attn/AttnDialect.h"
+#include "attn/Dialect/Attn/AttnInterfaces.h"
 #include "attn/Dialect/Attn/TileMask.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
@@ -27,9 +28,20 @@ bool isSupportedHeadDim(int64_t headDim);
 mlir::LogicalResult verifyPredicateRegion(mlir::Operation *op,
                                           mlir::Region &predicate);
 
-/// Calls `fn` on every mask op in the tree rooted at `mask`, parents before
-/// children. Stops at values not produced by an attn.mask.* op.
-void walkMaskTree(mlir::Value mask, llvm::function_ref<void(mlir::Operation *)> fn);
+/// Verifies what a predicate region may contain: ops that read memory are
+/// allowed, ops that declare a write, allocation or free are not, and nor
+/// are attn ops other than masks and attn.yield (an attention or tile op
+/// cannot run per (query, key) pair). Ops whose effects are unknown (e.g.
+/// calls) are accepted. Errors are emitted on `op` with a note at the
+/// offending nested op.
+mlir::LogicalResult verifyPredicateBody(mlir::Operation *op,
+                                        mlir::Region &predicate);
+
+/// Calls `fn` once on every distinct mask op in the tree (DAG) rooted at
+/// `mask`, parents before children. Stops at values not produced by an
+/// attn.mask.* op. A thin wrapper over attn::visitMaskTree (MaskAnalysis.h).
+void walkMaskTree(mlir::Value mask,
+                  llvm::function_ref<void(mlir::Operation *)> fn);
 
 } // namespace attn
 

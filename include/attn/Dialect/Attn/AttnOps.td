@@ -11,6 +11,7 @@
 
 include "attn/Dialect/Attn/AttnDialect.td"
 include "attn/Dialect/Attn/AttnAttrs.td"
+include "attn/Dialect/Attn/AttnInterfaces.td"
 include "attn/Dialect/Attn/AttnTypes.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -260,8 +261,14 @@ def Attn_FloodFillOp : Attn_Op<"flood_fill"> {
 // Mask ops
 //===----------------------------------------------------------------------===//
 
-class Attn_MaskOp<string mnemonic, list<Trait> traits = []>
-    : Attn_Op<"mask." # mnemonic, traits> {
+/// An attn.mask.* op: produces one `!attn.mask` and implements
+/// Attn_MaskOpInterface. `overrides` names the interface methods with a
+/// default implementation that the op defines itself.
+class Attn_MaskOp<string mnemonic, list<Trait> traits = [],
+                  list<string> overrides = []>
+    : Attn_Op<"mask." # mnemonic,
+              !listconcat(traits, [DeclareOpInterfaceMethods<
+                  Attn_MaskOpInterface, overrides>])> {
   let results = (outs Attn_MaskType:$result);
 }
 
@@ -295,7 +302,8 @@ def Attn_MaskWindowOp : Attn_MaskOp<"window", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Attn_MaskHashOp : Attn_MaskOp<"hash", [Pure]> {
+def Attn_MaskHashOp : Attn_MaskOp<"hash", [Pure],
+    ["verifyAgainstProblem"]> {
   let summary = "Hash-bucket mask";
   let description = [{
     Allows key `j` for query `i` iff their bucket ids are equal:
@@ -320,7 +328,8 @@ def Attn_MaskHashOp : Attn_MaskOp<"hash", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Attn_MaskDropOp : Attn_MaskOp<"drop", [Pure]> {
+def Attn_MaskDropOp : Attn_MaskOp<"drop", [Pure],
+    ["verifyAgainstProblem"]> {
   let summary = "Dropped queries and keys";
   let description = [{
     Allows key `j` for query `i` iff both are kept: `query_keep: [B, Hq, Nq]`
@@ -361,7 +370,8 @@ def Attn_MaskNMOp : Attn_MaskOp<"nm", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Attn_MaskBlockOp : Attn_MaskOp<"block", [Pure]> {
+def Attn_MaskBlockOp : Attn_MaskOp<"block", [Pure],
+    ["verifyAgainstProblem"]> {
   let summary = "Block-sparse mask";
   let description = [{
     Allows key `j` for query `i` iff `block_mask[i / size][j / size]`. The
@@ -383,13 +393,16 @@ def Attn_MaskBlockOp : Attn_MaskOp<"block", [Pure]> {
 }
 
 def Attn_MaskCustomOp : Attn_MaskOp<"custom", [
-    RecursiveMemoryEffects, SingleBlock]> {
+    RecursiveMemoryEffects, SingleBlock], ["getReadBuffers"]> {
   let summary = "User-defined mask predicate";
   let description = [{
     A mask given by a predicate region over the query index and the key
     index (both `index`), which yields an `i1`: true allows the pair. The
-    region may use values defined above it. This is the IR form of a
-    FlexAttention `mask_mod`.
+    region may use values defined above it, and may read memory (e.g.
+    per-row or per-column values from a memref defined above, read by the
+    attention that uses the mask); it must not write, allocate or free
+    memory, and must not contain attn compute ops such as `attn.attention`.
+    This is the IR form of a FlexAttention `mask_mod`.
 
     ```mlir
     %m = attn.mask.custom (%i, %j) {

@@ -1,0 +1,76 @@
+//===- MaskAnalysis.h - what mask ops say about a problem -------*- C++ -*-===//
+//
+// The data the attn.mask.* ops exchange with their consumers through
+// MaskOpInterface: the extents of the attention problem a mask is checked
+// against, the plan the planner folds the masks into, and the one walker
+// that visits a mask tree.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef ATTN_DIALECT_ATTN_MASKANALYSIS_H
+#define ATTN_DIALECT_ATTN_MASKANALYSIS_H
+
+#include "attn/Dialect/Attn/AttnOps.h"
+
+#include "llvm/ADT/StringRef.h"
+
+#include <optional>
+
+namespace attn {
+
+/// One named extent of the attention problem, with where it came from, so
+/// that a mismatch can say "but query has 8". Dynamic extents are
+/// `ShapedType::kDynamic` and agree with anything.
+struct Extent {
+  int64_t value = mlir::ShapedType::kDynamic;
+  llvm::StringRef source;
+};
+
+/// The extents of a softmax attention problem that the mask operands are
+/// checked against: Q is [batch, queryHeads, querySeq, D] and K is
+/// [batch, kvHeads, keySeq, D].
+struct ProblemExtents {
+  Extent batch, queryHeads, kvHeads, querySeq, keySeq;
+};
+
+/// What attn-plan learned from a mask tree: the conjunction of every mask's
+/// contribution (MaskOpInterface::contributeToPlan).
+struct MaskPlan {
+  /// Inclusive bounds on delta = j - (i + Nk - Nq), the key position relative
+  /// to the bottom-right diagonal; a missing bound is unbounded.
+  std::optional<int64_t> bandLower, bandUpper;
+  /// Opaque predicates (attn.mask.custom regions) to be conjoined, in the
+  /// order the mask tree visits them.
+  llvm::SmallVector<MaskCustomOp> predicates;
+  // Per-row / per-column data and preprocessing steps (hash, drop, block
+  // masks) are added here when their analyses land.
+
+  /// Intersects the band with [lower, upper] (a missing bound adds nothing):
+  /// the maximum of the lower bounds and the minimum of the upper bounds.
+  void intersectBand(std::optional<int64_t> lower,
+                     std::optional<int64_t> upper);
+
+  /// Whether any band bound is known.
+  bool hasBand() const { return bandLower || bandUpper; }
+};
+
+/// Visits every distinct mask op reachable from `root` through
+/// MaskOpInterface::getChildMasks exactly once, in a topological order: a
+/// mask op comes before every mask op it uses. For a tree this is the
+/// pre-order with children left to right. Values not produced by a mask op
+/// (block arguments, other ops) are not visited; nor is anything when `root`
+/// is such a value. Stops at, and returns, the first failure of `fn`.
+///
+/// Algorithm: an iterative depth-first search with an explicit stack and a
+/// visited set computes the post-order with children taken right to left;
+/// its reverse is the visit order. A mask DAG (one value used twice) is thus
+/// visited once per op, and a cycle (invalid IR that the verifier sees
+/// before dominance is checked) terminates without recursion; `fn` runs
+/// only after the whole order is known, so it may erase the op it is given.
+mlir::LogicalResult
+visitMaskTree(mlir::Value root,
+              llvm::function_ref<mlir::LogicalResult(MaskOpInterface)> fn);
+
+} // namespace attn
+
+#endif // ATTN_DIALECT_ATTN_MASKANALYSIS_H
