@@ -6,7 +6,7 @@
 #
 # Without arguments it compiles examples/causal.mlir for sm_80 (runs on
 # Ampere and Hopper) into build/bundles/causal/. Options go to attn-compile,
-# e.g. --target-chip=sm_90a, --function=NAME, --tile-q=64, --tile-k=32.
+# e.g. --chip=sm_90a, --function=NAME, --block-q=64, --block-k=32.
 # ATTN_BUNDLE_DIR overrides the output folder.
 set -euo pipefail
 

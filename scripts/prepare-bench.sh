@@ -9,7 +9,7 @@
 #
 # ATTN_BENCH_VARIANTS adds tuning variants, timed side by side with the
 # default bundles: `name=attn-compile flags` entries separated by `;`, e.g.
-#   ATTN_BENCH_VARIANTS='q128k32=--tile-q=128 --tile-k=32' \
+#   ATTN_BENCH_VARIANTS='q128k32=--block-q=128 --block-k=32' \
 #     scripts/prepare-bench.sh
 # builds full_d64_q128k32, ... next to full_d64 (the bench reports them as
 # attn_q128k32).
@@ -44,7 +44,7 @@ IR
     python3 -c "print(f'{\"$name\":18} compiled in {$end - $start:.3f} s')"
     # The CUDA-core variant, kept for comparison and as a cross-check.
     "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/${name}_simt" \
-      --tensor-cores=false --tile-q=32 --tile-k=32
+      --mma=false --block-q=32 --block-k=32
     IFS=';' read -ra variants <<< "${ATTN_BENCH_VARIANTS:-}"
     for variant in "${variants[@]}"; do
       [[ -z $variant ]] && continue

@@ -44,8 +44,8 @@ Value TileMask::buildPredicate(OpBuilder &b, Location loc, Value batch,
   if (!hasPredicate())
     return {};
   Block &body = predicate->front();
-  for (auto [argument, value] :
-       llvm::zip(body.getArguments(), ValueRange{batch, head, i, j}))
+  Value arguments[] = {batch, head, i, j};
+  for (auto [argument, value] : llvm::zip(body.getArguments(), arguments))
     mapping.map(argument, value);
   for (Operation &nested : body.without_terminator())
     b.clone(nested, mapping);

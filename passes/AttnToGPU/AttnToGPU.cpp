@@ -213,9 +213,14 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         step = found;
       }
     std::optional<Sm80FusedForwardPlan> plan;
+    std::optional<LaunchFacts::StepOperands> roles;
     if (step) {
-      if (failed(facts.addStep(step)))
-        return failure();
+      // f32 inputs are a CPU (test) form only.
+      if (cast<MemRefType>(step.getQuery().getType()).getElementType().isF32())
+        return step.emitOpError() << "attn-to-gpu: element type f32 is not "
+                                     "supported on "
+                                  << chip << " (use f16 or bf16)";
+      roles.emplace(step);
       plan = chooseEmitter(step);
       if (!plan) {
         OpBuilder builder(step);
@@ -237,6 +242,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
              << chip
              << "; use smaller block-q/block-k (e.g. 32) or a smaller head "
                 "dimension";
+
+    if (roles && failed(facts.addStep(*roles)))
+      return failure();
 
     ImplicitLocOpBuilder b(nest.getLoc(), nest);
     SmallVector<Value> upper = getValueOrCreateConstantIndexOp(

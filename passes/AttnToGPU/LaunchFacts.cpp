@@ -34,19 +34,27 @@ std::string LaunchFacts::nextKernelName() const {
   return name;
 }
 
-LogicalResult LaunchFacts::describe(FusedForwardOp step, Value operand,
+LogicalResult LaunchFacts::describe(Location loc, Value operand,
                                     StringRef role, ArrayRef<StringRef> symbols,
                                     StringRef suffix) {
   auto argument = dyn_cast<BlockArgument>(operand);
   if (!argument || argument.getOwner() != &func.getBody().front())
-    return step.emitOpError()
+    return emitError(loc)
            << "attn-to-gpu: operand '" << role
            << "' must be an argument of the function, so that a bundle can "
               "describe it";
   std::string name = (role + suffix).str();
   std::optional<Argument> &entry = arguments[argument.getArgNumber()];
+  // One buffer may be read in several roles (self-attention: q = k = v);
+  // it keeps its first description.
+  auto isInput = [](StringRef role) {
+    return role.starts_with("q") || role.starts_with("k") ||
+           role.starts_with("v");
+  };
+  if (entry && entry->name != name && isInput(entry->name) && isInput(role))
+    return success();
   if (entry && entry->name != name)
-    return step.emitOpError()
+    return emitError(loc)
            << "attn-to-gpu: function argument #" << argument.getArgNumber()
            << " is used both as '" << entry->name << "' and as '" << name
            << "'; pass separate buffers";
@@ -63,27 +71,30 @@ LogicalResult LaunchFacts::describe(FusedForwardOp step, Value operand,
   return success();
 }
 
-LogicalResult LaunchFacts::addStep(FusedForwardOp step) {
+LogicalResult LaunchFacts::addStep(const StepOperands &step) {
   std::string suffix = steps == 0 ? "" : "_" + std::to_string(steps);
   ++steps;
-  if (failed(describe(step, step.getQuery(), "q", {"B", "Hq", "Nq", "D"},
+  Location loc = step.loc;
+  if (failed(describe(loc, step.query, "q", {"B", "Hq", "Nq", "D"}, suffix)) ||
+      failed(describe(loc, step.key, "k", {"B", "Hk", "Nk", "D"}, suffix)) ||
+      failed(describe(loc, step.value, "v", {"B", "Hk", "Nk", "Dv"},
                       suffix)) ||
-      failed(describe(step, step.getKey(), "k", {"B", "Hk", "Nk", "D"},
-                      suffix)) ||
-      failed(describe(step, step.getValue(), "v", {"B", "Hk", "Nk", "Dv"},
-                      suffix)) ||
-      failed(describe(step, step.getOutput(), "o", {"B", "Hq", "Nq", "Dv"},
+      failed(describe(loc, step.output, "o", {"B", "Hq", "Nq", "Dv"},
                       suffix)))
     return failure();
-  if (Value lse = step.getLse())
-    if (failed(describe(step, lse, "lse", {"B", "Hq", "Nq"}, suffix)))
+  if (step.lse)
+    if (failed(describe(loc, step.lse, "lse", {"B", "Hq", "Nq"}, suffix)))
       return failure();
   // GQA: Hq a multiple of Hk, checked by the verifier when both are static.
   auto heads = [](Value value) {
     return cast<MemRefType>(value.getType()).getDimSize(1);
   };
-  if (ShapedType::isDynamic(heads(step.getQuery())) &&
-      ShapedType::isDynamic(heads(step.getKey())))
+  // (Only when k has its own description: a buffer read as q and k has
+  // Hq = Hk.)
+  auto key = cast<BlockArgument>(step.key);
+  if (ShapedType::isDynamic(heads(step.query)) &&
+      ShapedType::isDynamic(heads(step.key)) &&
+      arguments[key.getArgNumber()]->name == "k" + suffix)
     constraints.push_back("Hq" + suffix + " % Hk" + suffix + " == 0");
   return success();
 }

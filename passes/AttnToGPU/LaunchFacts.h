@@ -46,8 +46,17 @@ public:
   LaunchFacts(mlir::func::FuncOp func, llvm::StringRef chip)
       : func(func), chip(chip.str()), arguments(func.getNumArguments()) {}
 
-  /// Describes the operands of `step`, the function's next fused step.
-  mlir::LogicalResult addStep(FusedForwardOp step);
+  /// The operands of a fused step that the bundle describes.
+  struct StepOperands {
+    mlir::Location loc;
+    mlir::Value query, key, value, output, lse;
+    explicit StepOperands(FusedForwardOp step)
+        : loc(step.getLoc()), query(step.getQuery()), key(step.getKey()),
+          value(step.getValue()), output(step.getOutput()),
+          lse(step.getLse()) {}
+  };
+  /// Describes the operands of the function's next fused step.
+  mlir::LogicalResult addStep(const StepOperands &step);
 
   /// The kernel name of the function's next launch: the function's name
   /// made a PTX identifier, "_kernel", and "_N" after the first.
@@ -75,7 +84,7 @@ private:
   };
   mlir::FailureOr<std::string> expressionOf(mlir::Location loc,
                                             mlir::Value value);
-  mlir::LogicalResult describe(FusedForwardOp step, mlir::Value operand,
+  mlir::LogicalResult describe(mlir::Location loc, mlir::Value operand,
                                llvm::StringRef role,
                                llvm::ArrayRef<llvm::StringRef> symbols,
                                llvm::StringRef suffix);

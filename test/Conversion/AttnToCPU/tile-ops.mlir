@@ -192,9 +192,9 @@ func.func @qk_f32(%q: memref<4x128xf32>, %k: memref<4x128xf32>,
 // CHECK-NOT:     attn.yield
 func.func @mask_band_predicate(%s: memref<16x8xf32>, %q0: index, %k0: index,
                                %nq: index, %nk: index) {
-  attn.tile.mask %s at(%q0, %k0) extents(%nq, %nk) band_lower(-3)
+  attn.tile.mask %s at(%q0, %q0, %q0, %k0) extents(%nq, %nk) band_lower(-3)
       band_upper(0) predicate {
-  ^bb0(%i: index, %j: index):
+  ^bb0(%pb: index, %ph: index, %i: index, %j: index):
     %d = arith.subi %i, %j : index
     %c5 = arith.constant 5 : index
     %ok = arith.cmpi ne, %d, %c5 : index
@@ -225,8 +225,8 @@ func.func @mask_band_predicate(%s: memref<16x8xf32>, %q0: index, %k0: index,
 func.func @mask_predicate_uses_outer_value(%s: memref<4x4xf32>, %q0: index,
                                            %k0: index, %nq: index,
                                            %nk: index, %limit: index) {
-  attn.tile.mask %s at(%q0, %k0) extents(%nq, %nk) predicate {
-  ^bb0(%i: index, %j: index):
+  attn.tile.mask %s at(%q0, %q0, %q0, %k0) extents(%nq, %nk) predicate {
+  ^bb0(%pb: index, %ph: index, %i: index, %j: index):
     %sum = arith.addi %i, %j : index
     %ok = arith.cmpi ult, %sum, %limit : index
     attn.yield %ok : i1
@@ -250,7 +250,7 @@ func.func @mask_predicate_uses_outer_value(%s: memref<4x4xf32>, %q0: index,
 // CHECK:           arith.select %[[OK]]
 func.func @mask_keys_only(%s: memref<4x4xf32>, %q0: index, %k0: index,
                           %nq: index, %nk: index) {
-  attn.tile.mask %s at(%q0, %k0) extents(%nq, %nk) : memref<4x4xf32>
+  attn.tile.mask %s at(%q0, %q0, %q0, %k0) extents(%nq, %nk) : memref<4x4xf32>
   return
 }
 
@@ -267,52 +267,54 @@ func.func @mask_keys_only(%s: memref<4x4xf32>, %q0: index, %k0: index,
 // CHECK:         return
 func.func @mask_causal(%s: memref<4x4xf32>, %q0: index, %k0: index,
                        %nq: index, %nk: index) {
-  attn.tile.mask %s at(%q0, %k0) extents(%nq, %nk) band_upper(0)
+  attn.tile.mask %s at(%q0, %q0, %q0, %k0) extents(%nq, %nk) band_upper(0)
       : memref<4x4xf32>
   return
 }
 
 // -----
 
-// online_softmax: the new row max, then the -inf guard (m' = -inf gives
-// alpha = 1 and exp(S - 0) = 0), the probabilities written back into S and
-// summed, l and acc rescaled by alpha.
+// online_softmax (log2 domain): the row's tile max, the lazy rise test
+// against m + rescale_threshold, the new max, the -inf guard (m' = -inf
+// gives alpha = 1 and exp2(S - 0) = 0), the probabilities written back into
+// S and summed, l and acc rescaled by alpha.
 
 // CHECK-LABEL: func.func @online_softmax(
 // CHECK-SAME:    %[[S:[^:]+]]: memref<16x8xf32>, %[[M:[^:]+]]: memref<16xf32>, %[[L:[^:]+]]: memref<16xf32>, %[[ACC:[^:]+]]: memref<16x32xf32>)
-// CHECK-DAG:     %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
-// CHECK-DAG:     %[[ZERO:.+]] = arith.constant 0.000000e+00 : f32
-// CHECK-DAG:     %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
+// CHECK-DAG:     %[[THRESHOLD:.+]] = arith.constant 8.000000e+00 : f32
 // CHECK:         scf.for %[[R:.+]] =
 // CHECK-NEXT:      %[[MOLD:.+]] = memref.load %[[M]][%[[R]]]
-// CHECK-NEXT:      %[[MNEW:.+]] = scf.for %{{.+}} iter_args(%[[MAXSOFAR:.+]] = %[[MOLD]]) -> (f32) {
+// CHECK-NEXT:      %[[TMAX:.+]] = scf.for %{{.+}} iter_args(%[[MAXSOFAR:.+]] = %{{.+}}) -> (f32) {
 // CHECK-NEXT:        %[[X:.+]] = memref.load %[[S]]
 // CHECK-NEXT:        %[[MX:.+]] = arith.maximumf %[[MAXSOFAR]], %[[X]] : f32
 // CHECK-NEXT:        scf.yield %[[MX]]
-// CHECK:           %[[DEAD:.+]] = arith.cmpf oeq, %[[MNEW]], %[[NEGINF]] : f32
-// CHECK-NEXT:      %[[BASE:.+]] = arith.select %[[DEAD]], %[[ZERO]], %[[MNEW]] : f32
-// CHECK-NEXT:      %[[SH:.+]] = arith.subf %[[MOLD]], %[[BASE]] : f32
-// CHECK-NEXT:      %[[E:.+]] = math.exp %[[SH]] : f32
-// CHECK-NEXT:      %[[ALPHA:.+]] = arith.select %[[DEAD]], %[[ONE]], %[[E]] : f32
-// CHECK-NEXT:      %[[TSUM:.+]] = scf.for %[[C:.+]] = {{.+}} iter_args(%[[SUM:.+]] = %[[ZERO]]) -> (f32) {
+// CHECK:           %[[BOUND:.+]] = arith.addf %[[MOLD]], %[[THRESHOLD]] : f32
+// CHECK-NEXT:      %[[RISES:.+]] = arith.cmpf ogt, %[[TMAX]], %[[BOUND]] : f32
+// CHECK-NEXT:      %[[RAISED:.+]] = arith.maxnumf %[[MOLD]], %[[TMAX]] : f32
+// CHECK-NEXT:      %[[MNEW:.+]] = arith.select %[[RISES]], %[[RAISED]], %[[MOLD]] : f32
+// CHECK:           %[[DEAD:.+]] = arith.cmpf oeq, %[[MNEW]], %{{.+}} : f32
+// CHECK:           %[[BASE:.+]] = arith.select %[[DEAD]], %{{.+}}, %[[MNEW]] : f32
+// CHECK:           %[[SH:.+]] = arith.subf %[[MOLD]], %[[BASE]] : f32
+// CHECK-NEXT:      %[[E:.+]] = math.exp2 %[[SH]] : f32
+// CHECK-NEXT:      %[[ALPHA:.+]] = arith.select %[[DEAD]], %{{.+}}, %[[E]] : f32
+// CHECK-NEXT:      %[[TSUM:.+]] = scf.for %[[C:.+]] = {{.+}} iter_args(%[[SUM:.+]] = %{{.+}}) -> (f32) {
 // CHECK-NEXT:        %[[X2:.+]] = memref.load %[[S]][%[[R]], %[[C]]]
 // CHECK-NEXT:        %[[D:.+]] = arith.subf %[[X2]], %[[BASE]] : f32
-// CHECK-NEXT:        %[[P:.+]] = math.exp %[[D]] : f32
+// CHECK-NEXT:        %[[P:.+]] = math.exp2 %[[D]] : f32
 // CHECK-NEXT:        memref.store %[[P]], %[[S]][%[[R]], %[[C]]]
 // CHECK-NEXT:        %[[SUM2:.+]] = arith.addf %[[SUM]], %[[P]] : f32
 // CHECK-NEXT:        scf.yield %[[SUM2]]
 // CHECK:           %[[LOLD:.+]] = memref.load %[[L]][%[[R]]]
-// CHECK-NEXT:      %[[LD:.+]] = arith.mulf %[[ALPHA]], %[[LOLD]] : f32
-// CHECK-NEXT:      %[[LNEW:.+]] = arith.addf %[[LD]], %[[TSUM]] : f32
+// CHECK-NEXT:      %[[LNEW:.+]] = math.fma %[[ALPHA]], %[[LOLD]], %[[TSUM]] : f32
 // CHECK-NEXT:      memref.store %[[LNEW]], %[[L]][%[[R]]]
 // CHECK-NEXT:      scf.for %[[E2:.+]] =
 // CHECK-NEXT:        %[[A:.+]] = memref.load %[[ACC]][%[[R]], %[[E2]]]
-// CHECK-NEXT:        %[[AS:.+]] = arith.mulf %[[ALPHA]], %[[A]] : f32
+// CHECK-NEXT:        %[[AS:.+]] = arith.mulf %[[A]], %[[ALPHA]] : f32
 // CHECK-NEXT:        memref.store %[[AS]], %[[ACC]][%[[R]], %[[E2]]]
 // CHECK:           memref.store %[[MNEW]], %[[M]][%[[R]]]
 func.func @online_softmax(%s: memref<16x8xf32>, %m: memref<16xf32>,
                           %l: memref<16xf32>, %acc: memref<16x32xf32>) {
-  attn.tile.online_softmax %s, %m, %l, %acc
+  attn.tile.online_softmax %s, %m, %l, %acc rescale_threshold(8.0)
       : memref<16x8xf32>, memref<16xf32>, memref<16xf32>, memref<16x32xf32>
   return
 }
@@ -342,27 +344,24 @@ func.func @pv(%p: memref<16x8xf32>, %v: memref<8x32xbf16>,
 
 // -----
 
-// finalize: l = 0 gives acc = 0 and LSE = -inf (the division and the log see
-// 1 instead of 0, so no NaN or inf is computed).
+// finalize: acc times 1 / l and LSE = m ln 2 + ln l, with l = 0 giving
+// acc = 0 and LSE = -inf (selected, so no NaN reaches the outputs).
 
 // CHECK-LABEL: func.func @finalize(
 // CHECK-SAME:    %[[ACC:[^:]+]]: memref<16x32xf32>, %[[M:[^:]+]]: memref<16xf32>, %[[L:[^:]+]]: memref<16xf32>)
-// CHECK-DAG:     %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
-// CHECK-DAG:     %[[ZERO:.+]] = arith.constant 0.000000e+00 : f32
-// CHECK-DAG:     %[[NEGINF:.+]] = arith.constant 0xFF800000 : f32
 // CHECK:         scf.for %[[R:.+]] =
 // CHECK-NEXT:      %[[LV:.+]] = memref.load %[[L]][%[[R]]]
-// CHECK-NEXT:      %[[EMPTY:.+]] = arith.cmpf oeq, %[[LV]], %[[ZERO]] : f32
-// CHECK-NEXT:      %[[SAFE:.+]] = arith.select %[[EMPTY]], %[[ONE]], %[[LV]] : f32
+// CHECK:           %[[EMPTY:.+]] = arith.cmpf oeq, %[[LV]], %{{.+}} : f32
+// CHECK:           %[[INV:.+]] = arith.divf %{{.+}}, %[[LV]] : f32
+// CHECK-NEXT:      %[[SAFEINV:.+]] = arith.select %[[EMPTY]], %{{.+}}, %[[INV]] : f32
 // CHECK-NEXT:      scf.for %[[E:.+]] =
 // CHECK-NEXT:        %[[A:.+]] = memref.load %[[ACC]][%[[R]], %[[E]]]
-// CHECK-NEXT:        %[[Q:.+]] = arith.divf %[[A]], %[[SAFE]] : f32
-// CHECK-NEXT:        %[[O:.+]] = arith.select %[[EMPTY]], %[[ZERO]], %[[Q]] : f32
+// CHECK-NEXT:        %[[O:.+]] = arith.mulf %[[A]], %[[SAFEINV]] : f32
 // CHECK-NEXT:        memref.store %[[O]], %[[ACC]][%[[R]], %[[E]]]
 // CHECK:           %[[MV:.+]] = memref.load %[[M]][%[[R]]]
-// CHECK-NEXT:      %[[LOG:.+]] = math.log %[[SAFE]] : f32
-// CHECK-NEXT:      %[[LSE:.+]] = arith.addf %[[MV]], %[[LOG]] : f32
-// CHECK-NEXT:      %[[OUT:.+]] = arith.select %[[EMPTY]], %[[NEGINF]], %[[LSE]] : f32
+// CHECK:           %[[LOG:.+]] = math.log %[[LV]] : f32
+// CHECK-NEXT:      %[[LSE:.+]] = math.fma %[[MV]], %{{.+}}, %[[LOG]] : f32
+// CHECK:           %[[OUT:.+]] = arith.select %{{.+}}, %{{.+}}, %[[LSE]] : f32
 // CHECK-NEXT:      memref.store %[[OUT]], %[[M]][%[[R]]]
 func.func @finalize(%acc: memref<16x32xf32>, %m: memref<16xf32>,
                     %l: memref<16xf32>) {
@@ -437,7 +436,7 @@ func.func @q_tile(%q: memref<?x?x?x64xf32>, %k: memref<?x?x?x64xf32>,
           : memref<?x?x?x64xf32>, memref<16x64xf32>
       attn.tile.qk %qt, %kt into %s scale(1.250000e-01)
           : memref<16x64xf32>, memref<16x64xf32>, memref<16x16xf32>
-      attn.tile.mask %s at(%q0, %k0) extents(%nq, %nk) band_upper(0)
+      attn.tile.mask %s at(%q0, %q0, %q0, %k0) extents(%nq, %nk) band_upper(0)
           : memref<16x16xf32>
       attn.tile.online_softmax %s, %m, %l, %acc
           : memref<16x16xf32>, memref<16xf32>, memref<16xf32>,

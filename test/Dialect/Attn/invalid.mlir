@@ -675,7 +675,7 @@ func.func @custom_terminator() {
 
 func.func @yield_outside() {
   %t = arith.constant true
-  // expected-error@+1 {{'attn.yield' op expects parent op to be one of 'attn.mask.custom, attn.plan, attn.tile.mask'}}
+  // expected-error@+1 {{'attn.yield' op expects parent op to be one of 'attn.mask.custom, attn.plan, attn.tile.mask, attn.fused.forward'}}
   attn.yield %t : i1
 }
 

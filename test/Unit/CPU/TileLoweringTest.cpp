@@ -33,7 +33,8 @@ constexpr const char *kL2ToLLVM =
 std::string formatScale(int64_t headDim) {
   char buffer[32];
   std::snprintf(buffer, sizeof(buffer), "%.9e",
-                static_cast<float>(1.0 / std::sqrt(double(headDim))));
+                static_cast<float>(1.0 / std::sqrt(double(headDim)) *
+                                   1.44269504088896340736));
   return buffer;
 }
 
@@ -79,7 +80,7 @@ std::string maskAttributes(const Problem &p) {
     break;
   }
   if (!predicate.empty())
-    os << " predicate {\n  ^bb0(%i: index, %j: index):\n"
+    os << " predicate {\n  ^bb0(%pb: index, %ph: index, %i: index, %j: index):\n"
        << predicate << "    attn.yield %ok : i1\n  }";
   return os.str();
 }
@@ -135,7 +136,7 @@ std::string l2KernelIR(const Problem &p) {
      << kTile << "\n"
      << "      attn.tile.qk %qt, %kt into %s scale(" << formatScale(p.headDim)
      << ") : " << qTile << ", " << kTile << ", " << sTile << "\n"
-     << "      attn.tile.mask %s at(%q0, %k0) extents(%nq, %nk)"
+     << "      attn.tile.mask %s at(%b, %h, %q0, %k0) extents(%nq, %nk)"
      << maskAttributes(p) << " : " << sTile << "\n"
      << "      attn.tile.online_softmax %s, %m, %l, %acc : " << sTile << ", "
      << rowTile << ", " << rowTile << ", " << accTile << "\n"

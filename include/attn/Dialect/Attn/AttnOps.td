@@ -444,7 +444,7 @@ include "attn/Dialect/Attn/AttnTileOps.td"
 
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, Terminator, ReturnLike,
-    ParentOneOf<["MaskCustomOp", "PlanOp", "TileMaskOp"]>]> {
+    ParentOneOf<["MaskCustomOp", "PlanOp", "TileMaskOp", "FusedForwardOp"]>]> {
   let summary = "Yields the value of a predicate region";
   let arguments = (ins I1:$value);
   let assemblyFormat = "$value attr-dict `:` type($value)";
