@@ -11,8 +11,8 @@
 // CHECK: %[[SHARED:.*]] = llvm.mlir.constant(104448 : i32) : i32
 // CHECK: gpu.launch_func @causal_kernel::@causal_kernel blocks in
 // CHECK-SAME: dynamic_shared_memory_size %[[SHARED]]
-// CHECK-SAME: args(%arg0 : !llvm.ptr, %arg1 : !llvm.ptr, %arg2 : i64,
-// CHECK-SAME: %arg52 : i64)
+// CHECK-SAME: args(%arg{{[0-9]+}} : !llvm.ptr, %arg{{[0-9]+}} : !llvm.ptr, %arg{{[0-9]+}} : i64,
+// CHECK-SAME: %arg{{[0-9]+}} : i64)
 // CHECK: gpu.binary @causal_kernel  [#gpu.object<#nvvm.target<chip = "sm_80", features = "+ptx80">, properties = {{.*}}.entry causal_kernel(
 // The dynamic shared memory base is 16-byte aligned (cp.async destinations).
 // CHECK-SAME: .shared .align 16 .b8 __dynamic_shmem__0
