@@ -219,6 +219,12 @@ LogicalResult attn::writeBundleDirectory(const BundleFiles &files,
     return failure();
   }
   // A fresh sibling directory, renamed into place once complete.
+  StringRef parent = llvm::sys::path::parent_path(target);
+  if (!parent.empty())
+    if (std::error_code ec = llvm::sys::fs::create_directories(parent)) {
+      error = ("cannot create '" + parent + "': " + ec.message()).str();
+      return failure();
+    }
   SmallString<256> staging;
   if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(
           target + ".partial", staging)) {
