@@ -92,10 +92,13 @@ LogicalResult LaunchFacts::addStep(const StepOperands &step) {
   // (Only when k has its own description: a buffer read as q and k has
   // Hq = Hk.)
   auto key = cast<BlockArgument>(step.key);
-  if (ShapedType::isDynamic(heads(step.query)) &&
-      ShapedType::isDynamic(heads(step.key)) &&
+  if (ShapedType::isDynamic(heads(step.key)) &&
       arguments[key.getArgNumber()]->name == "k" + suffix)
-    constraints.push_back("Hq" + suffix + " % Hk" + suffix + " == 0");
+    constraints.push_back(
+        (ShapedType::isDynamic(heads(step.query))
+             ? "Hq" + suffix
+             : std::to_string(heads(step.query))) +
+        " % Hk" + suffix + " == 0");
   return success();
 }
 

@@ -21,7 +21,7 @@
 // MANIFEST: "name": "k",
 // MANIFEST: "Hk",
 // MANIFEST: "constraints": [
-// MANIFEST-NEXT: "Hq % Hk == 0"
+// MANIFEST-NEXT: "8 % Hk == 0"
 // MANIFEST: "kernel": "gqa_kernel",
 // MANIFEST-NEXT: "grid": [
 // MANIFEST-NEXT: "ceildiv(Nq, 128)",
@@ -30,9 +30,10 @@
 // Four 64-row stages of K and V (they fit twice per SM at D = 64), rows
 // padded to 72 halves: 4 x 2 x 64 x 72 x 2.
 // MANIFEST: "shared_bytes": 73728,
+// The kernel parameters in the order outlining captured them.
 // MANIFEST-NEXT: "args": [
-// MANIFEST-NEXT: "q",
 // MANIFEST-NEXT: "k",
+// MANIFEST-NEXT: "q",
 // MANIFEST-NEXT: "v",
 // MANIFEST-NEXT: "o"
 // MANIFEST-NEXT: ],
