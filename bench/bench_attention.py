@@ -71,10 +71,13 @@ def attention_math(q, k, v, mask, scale, dtype):
     group = hq // hk
     out = torch.empty(b, hq, nq, v.shape[-1], dtype=dtype, device=q.device)
     lse = torch.empty(b, hq, nq, dtype=torch.float32, device=q.device)
-    empty = ~mask.any(dim=-1)
+    shared_mask = mask
     chunk = 2048
     for bi in range(b):
         for h in range(hq):
+            # A [b, hq, nq, nk] mask differs per (batch, head).
+            mask = shared_mask[bi, h] if shared_mask.dim() == 4 else shared_mask
+            empty = ~mask.any(dim=-1)
             kh = k[bi, h // group].to(dtype)
             vh = v[bi, h // group].to(dtype)
             for r0 in range(0, nq, chunk):
@@ -95,9 +98,10 @@ def attention_math(q, k, v, mask, scale, dtype):
     return out, lse
 
 
-def run_attn(bundle, q, k, v):
+def run_attn(bundle, q, k, v, extra=()):
     """Runs a bundle with poisoned outputs; bundles without an LSE output
-    return None for it."""
+    return None for it. `extra` are the arguments after O and LSE (e.g. the
+    per-row limits of the row-limit predicate)."""
     b, hq, nq, _ = q.shape
     o = torch.full((b, hq, nq, v.shape[-1]), float("nan"), dtype=q.dtype,
                    device=q.device)
@@ -107,7 +111,7 @@ def run_attn(bundle, q, k, v):
         return o, None
     lse = torch.full((b, hq, nq), float("nan"), dtype=torch.float32,
                      device=q.device)
-    bundle(q, k, v, o, lse)
+    bundle(q, k, v, o, lse, *extra)
     torch.cuda.synchronize()
     return o, lse
 
@@ -119,11 +123,23 @@ def check(bundles, d, kind, b, hq, hk, nq, nk, seed):
     k = torch.randn(b, hk, nk, d, device=dev, dtype=torch.bfloat16)
     v = torch.randn(b, hk, nk, d, device=dev, dtype=torch.bfloat16)
     scale = 1.0 / math.sqrt(d)
-    mask = allowed_mask(kind, nq, nk, dev)
+    extra = ()
+    if kind == "rowlimit":
+        # examples/row_limit.mlir: causal and j < limits[b, h, i], limits
+        # drawn around the row length so that some rows are cut, some are
+        # whole and some (limit <= 0) are empty.
+        limits = torch.randint(-8, nk + 8, (b, hq, nq), device=dev,
+                               dtype=torch.int32)
+        j = torch.arange(nk, device=dev)
+        mask = allowed_mask("causal", nq, nk, dev)[None, None] & \
+            (j[None, None, None, :] < limits[..., None])
+        extra = (limits,)
+    else:
+        mask = allowed_mask(kind, nq, nk, dev)
     ref_o, ref_lse = attention_math(q, k, v, mask, scale, torch.float32)
     bf_o, _ = attention_math(q, k, v, mask, scale, torch.bfloat16)
-    o, lse = run_attn(bundles[(kind, d)], q, k, v)
-    empty = ~mask.any(dim=-1)
+    o, lse = run_attn(bundles[(kind, d)], q, k, v, extra)
+    empty = (~mask.any(dim=-1)).expand(b, hq, nq)
     problems = []
     has_lse = lse is not None
     if not has_lse:  # no LSE output: nothing to compare
@@ -136,14 +152,14 @@ def check(bundles, d, kind, b, hq, hk, nq, nk, seed):
         problems.append(f"O error {err:.2e} > 2 x torch {torch_err:.2e} + "
                         f"{ABS_FLOOR}")
     finite = ~empty
-    lse_err = (lse[..., finite] - ref_lse[..., finite]).abs().max().item() \
+    lse_err = (lse[finite] - ref_lse[finite]).abs().max().item() \
         if finite.any() else 0.0
     if not lse_err <= 1e-3:
         problems.append(f"LSE error {lse_err:.2e} > 1e-3")
     if empty.any():
-        if not (o[..., empty, :] == 0).all():
+        if not (o[empty] == 0).all():
             problems.append("empty rows: O != 0")
-        if not torch.isneginf(lse[..., empty]).all():
+        if not torch.isneginf(lse[empty]).all():
             problems.append("empty rows: LSE != -inf")
     return err, torch_err, lse_err if has_lse else None, int(empty.sum()), \
         problems
@@ -300,6 +316,8 @@ def main():
     variants = list(bundles)
     bundles["attn"][("prefixlm", 64)] = Bundle(str(
         pathlib.Path(args.bundles) / "prefixlm_d64"))
+    bundles["attn"][("rowlimit", 64)] = Bundle(str(
+        pathlib.Path(args.bundles) / "rowlimit_d64"))
 
     info = {
         "date": datetime.date.today().isoformat(),
@@ -329,6 +347,11 @@ def main():
     for b, hq, hk, nq, nk in ((2, 8, 2, 1000, 1000), (1, 4, 4, 300, 300),
                               (1, 2, 1, 4096, 4096)):
         configs.append((64, "prefixlm", b, hq, hk, nq, nk))
+    # A predicate that reads a per-row value from memory
+    # (examples/row_limit.mlir, D = 64, with LSE), GQA and odd sizes.
+    for b, hq, hk, nq, nk in ((2, 8, 2, 1000, 1000), (1, 4, 4, 77, 77),
+                              (1, 2, 1, 4096, 4096)):
+        configs.append((64, "rowlimit", b, hq, hk, nq, nk))
     if args.skip_checks:
         configs = []
     for index, (variant, (d, kind, b, hq, hk, nq, nk)) in enumerate(

@@ -59,3 +59,7 @@ done
 # the rest causally), straight from the example.
 "$build_dir/bin/attn-compile" "$root/examples/custom.mlir" -o "$out/prefixlm_d64"
 echo "prefixlm_d64       compiled"
+
+# A predicate that reads a per-row value from memory (extra argument).
+"$build_dir/bin/attn-compile" "$root/examples/row_limit.mlir" -o "$out/rowlimit_d64"
+echo "rowlimit_d64       compiled"

@@ -312,8 +312,8 @@ LogicalResult PlanOp::verify() {
 }
 
 LogicalResult PlanOp::verifyRegions() {
-  return success(succeeded(verifyPredicateRegion(*this, getPredicate())) &&
-                 succeeded(verifyPredicateBody(*this, getPredicate())));
+  return verifyPredicateRegion(*this, getPredicate(),
+                               /*allowIndexPair=*/false);
 }
 
 //===----------------------------------------------------------------------===//
@@ -665,18 +665,24 @@ MaskAndOp::contributeToPlan(MaskPlan &,
   return success();
 }
 
-LogicalResult attn::verifyPredicateRegion(Operation *op, Region &predicate) {
+LogicalResult attn::verifyPredicateRegion(Operation *op, Region &predicate,
+                                          bool allowIndexPair) {
   if (predicate.empty())
     return success();
   Block &body = predicate.front();
-  if (body.getNumArguments() != 2 ||
-      !llvm::all_of(body.getArgumentTypes(),
-                    [](Type t) { return t.isIndex(); }))
-    return op->emitOpError() << "predicate must take exactly two index "
-                                "arguments (query index, key index)";
+  unsigned count = body.getNumArguments();
+  bool indexArguments = llvm::all_of(body.getArgumentTypes(),
+                                     [](Type t) { return t.isIndex(); });
+  if (!indexArguments || !(count == 4 || (allowIndexPair && count == 2)))
+    return op->emitOpError()
+           << "predicate must take "
+           << (allowIndexPair ? "two index arguments (query index, key "
+                                "index) or four "
+                              : "four index arguments ")
+           << "(batch, query head, query index, key index)";
   if (body.empty() || !isa<YieldOp>(body.back()))
     return op->emitOpError() << "predicate must end with attn.yield";
-  return success();
+  return verifyPredicateBody(op, predicate);
 }
 
 /// The verb for a non-read memory effect in a diagnostic.
@@ -728,19 +734,19 @@ LogicalResult attn::verifyPredicateBody(Operation *op, Region &predicate) {
 }
 
 LogicalResult MaskCustomOp::verifyRegions() {
-  return success(succeeded(verifyPredicateRegion(*this, getPredicate())) &&
-                 succeeded(verifyPredicateBody(*this, getPredicate())));
+  return verifyPredicateRegion(*this, getPredicate(), /*allowIndexPair=*/true);
 }
 
 /// Parses `(%i, %j) { region }`: the block arguments are both `index`.
 ParseResult MaskCustomOp::parse(OpAsmParser &parser, OperationState &result) {
-  SmallVector<OpAsmParser::Argument, 2> arguments;
+  SmallVector<OpAsmParser::Argument, 4> arguments;
   if (parser.parseArgumentList(arguments, OpAsmParser::Delimiter::Paren))
     return failure();
-  if (arguments.size() != 2)
+  if (arguments.size() != 2 && arguments.size() != 4)
     return parser.emitError(parser.getCurrentLocation(),
                             "expected two predicate arguments (query index, "
-                            "key index), got ")
+                            "key index) or four (batch, query head, query "
+                            "index, key index), got ")
            << arguments.size();
   Type indexType = parser.getBuilder().getIndexType();
   for (OpAsmParser::Argument &argument : arguments)

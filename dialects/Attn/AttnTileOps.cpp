@@ -127,7 +127,8 @@ LogicalResult TileMaskOp::verify() {
 }
 
 LogicalResult TileMaskOp::verifyRegions() {
-  return verifyStepPredicateRegion(*this, getPredicate());
+  return verifyPredicateRegion(*this, getPredicate(),
+                               /*allowIndexPair=*/false);
 }
 
 /// Verifies the row-state tiles of the softmax ops: `[Bq]` each.

@@ -83,7 +83,8 @@ LogicalResult FusedForwardOp::verify() {
 }
 
 LogicalResult FusedForwardOp::verifyRegions() {
-  return verifyStepPredicateRegion(*this, getPredicate());
+  return verifyPredicateRegion(*this, getPredicate(),
+                               /*allowIndexPair=*/false);
 }
 
 FusedForwardOp::Problem FusedForwardOp::buildProblem(OpBuilder &b,

@@ -69,19 +69,3 @@ Value TileMask::buildAllowed(OpBuilder &b, Location loc, Value batch,
     allowed = arith::AndIOp::create(b, loc, allowed, holds);
   return allowed;
 }
-
-LogicalResult attn::verifyStepPredicateRegion(Operation *op,
-                                              Region &predicate) {
-  if (predicate.empty())
-    return success();
-  Block &body = predicate.front();
-  if (body.getNumArguments() != 4 ||
-      !llvm::all_of(body.getArgumentTypes(),
-                    [](Type t) { return t.isIndex(); }))
-    return op->emitOpError()
-           << "predicate must take exactly four index arguments (batch, "
-              "query head, query index, key index)";
-  if (body.empty() || !isa<YieldOp>(body.back()))
-    return op->emitOpError() << "predicate must end with attn.yield";
-  return verifyPredicateBody(op, predicate);
-}

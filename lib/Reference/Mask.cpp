@@ -97,8 +97,9 @@ void validateNode(const Mask &mask, const AttentionShape &s,
             requireFlags(block.blockMask, fn, name);
           },
           [&](const Custom &custom) {
-            if (!custom.allowed)
-              throwInvalid(fn, path + ".Custom.allowed", "is empty");
+            if (!custom.allowed == !custom.allowedAt)
+              throwInvalid(fn, path + ".Custom",
+                           "needs exactly one of allowed and allowedAt");
           },
           [&](const And &conj) {
             for (size_t c = 0; c < conj.children.size(); ++c)
@@ -229,7 +230,8 @@ void evaluateMaskRow(const Mask &mask, const AttentionShape &s, int64_t b,
           },
           [&](const Custom &custom) {
             for (int64_t j = 0; j < nk; ++j)
-              allowed[j] = custom.allowed(i, j);
+              allowed[j] = custom.allowedAt ? custom.allowedAt(b, h, i, j)
+                                            : custom.allowed(i, j);
           },
           [&](const And &conj) {
             std::vector<char> child;

@@ -45,13 +45,16 @@ LogicalResult LaunchFacts::describe(Location loc, Value operand,
               "describe it";
   std::string name = (role + suffix).str();
   std::optional<Argument> &entry = arguments[argument.getArgNumber()];
-  // One buffer may be read in several roles (self-attention: q = k = v);
-  // it keeps its first description.
+  // One buffer may be read in several roles (self-attention: q = k = v),
+  // or be the same role of several steps (two attentions writing one O);
+  // it keeps its first description. An output that is also an input is an
+  // error.
+  auto baseRole = [](StringRef name) { return name.split('_').first; };
   auto isInput = [](StringRef role) {
-    return role.starts_with("q") || role.starts_with("k") ||
-           role.starts_with("v");
+    return role == "q" || role == "k" || role == "v";
   };
-  if (entry && entry->name != name && isInput(entry->name) && isInput(role))
+  if (entry && (baseRole(entry->name) == role ||
+                (isInput(baseRole(entry->name)) && isInput(role))))
     return success();
   if (entry && entry->name != name)
     return emitError(loc)
@@ -154,13 +157,15 @@ LogicalResult LaunchFacts::addLaunch(Location loc, StringRef kernel,
     FailureOr<std::string> expression = expressionOf(loc, value);
     if (failed(expression))
       return failure();
-    APInt constant;
-    if (axis > 0 && matchPattern(value, m_ConstantInt(&constant)) &&
-        constant.getSExtValue() > TargetInfo::kMaxGridYZ)
+    // A static y or z extent (e.g. a static head count) is checked here;
+    // the runtime checks the others.
+    int64_t extent = 0;
+    if (axis > 0 && !StringRef(*expression).getAsInteger(10, extent) &&
+        extent > TargetInfo::kMaxGridYZ)
       return emitError(loc)
              << "attn-to-gpu: grid " << (axis == 1 ? "y (query heads)"
                                                    : "z (batch)")
-             << " is " << constant.getSExtValue() << ", more than the "
+             << " is " << extent << ", more than the "
              << TargetInfo::kMaxGridYZ << " a launch allows";
     extents.push_back(b.getStringAttr(*expression));
   }

@@ -66,8 +66,8 @@ static LogicalResult analyseMask(Operation *user, Value mask, MaskPlan &plan) {
   });
 }
 
-/// Builds the predicate region of `planOp`: the conjunction of the cloned
-/// bodies of `predicates`.
+/// Builds the (b, h, i, j) predicate region of `planOp`: the conjunction of
+/// the cloned bodies of `predicates` (an (i, j) predicate ignores b and h).
 static void buildPredicateRegion(OpBuilder &builder, PlanOp planOp,
                                  ArrayRef<MaskCustomOp> predicates) {
   if (predicates.empty())
@@ -75,13 +75,17 @@ static void buildPredicateRegion(OpBuilder &builder, PlanOp planOp,
   Location loc = planOp.getLoc();
   Type indexType = builder.getIndexType();
   Block *block = builder.createBlock(&planOp.getPredicate(), {},
-                                     {indexType, indexType}, {loc, loc});
+                                     SmallVector<Type>(4, indexType),
+                                     SmallVector<Location>(4, loc));
   Value allowed;
   for (MaskCustomOp custom : predicates) {
+    // A custom predicate over (i, j) takes the last two of (b, h, i, j).
     Block &body = custom.getPredicate().front();
     IRMapping mapping;
-    mapping.map(body.getArgument(0), block->getArgument(0));
-    mapping.map(body.getArgument(1), block->getArgument(1));
+    for (auto [argument, target] :
+         llvm::zip(body.getArguments(),
+                   block->getArguments().take_back(body.getNumArguments())))
+      mapping.map(argument, target);
     for (Operation &op : body.without_terminator())
       builder.clone(op, mapping);
     // The yielded value may be defined above the region (a constant that

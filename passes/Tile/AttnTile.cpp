@@ -160,31 +160,11 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
         b.getI64IntegerAttr(keyBlock), plan.getScaleAttr(),
         plan.getScheduleAttr(), plan.getBandLowerAttr(),
         plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold));
-    buildStepPredicate(b, plan.getPredicate(), step.getPredicate());
+    IRMapping mapping;
+    plan.getPredicate().cloneInto(&step.getPredicate(), mapping);
     plan.erase();
     return success();
   }
 
-  /// Builds the (batch, head, i, j) predicate region of the fused step from
-  /// the plan's, which takes (i, j) or (batch, head, i, j).
-  static void buildStepPredicate(OpBuilder &b, Region &planPredicate,
-                                 Region &stepPredicate) {
-    if (planPredicate.empty())
-      return;
-    OpBuilder::InsertionGuard guard(b);
-    Block &source = planPredicate.front();
-    Location loc = source.getParent()->getLoc();
-    Type indexType = b.getIndexType();
-    Block *block = b.createBlock(&stepPredicate, {}, SmallVector<Type>(4, indexType),
-                                 SmallVector<Location>(4, loc));
-    IRMapping mapping;
-    ArrayRef<BlockArgument> targets = block->getArguments();
-    if (source.getNumArguments() == 2)
-      targets = targets.drop_front(2);
-    for (auto [from, to] : llvm::zip(source.getArguments(), targets))
-      mapping.map(from, to);
-    for (Operation &op : source)
-      b.clone(op, mapping);
-  }
 };
 } // namespace

@@ -92,9 +92,12 @@ struct Block {
   IntTensor blockMask;
 };
 
-/// User predicate over (query row i, key column j).
+/// User predicate over (query row i, key column j), or, when `allowedAt`
+/// is set, over (batch, query head, i, j) (e.g. a predicate that reads a
+/// per-row value); exactly one of the two is set.
 struct Custom {
   std::function<bool(int64_t i, int64_t j)> allowed;
+  std::function<bool(int64_t b, int64_t h, int64_t i, int64_t j)> allowedAt;
 };
 
 /// Logical and of the children; an empty list allows everything.

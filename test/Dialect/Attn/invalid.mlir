@@ -643,7 +643,7 @@ func.func @and_single() {
 // -----
 
 func.func @custom_arity() {
-  // expected-error@+1 {{expected two predicate arguments (query index, key index), got 3}}
+  // expected-error@+1 {{expected two predicate arguments (query index, key index) or four (batch, query head, query index, key index), got 3}}
   %m = attn.mask.custom (%i, %j, %k) {
     %t = arith.constant true
     attn.yield %t : i1
@@ -682,7 +682,7 @@ func.func @yield_outside() {
 // -----
 
 func.func @custom_generic() {
-  // expected-error@+1 {{predicate must take exactly two index arguments (query index, key index)}}
+  // expected-error@+1 {{predicate must take two index arguments (query index, key index) or four (batch, query head, query index, key index)}}
   %m = "attn.mask.custom"() ({
   ^bb0(%i: index, %j: i32):
     %t = arith.constant true

@@ -99,7 +99,7 @@ func.func @pred_lsh(%x: memref<?x?x?x64xf16>, %r: memref<64x4xf32>,
 func.func @plan_store(%q: memref<?x?x?x64xf16>, %log: memref<?xi1>) {
   // expected-error@+1 {{'attn.plan' op predicate must not write, allocate or free memory, but 'memref.store' writes memory}}
   attn.plan ins(%q, %q, %q : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%q : memref<?x?x?x64xf16>) scale(1.0) schedule(dense) predicate {
-  ^bb0(%i: index, %j: index):
+  ^bb0(%b: index, %h: index, %i: index, %j: index):
     %ok = arith.cmpi ule, %j, %i : index
     // expected-note@+1 {{side effect here}}
     memref.store %ok, %log[%i] : memref<?xi1>

@@ -10,7 +10,7 @@
 // CHECK-LABEL: func.func @outer_yield
 // CHECK: %[[F:.*]] = arith.constant false
 // CHECK: attn.plan {{.*}} schedule(dense) predicate {
-// CHECK-NEXT: ^bb0(%{{.*}}: index, %{{.*}}: index):
+// CHECK-NEXT: ^bb0(%{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index):
 // CHECK-NEXT: attn.yield %[[F]] : i1
 // CHECK-NOT: attn.mask
 func.func @outer_yield(%q: !t, %k: !t, %v: !t, %o: !t) {
@@ -31,7 +31,7 @@ func.func @outer_yield(%q: !t, %k: !t, %v: !t, %o: !t) {
 // CANON-LABEL: func.func @folded
 // CANON: %[[T:.*]] = arith.constant true
 // CANON: attn.plan {{.*}} schedule(range) band_upper(0) predicate {
-// CANON-NEXT: ^bb0(%[[I:.*]]: index, %[[J:.*]]: index):
+// CANON-NEXT: ^bb0(%{{[^:]*}}: index, %{{[^:]*}}: index, %[[I:[^:]*]]: index, %[[J:[^:]*]]: index):
 // CANON-NEXT: %[[NE:.*]] = arith.cmpi ne, %[[I]], %[[J]] : index
 // CANON-NEXT: %[[ALL:.*]] = arith.andi %[[T]], %[[NE]] : i1
 // CANON-NEXT: attn.yield %[[ALL]] : i1
@@ -61,7 +61,7 @@ func.func @folded(%q: !t, %k: !t, %v: !t, %o: !t) {
 // CHECK-LABEL: func.func @reads_row_data
 // CHECK-SAME: %[[LIMITS:[^:]*]]: memref<?xindex>
 // CHECK: attn.plan {{.*}} schedule(dense) predicate {
-// CHECK-NEXT: ^bb0(%[[I:.*]]: index, %[[J:.*]]: index):
+// CHECK-NEXT: ^bb0(%{{[^:]*}}: index, %{{[^:]*}}: index, %[[I:[^:]*]]: index, %[[J:[^:]*]]: index):
 // CHECK-NEXT: %[[L:.*]] = memref.load %[[LIMITS]][%[[I]]] : memref<?xindex>
 // CHECK-NEXT: %[[OK:.*]] = arith.cmpi ult, %[[J]], %[[L]] : index
 // CHECK-NEXT: attn.yield %[[OK]] : i1

@@ -50,7 +50,7 @@ func.func @cse(%q: !t, %k: !t, %v: !t, %o: !t) {
 // CHECK-LABEL: func.func @diamond
 // CHECK-NOT: attn.mask
 // CHECK: attn.plan {{.*}} schedule(range) band_lower(-7) band_upper(0) predicate {
-// CHECK-NEXT: ^bb0(%{{.*}}: index, %{{.*}}: index):
+// CHECK-NEXT: ^bb0(%{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %{{.*}}: index):
 // CHECK-NEXT: %[[OK:.*]] = arith.cmpi ne
 // CHECK-NEXT: attn.yield %[[OK]] : i1
 // CHECK-NEXT: }

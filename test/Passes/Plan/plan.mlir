@@ -65,7 +65,7 @@ func.func @and_bands(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv) {
 // CHECK-LABEL: func.func @custom_and_causal
 // CHECK: %[[LIMIT:.*]] = arith.constant 100 : index
 // CHECK: attn.plan {{.*}} schedule(range) band_upper(0) predicate {
-// CHECK-NEXT: ^bb0(%[[I:.*]]: index, %[[J:.*]]: index):
+// CHECK-NEXT: ^bb0(%{{[^:]*}}: index, %{{[^:]*}}: index, %[[I:[^:]*]]: index, %[[J:[^:]*]]: index):
 // CHECK-NEXT: %[[A:.*]] = arith.cmpi ult, %[[J]], %[[LIMIT]] : index
 // CHECK-NEXT: %[[D:.*]] = arith.subi %[[I]], %[[J]] : index
 // CHECK-NEXT: %[[ZERO:.*]] = arith.constant 0 : index
@@ -109,5 +109,42 @@ func.func @custom_shared(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv) {
   }
   attn.attention ins(%q, %k, %v : !qkv, !qkv, !qkv) outs(%o : !qkv) mask(%m)
   attn.attention ins(%q, %k, %v : !qkv, !qkv, !qkv) outs(%o : !qkv) mask(%m)
+  return
+}
+
+// -----
+
+// A predicate over (b, h, i, j) keeps its four arguments in the plan, next
+// to an (i, j) predicate that takes the last two.
+// CHECK-LABEL: func.func @batch_head_predicate
+// CHECK-SAME: %[[LIMITS:[^:]*]]: memref<?x?x?xi32>
+// CHECK: attn.plan {{.*}} schedule(range) band_upper(0) predicate {
+// CHECK-NEXT: ^bb0(%[[B:[^:]*]]: index, %[[H:[^:]*]]: index, %[[I:[^:]*]]: index, %[[J:[^:]*]]: index):
+// CHECK-NEXT: %[[N:.*]] = memref.load %[[LIMITS]][%[[B]], %[[H]], %[[I]]] : memref<?x?x?xi32>
+// CHECK-NEXT: %[[L:.*]] = arith.index_cast %[[N]] : i32 to index
+// CHECK-NEXT: %[[OK:.*]] = arith.cmpi slt, %[[J]], %[[L]] : index
+// CHECK-NEXT: %[[EVEN:.*]] = arith.constant 2 : index
+// CHECK-NEXT: %[[R:.*]] = arith.remui %[[J]], %[[EVEN]] : index
+func.func @batch_head_predicate(%q: memref<?x?x?x64xbf16>, %k: memref<?x?x?x64xbf16>,
+                                %v: memref<?x?x?x64xbf16>, %o: memref<?x?x?x64xbf16>,
+                                %limits: memref<?x?x?xi32>) {
+  %causal = attn.mask.causal
+  %rows = attn.mask.custom (%b, %h, %i, %j) {
+    %n = memref.load %limits[%b, %h, %i] : memref<?x?x?xi32>
+    %limit = arith.index_cast %n : i32 to index
+    %ok = arith.cmpi slt, %j, %limit : index
+    attn.yield %ok : i1
+  }
+  %even = attn.mask.custom (%i, %j) {
+    %two = arith.constant 2 : index
+    %r = arith.remui %j, %two : index
+    %zero = arith.constant 0 : index
+    %ok = arith.cmpi eq, %r, %zero : index
+    attn.yield %ok : i1
+  }
+  %m = attn.mask.and %causal, %rows, %even
+  attn.attention ins(%q, %k, %v : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>,
+                     memref<?x?x?x64xbf16>) outs(%o : memref<?x?x?x64xbf16>)
+                 mask(%m)
   return
 }

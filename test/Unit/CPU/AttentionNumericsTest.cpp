@@ -128,6 +128,10 @@ std::vector<Problem> maskProblems() {
       make(DType::F32, 128, 129, 129, MaskKind::CausalEvenKeys),
       window(make(DType::F32, 64, 150, 150, MaskKind::WindowPrefixLM), 20),
       window(make(DType::BF16, 64, 100, 140, MaskKind::WindowPrefixLM), 20),
+      // A predicate that reads a per-row value from a memref argument.
+      heads(make(DType::F32, 64, 129, 129, MaskKind::RowLimit), 2, 4, 2),
+      make(DType::BF16, 64, 100, 140, MaskKind::RowLimit),
+      noLse(make(DType::F32, 128, 150, 90, MaskKind::RowLimit)),
   };
 }
 

@@ -61,6 +61,8 @@ static std::string maskName(const Problem &p) {
   case MaskKind::WindowPrefixLM:
     return "window" + std::to_string(p.window) + "_and_prefixlm" +
            std::to_string(p.prefix);
+  case MaskKind::RowLimit:
+    return "causal_and_rowlimit";
   }
   return "unknown";
 }
@@ -136,8 +138,21 @@ static std::string maskOps(const Problem &p) {
     custom("%pred");
     os << "  %mask = attn.mask.and %band, %pred\n";
     break;
+  case MaskKind::RowLimit:
+    os << "  %band = attn.mask.causal\n"
+       << "  %pred = attn.mask.custom (%b, %h, %i, %j) {\n"
+       << "    %n = memref.load %limits[%b, %h, %i] : memref<?x?x?xi32>\n"
+       << "    %limit = arith.index_cast %n : i32 to index\n"
+       << "    %ok = arith.cmpi slt, %j, %limit : index\n"
+       << "    attn.yield %ok : i1\n  }\n"
+       << "  %mask = attn.mask.and %band, %pred\n";
+    break;
   }
   return os.str();
+}
+
+int32_t cputest::rowLimit(int64_t keyLen, int64_t b, int64_t h, int64_t i) {
+  return static_cast<int32_t>((i * 7 + b * 13 + h * 5) % (keyLen + 6)) - 3;
 }
 
 std::string cputest::kernelIR(const Problem &p) {
@@ -149,6 +164,8 @@ std::string cputest::kernelIR(const Problem &p) {
      << ", %v: " << act << ", %o: " << act;
   if (p.withLse)
     os << ", %lse: " << lseType;
+  if (p.mask == MaskKind::RowLimit)
+    os << ", %limits: memref<?x?x?xi32>";
   os << ") attributes {llvm.emit_c_interface} {\n" << maskOps(p);
   os << "  attn.attention ins(%q, %k, %v : " << act << ", " << act << ", "
      << act << ") outs(%o : " << act << ")";
@@ -188,6 +205,14 @@ reference::Mask cputest::referenceMask(const Problem &p) {
     return And{{Causal{}, evenKeys}};
   case MaskKind::WindowPrefixLM:
     return And{{Window{p.window}, prefixLM}};
+  case MaskKind::RowLimit: {
+    Custom rows;
+    int64_t keyLen = p.keyLen;
+    rows.allowedAt = [keyLen](int64_t b, int64_t h, int64_t i, int64_t j) {
+      return j < rowLimit(keyLen, b, h, i);
+    };
+    return And{{Causal{}, rows}};
+  }
   }
   return Mask();
 }
@@ -429,6 +454,16 @@ std::string runTyped(const Kernel &kernel, const Problem &p,
   std::vector<void *> descriptors = {&qDesc, &kDesc, &vDesc, &oDesc};
   if (p.withLse)
     descriptors.push_back(&lseDesc);
+  std::vector<int32_t> limits;
+  if (p.mask == MaskKind::RowLimit)
+    for (int64_t b = 0; b < p.batch; ++b)
+      for (int64_t h = 0; h < p.queryHeads; ++h)
+        for (int64_t i = 0; i < p.queryLen; ++i)
+          limits.push_back(rowLimit(p.keyLen, b, h, i));
+  auto limitsDesc = makeDescriptor<int32_t, 3>(
+      limits.data(), {p.batch, p.queryHeads, p.queryLen});
+  if (p.mask == MaskKind::RowLimit)
+    descriptors.push_back(&limitsDesc);
   std::string error = kernel.invoke(descriptors);
   if (!error.empty())
     return error;

@@ -67,7 +67,13 @@ enum class MaskKind {
   OddQueries,     ///< custom: i % 2 == 1 (even rows have no allowed key)
   CausalEvenKeys, ///< attn.mask.and(causal, custom j % 2 == 0)
   WindowPrefixLM, ///< attn.mask.and(window, custom prefix-LM)
+  RowLimit,       ///< attn.mask.and(causal, custom (b, h, i, j):
+                  ///< j < limits[b, h, i]), limits an extra i32 argument
 };
+
+/// The per-row key limit of MaskKind::RowLimit at (b, h, i): a mix of
+/// rows cut short, whole rows and rows with no key (limit <= 0).
+int32_t rowLimit(int64_t keyLen, int64_t b, int64_t h, int64_t i);
 
 /// One attention problem: shapes, dtype, mask, pipeline options.
 struct Problem {

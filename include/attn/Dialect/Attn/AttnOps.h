@@ -22,11 +22,14 @@ namespace attn {
 /// Head dimensions every target supports (multiples of the mma k = 16).
 bool isSupportedHeadDim(int64_t headDim);
 
-/// Verifies a predicate region (attn.mask.custom, attn.plan, attn.tile.mask):
-/// empty, or one block with two `index` arguments (query index, key index)
-/// ending in attn.yield.
+/// Verifies a predicate region (attn.mask.custom, attn.plan,
+/// attn.fused.forward, attn.tile.mask): empty, or one block with four
+/// `index` arguments (batch, query head, query index, key index) -- or two
+/// (query index, key index) where `allowIndexPair` (attn.mask.custom) --
+/// ending in attn.yield, whose body passes verifyPredicateBody.
 mlir::LogicalResult verifyPredicateRegion(mlir::Operation *op,
-                                          mlir::Region &predicate);
+                                          mlir::Region &predicate,
+                                          bool allowIndexPair);
 
 /// Verifies what a predicate region may contain: ops that read memory are
 /// allowed, ops that declare a write, allocation or free are not, and nor

@@ -397,12 +397,15 @@ def Attn_MaskCustomOp : Attn_MaskOp<"custom", [
   let summary = "User-defined mask predicate";
   let description = [{
     A mask given by a predicate region over the query index and the key
-    index (both `index`), which yields an `i1`: true allows the pair. The
-    region may use values defined above it, and may read memory (e.g.
-    per-row or per-column values from a memref defined above, read by the
-    attention that uses the mask); it must not write, allocate or free
-    memory, and must not contain attn compute ops such as `attn.attention`.
-    This is the IR form of a FlexAttention `mask_mod`.
+    index, `(%i, %j)`, or over the batch, query head, query index and key
+    index, `(%b, %h, %i, %j)` (all `index`), which yields an `i1`: true
+    allows the pair. The region may use values defined above it, and may
+    read memory (e.g. per-row or per-column values from a memref defined
+    above, read by the attention that uses the mask; with GQA a per-key
+    value of kv head `h / (Hq / Hk)` is the caller's to index); it must not
+    write, allocate or free memory, and must not contain attn compute ops
+    such as `attn.attention`. This is the IR form of a FlexAttention
+    `mask_mod`.
 
     ```mlir
     %m = attn.mask.custom (%i, %j) {
@@ -411,17 +414,26 @@ def Attn_MaskCustomOp : Attn_MaskOp<"custom", [
       %ok = arith.cmpi ult, %d, %c : index
       attn.yield %ok : i1
     }
+    // A per-row key limit read from a [B, Hq, Nq] memref.
+    %r = attn.mask.custom (%b, %h, %i, %j) {
+      %n = memref.load %limits[%b, %h, %i] : memref<?x?x?xi32>
+      %limit = arith.index_cast %n : i32 to index
+      %ok = arith.cmpi ult, %j, %limit : index
+      attn.yield %ok : i1
+    }
     ```
   }];
   let regions = (region SizedRegion<1>:$predicate);
   let hasCustomAssemblyFormat = 1;
   let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
-    /// The predicate's query-index and key-index arguments.
+    /// The predicate's query-index and key-index arguments (its last two).
     mlir::BlockArgument getQueryIndex() {
-      return getPredicate().getArgument(0);
+      return getPredicate().getArgument(getPredicate().getNumArguments() - 2);
     }
-    mlir::BlockArgument getKeyIndex() { return getPredicate().getArgument(1); }
+    mlir::BlockArgument getKeyIndex() {
+      return getPredicate().getArgument(getPredicate().getNumArguments() - 1);
+    }
   }];
 }
 

@@ -32,7 +32,8 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects]> {
       `band_lower <= delta <= band_upper` (a missing bound is unbounded).
       Causal is `band_upper = 0`; a window of `w` keys adds
       `band_lower = -(w - 1)`.
-    - an optional **predicate** region over (query index, key index) yielding
+    - an optional **predicate** region over (batch, query head, query
+      index, key index) yielding
       `i1`, for conditions the band cannot express (user predicates). A pair
       is allowed iff it is inside the band and the predicate (if any) holds.
     - the **schedule**: `dense` visits every kv-tile, `range` only the

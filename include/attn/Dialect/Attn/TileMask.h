@@ -70,12 +70,6 @@ private:
   mlir::Region *predicate;
 };
 
-/// Verifies a step predicate region (attn.tile.mask, attn.fused.forward):
-/// empty, or one block with four `index` arguments (batch, query head,
-/// query index, key index) ending in attn.yield of an i1.
-mlir::LogicalResult verifyStepPredicateRegion(mlir::Operation *op,
-                                              mlir::Region &predicate);
-
 } // namespace attn
 
 #endif // ATTN_DIALECT_ATTN_TILEMASK_H
