@@ -97,9 +97,11 @@ void validateNode(const Mask &mask, const AttentionShape &s,
             requireFlags(block.blockMask, fn, name);
           },
           [&](const Custom &custom) {
-            if (!custom.allowed == !custom.allowedAt)
-              throwInvalid(fn, path + ".Custom",
-                           "needs exactly one of allowed and allowedAt");
+            if (!custom.allowed && !custom.allowedAt)
+              throwInvalid(fn, path + ".Custom.allowed", "is empty");
+            if (custom.allowed && custom.allowedAt)
+              throwInvalid(fn, path + ".Custom.allowedAt",
+                           "is set together with allowed");
           },
           [&](const And &conj) {
             for (size_t c = 0; c < conj.children.size(); ++c)
