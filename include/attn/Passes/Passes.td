@@ -60,26 +60,23 @@ def AttnToCPU : Pass<"attn-to-cpu"> {
 }
 
 def AttnToGPU : Pass<"attn-to-gpu"> {
-  let summary = "Lower L2 (scf.forall + attn.tile ops) to gpu.launch kernels";
+  let summary = "Lower L2 q-tile nests (scf.forall + attn.fused.forward or "
+                "attn.tile ops) to named gpu.launch kernels";
   let description = [{
-    Maps each q-tile loop nest produced by attn-tile to one `gpu.launch`:
-    grid (q-tiles, query heads, batch), `threads` threads per block, every
-    tile in workgroup (shared) memory with rows padded by 4 bytes so that
-    row-wise and column-wise walks are free of bank conflicts. Each
-    attn.tile op becomes a loop over its elements distributed over the
-    block's threads, followed by a barrier. Values the kernel needs besides
-    its memref operands (extents, constants) are recomputed inside the
-    launch, so that the kernel's parameters are exactly its memrefs. Global
-    tile loads are 16-byte vector loads (the runtime requires 16-byte-aligned
-    tensors).
-
-    With `mma` (the default) the two products, Q Kᵀ and P V, run on tensor
-    cores: each warp owns 16x8 output tiles and issues `mma.sync` m16n8k16
-    with operands packed from shared memory (P rounded to the input type,
-    as FlashAttention does). The softmax steps stay thread-distributed
-    loops; register-resident S/P/acc, ldmatrix and cp.async pipelining are
-    the next steps. `chip` selects the
-    target; sm_80 code also runs on sm_90a.
+    Maps each q-tile nest written by attn-tile to one `gpu.launch`: grid
+    (q-tiles, query heads, batch), `block-threads` threads per block, the
+    kernel named after the function (one gpu.module per function). The
+    nest's `attn.fused.forward` is lowered as a unit by the chip's emitter
+    (sm_80: register-resident FlashAttention-2 with mma.sync, ldmatrix and
+    a cp.async K/V pipeline; sm_90a uses the same emitter for now). A step
+    the emitter declines is decomposed into attn.tile ops and lowered per
+    op (thread-distributed loops, all tiles in shared memory), with a
+    remark that says why. Values the kernel needs besides its memref
+    operands are recomputed inside the launch, so that the kernel's
+    parameters are exactly its memrefs. The launch facts (grid expressions,
+    block, shared memory, argument roles) go into the function's
+    `attn.bundle` attribute for the bundle writer. The file layout is in
+    passes/AttnToGPU/README.md.
   }];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"sm_80\"",
