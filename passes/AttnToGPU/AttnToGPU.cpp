@@ -103,6 +103,22 @@ static void rematerializeCapturedScalars(gpu::LaunchOp launch) {
   }
 }
 
+/// Makes the kernel's parameters follow the roles' order (q, k, v, o, lse,
+/// then anything else the body captures): outlining takes the memrefs a
+/// launch body uses in the order it first meets them, so a side-effect-free
+/// read of each one's extent at the top of the body fixes that order. The
+/// reads have no users and are gone after the first canonicalization.
+static void anchorParameterOrder(gpu::LaunchOp launch,
+                                 const LaunchFacts::StepOperands &roles) {
+  OpBuilder b = OpBuilder::atBlockBegin(&launch.getBody().front());
+  Location loc = launch.getLoc();
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  for (Value memref :
+       {roles.query, roles.key, roles.value, roles.output, roles.lse})
+    if (memref)
+      memref::DimOp::create(b, loc, memref, zero);
+}
+
 namespace {
 struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
   using Base::Base;
@@ -304,6 +320,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     nest.erase();
 
     rematerializeCapturedScalars(launch);
+    if (roles)
+      anchorParameterOrder(launch, *roles);
 
     SmallVector<Operation *> tileOps;
     launch.getBody().walk([&](Operation *op) {

@@ -30,10 +30,10 @@
 // Four 64-row stages of K and V (they fit twice per SM at D = 64), rows
 // padded to 72 halves: 4 x 2 x 64 x 72 x 2.
 // MANIFEST: "shared_bytes": 73728,
-// The kernel parameters in the order outlining captured them.
+// The kernel parameters in role order (anchored by attn-to-gpu).
 // MANIFEST-NEXT: "args": [
-// MANIFEST-NEXT: "k",
 // MANIFEST-NEXT: "q",
+// MANIFEST-NEXT: "k",
 // MANIFEST-NEXT: "v",
 // MANIFEST-NEXT: "o"
 // MANIFEST-NEXT: ],
