@@ -5,8 +5,9 @@
 //   - each warp owns 1, 2 or 4 row tiles of 16 query rows; its Q fragments
 //     are loaded once, straight from global memory, unless they would take
 //     more than kMaxQueryFragmentRegisters (FusedForwardPlan.cpp)
-//     registers: then the Q tile is copied to shared memory with the first K/V tile and the fragments of
-//     each k-step are read by ldmatrix.x4 inside the loop;
+//     registers: then the Q tile is copied to shared memory with the first
+//     K/V tile and the fragments of each k-step are read by ldmatrix.x4
+//     inside the loop;
 //   - S = scale Q Kᵀ is a set of mma.sync m16n8k16 accumulator fragments,
 //     emitted k-step outer so that consecutive mma are independent;
 //     thread (g = lane / 4, t = lane % 4) holds rows g and g + 8 and, in
