@@ -286,29 +286,47 @@ void AttentionOp::getEffects(
 // PlanOp
 //===----------------------------------------------------------------------===//
 
+LogicalResult attn::verifyBandSchedule(Operation *op, ScheduleKind schedule,
+                                       std::optional<int64_t> lower,
+                                       std::optional<int64_t> upper) {
+  if (lower && upper && *lower > *upper)
+    return op->emitOpError() << "band_lower (" << *lower
+                             << ") must not exceed band_upper (" << *upper
+                             << ")";
+  switch (schedule) {
+  case ScheduleKind::Dense:
+    if (lower || upper)
+      return op->emitOpError()
+             << "schedule 'dense' takes no band; use 'range'";
+    break;
+  case ScheduleKind::Range:
+    if (!lower && !upper)
+      return op->emitOpError()
+             << "schedule 'range' needs band_lower or band_upper";
+    break;
+  case ScheduleKind::List:
+    return op->emitOpError() << "schedule 'list' needs per-q-tile tile "
+                                "lists, which no planner produces yet";
+  }
+  return success();
+}
+
+LogicalResult attn::verifyRescaleThreshold(Operation *op,
+                                           FloatAttr threshold) {
+  float value = threshold.getValue().convertToFloat();
+  if (!(value >= 0.0f) || std::isinf(value))
+    return op->emitOpError() << "rescale_threshold must be finite and "
+                                "non-negative, got "
+                             << value;
+  return success();
+}
+
 LogicalResult PlanOp::verify() {
   ProblemExtents problem;
   if (failed(verifySoftmaxAttention(*this, problem, getScale())))
     return failure();
-  std::optional<int64_t> lower = getBandLower(), upper = getBandUpper();
-  if (lower && upper && *lower > *upper)
-    return emitOpError() << "band_lower (" << *lower
-                         << ") must not exceed band_upper (" << *upper << ")";
-  switch (getSchedule()) {
-  case ScheduleKind::Dense:
-    if (lower || upper)
-      return emitOpError() << "schedule 'dense' takes no band; use 'range'";
-    break;
-  case ScheduleKind::Range:
-    if (!lower && !upper)
-      return emitOpError()
-             << "schedule 'range' needs band_lower or band_upper";
-    break;
-  case ScheduleKind::List:
-    return emitOpError() << "schedule 'list' needs a per-q-tile block list, "
-                            "which attn.plan does not carry yet";
-  }
-  return success();
+  return verifyBandSchedule(*this, getSchedule(), getBandLower(),
+                            getBandUpper());
 }
 
 LogicalResult PlanOp::verifyRegions() {

@@ -147,11 +147,8 @@ LogicalResult TileOnlineSoftmaxOp::verify() {
     return failure();
   if (scores->size() != 2 || acc->size() != 2)
     return emitOpError() << "scores and acc must be 2-D tiles";
-  float threshold = getRescaleThreshold().convertToFloat();
-  if (!(threshold >= 0.0f) || std::isinf(threshold))
-    return emitOpError() << "rescale_threshold must be finite and "
-                            "non-negative, got "
-                         << threshold;
+  if (failed(verifyRescaleThreshold(*this, getRescaleThresholdAttr())))
+    return failure();
   return failure(
       failed(checkRowState(*this, (*scores)[0], getRowMax().getType(),
                            getRowSum().getType())) ||

@@ -43,11 +43,8 @@ LogicalResult FusedForwardOp::verify() {
   double scale = getScale().convertToDouble();
   if (!std::isfinite(scale) || scale <= 0.0)
     return emitOpError() << "scale must be finite and positive";
-  float threshold = getRescaleThreshold().convertToFloat();
-  if (!(threshold >= 0.0f) || std::isinf(threshold))
-    return emitOpError() << "rescale_threshold must be finite and "
-                            "non-negative, got "
-                         << threshold;
+  if (failed(verifyRescaleThreshold(*this, getRescaleThresholdAttr())))
+    return failure();
   auto query = cast<MemRefType>(getQuery().getType());
   for (Value operand : {getKey(), getValue(), getOutput()})
     if (cast<MemRefType>(operand.getType()).getElementType() !=
@@ -61,25 +58,8 @@ LogicalResult FusedForwardOp::verify() {
       cast<MemRefType>(getOutput().getType()).getDimSize(3) != getValueDim())
     return emitOpError() << "key must have the query's head dimension and "
                             "output the value's";
-  std::optional<int64_t> lower = getBandLower(), upper = getBandUpper();
-  if (lower && upper && *lower > *upper)
-    return emitOpError() << "band_lower (" << *lower
-                         << ") must not exceed band_upper (" << *upper << ")";
-  switch (getSchedule()) {
-  case ScheduleKind::Dense:
-    if (lower || upper)
-      return emitOpError() << "schedule 'dense' takes no band; use 'range'";
-    break;
-  case ScheduleKind::Range:
-    if (!lower && !upper)
-      return emitOpError()
-             << "schedule 'range' needs band_lower or band_upper";
-    break;
-  case ScheduleKind::List:
-    return emitOpError() << "schedule 'list' needs per-q-tile tile lists, "
-                            "which no planner produces yet";
-  }
-  return success();
+  return verifyBandSchedule(*this, getSchedule(), getBandLower(),
+                            getBandUpper());
 }
 
 LogicalResult FusedForwardOp::verifyRegions() {

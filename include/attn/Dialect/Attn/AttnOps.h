@@ -31,6 +31,19 @@ mlir::LogicalResult verifyPredicateRegion(mlir::Operation *op,
                                           mlir::Region &predicate,
                                           bool allowIndexPair);
 
+/// Verifies the band and schedule of attn.plan and attn.fused.forward:
+/// band_lower <= band_upper, `dense` without a band, `range` with one, and
+/// `list` refused until a planner produces per-q-tile lists.
+mlir::LogicalResult verifyBandSchedule(mlir::Operation *op,
+                                       ScheduleKind schedule,
+                                       std::optional<int64_t> lower,
+                                       std::optional<int64_t> upper);
+
+/// Verifies a rescale_threshold (attn.fused.forward,
+/// attn.tile.online_softmax): finite and non-negative.
+mlir::LogicalResult verifyRescaleThreshold(mlir::Operation *op,
+                                           mlir::FloatAttr threshold);
+
 /// Verifies what a predicate region may contain: ops that read memory are
 /// allowed, ops that declare a write, allocation or free are not, and nor
 /// are attn ops other than masks and attn.yield (an attention or tile op
