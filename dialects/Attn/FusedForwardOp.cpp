@@ -8,7 +8,7 @@
 //   m = -inf, l = 0, acc = 0
 //   for kt in [kv_begin, kv_end):
 //     k0 = kt · Bk
-//     Kt = load K[b, hk, k0 :], Vt = load V[b, hk, k0 :]   (hk = h / (Hq / Hk))
+//     Kt = load K[b, hk, k0 :], Vt = load V[b, hk, k0 :]   (hk = kv_head)
 //     S = (scale · log2 e) · Qt Ktᵀ
 //     if buildIsPartialTile(k0): S[r, c] = -inf where (b, h, q0 + r, k0 + c)
 //                                is not allowed
@@ -75,11 +75,7 @@ FusedForwardOp::Problem FusedForwardOp::buildProblem(OpBuilder &b,
   Problem problem;
   problem.queryLen = memref::DimOp::create(b, loc, query, 2);
   problem.keyLen = memref::DimOp::create(b, loc, key, 2);
-  Value groupSize = arith::DivUIOp::create(
-      b, loc, memref::DimOp::create(b, loc, query, 1),
-      memref::DimOp::create(b, loc, key, 1));
-  problem.kvHead =
-      arith::DivUIOp::create(b, loc, operand(getHead()), groupSize);
+  problem.kvHead = operand(getKvHead());
   problem.diagonalOffset =
       arith::SubIOp::create(b, loc, problem.keyLen, problem.queryLen);
   Value queryEnd = arith::MinUIOp::create(

@@ -5,11 +5,11 @@
 // off = Nk - Nq and the plan's band [L, U] on delta = j - (i + off):
 //
 //   scf.forall (b, h, t) in (B, Hq, ceil(Nq / Bq)):
-//     q0 = t·Bq, qEnd = min(q0 + Bq, Nq)
+//     q0 = t·Bq, qEnd = min(q0 + Bq, Nq), hk = h / (Hq / Hk)   // GQA
 //     // schedule: only kv-tiles that intersect the band of rows [q0, qEnd)
 //     lo = clamp(floor((q0 + off + L) / Bk), 0, nK)   // nK = ceil(Nk / Bk)
 //     hi = clamp(floor((qEnd - 1 + off + U) / Bk) + 1, 0, nK)
-//     attn.fused.forward at(b, h, q0) kv_tiles(lo, hi) block(Bq, Bk)
+//     attn.fused.forward at(b, h, q0) kv_head(hk) kv_tiles(lo, hi) block(Bq, Bk)
 //         band [L, U], predicate (b, h, i, j), rescale_threshold
 //
 // (lo = 0 without L, hi = nK without U.) What the step computes, the
@@ -105,11 +105,13 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     Value batch = memref::DimOp::create(b, q, 0);
     Value queryHeads = memref::DimOp::create(b, q, 1);
     Value queryLen = memref::DimOp::create(b, q, 2);
+    Value kvHeads = memref::DimOp::create(b, k, 1);
     Value keyLen = memref::DimOp::create(b, k, 2);
     Value blockQValue = arith::ConstantIndexOp::create(b, blockQ);
     Value blockKValue = arith::ConstantIndexOp::create(b, keyBlock);
     Value numQTiles = arith::CeilDivUIOp::create(b, queryLen, blockQValue);
     Value numKTiles = arith::CeilDivUIOp::create(b, keyLen, blockKValue);
+    Value groupSize = arith::DivUIOp::create(b, queryHeads, kvHeads);
 
     auto forall = scf::ForallOp::create(
         b, ArrayRef<OpFoldResult>{batch, queryHeads, numQTiles}, ValueRange{},
@@ -120,14 +122,24 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     Value q0 = arith::MulIOp::create(b, qTileIdx, blockQValue);
 
     // The schedule: only kv-tiles that intersect the band of rows
-    // [q0, qEnd).
+    // [q0, qEnd). This arithmetic is in the order the emitters' instruction
+    // schedules were measured with (bench/NOTES.md, fused step): q0, qEnd,
+    // the kv head, then the range.
     std::optional<int64_t> lower = plan.getBandLower();
     std::optional<int64_t> upper = plan.getBandUpper();
+    bool banded = lower || upper;
+    Value qEnd;
+    if (banded)
+      qEnd = arith::MinUIOp::create(
+          b, arith::AddIOp::create(b, q0, blockQValue), queryLen);
+    // GQA: query head h reads kv head h / (Hq / Hk).
+    Value kvHead = arith::DivUIOp::create(b, hIdx, groupSize);
     Value zero = arith::ConstantIndexOp::create(b, 0);
     Value kvBegin = zero, kvEnd = numKTiles;
-    if (lower || upper) {
+    if (banded) {
       Value off = arith::SubIOp::create(b, keyLen, queryLen);
       Value one = arith::ConstantIndexOp::create(b, 1);
+      Value lastRow = arith::SubIOp::create(b, qEnd, one);
       auto clampTiles = [&](Value tile) {
         return arith::MinSIOp::create(
             b, arith::MaxSIOp::create(b, tile, zero), numKTiles);
@@ -144,9 +156,6 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
             clampTiles(arith::FloorDivSIOp::create(b, minKey, blockKValue));
       }
       if (upper) {
-        Value qEnd = arith::MinUIOp::create(
-            b, arith::AddIOp::create(b, q0, blockQValue), queryLen);
-        Value lastRow = arith::SubIOp::create(b, qEnd, one);
         Value maxKey =
             plusConstant(arith::AddIOp::create(b, lastRow, off), *upper);
         kvEnd = clampTiles(arith::AddIOp::create(
@@ -156,7 +165,7 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
 
     auto step = FusedForwardOp::create(
         b, q, k, plan.getValue(), plan.getOutput(), plan.getLse(), bIdx, hIdx,
-        q0, kvBegin, kvEnd, b.getI64IntegerAttr(blockQ),
+        q0, kvHead, kvBegin, kvEnd, b.getI64IntegerAttr(blockQ),
         b.getI64IntegerAttr(keyBlock), plan.getScaleAttr(),
         plan.getScheduleAttr(), plan.getBandLowerAttr(),
         plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold));

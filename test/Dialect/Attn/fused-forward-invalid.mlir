@@ -3,7 +3,7 @@
 !t = memref<?x?x?x64xbf16>
 func.func @block_size(%q: !t, %o: !t, %i: index) {
   // expected-error@+1 {{block_q = 96 must be a power of two between 1 and 1024}}
-  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_tiles(%i, %i) block(96, 64) scale(0.125) schedule(dense)
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(96, 64) scale(0.125) schedule(dense)
   return
 }
 
@@ -12,7 +12,7 @@ func.func @block_size(%q: !t, %o: !t, %i: index) {
 !t = memref<?x?x?x64xbf16>
 func.func @dense_with_band(%q: !t, %o: !t, %i: index) {
   // expected-error@+1 {{schedule 'dense' takes no band; use 'range'}}
-  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense) band_upper(0)
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense) band_upper(0)
   return
 }
 
@@ -21,7 +21,7 @@ func.func @dense_with_band(%q: !t, %o: !t, %i: index) {
 !t = memref<?x?x?x64xbf16>
 func.func @list(%q: !t, %o: !t, %i: index) {
   // expected-error@+1 {{schedule 'list' needs per-q-tile tile lists, which no planner produces yet}}
-  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(list)
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(list)
   return
 }
 
@@ -30,7 +30,7 @@ func.func @list(%q: !t, %o: !t, %i: index) {
 !t = memref<?x?x?x64xbf16>
 func.func @threshold(%q: !t, %o: !t, %i: index) {
   // expected-error@+1 {{rescale_threshold must be finite and non-negative, got -1}}
-  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense) rescale_threshold(-1.0)
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense) rescale_threshold(-1.0)
   return
 }
 
@@ -39,7 +39,7 @@ func.func @threshold(%q: !t, %o: !t, %i: index) {
 !t = memref<?x?x?x64xbf16>
 func.func @scale(%q: !t, %o: !t, %i: index) {
   // expected-error@+1 {{scale must be finite and positive}}
-  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_tiles(%i, %i) block(64, 64) scale(0.0) schedule(dense)
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 64) scale(0.0) schedule(dense)
   return
 }
 
@@ -47,7 +47,7 @@ func.func @scale(%q: !t, %o: !t, %i: index) {
 
 func.func @element_types(%q: memref<?x?x?x64xbf16>, %o: memref<?x?x?x64xf16>, %i: index) {
   // expected-error@+1 {{query, key, value and output must share one element type}}
-  attn.fused.forward ins(%q, %q, %q : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%o : memref<?x?x?x64xf16>) at(%i, %i, %i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense)
+  attn.fused.forward ins(%q, %q, %q : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%o : memref<?x?x?x64xf16>) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense)
   return
 }
 
@@ -56,7 +56,7 @@ func.func @element_types(%q: memref<?x?x?x64xbf16>, %o: memref<?x?x?x64xf16>, %i
 !t = memref<?x?x?x64xbf16>
 func.func @predicate_arity(%q: !t, %o: !t, %i: index) {
   // expected-error@+1 {{predicate must take four index arguments (batch, query head, query index, key index)}}
-  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense) predicate {
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense) predicate {
   ^bb0(%a: index, %c: index):
     %t = arith.constant true
     attn.yield %t : i1
@@ -69,7 +69,7 @@ func.func @predicate_arity(%q: !t, %o: !t, %i: index) {
 !t = memref<?x?x?x64xbf16>
 func.func @predicate_writes(%q: !t, %o: !t, %i: index, %m: memref<?xi32>) {
   // expected-error@+1 {{predicate must not write, allocate or free memory, but 'memref.store' writes memory}}
-  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense) predicate {
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense) predicate {
   ^bb0(%b: index, %h: index, %r: index, %c: index):
     %z = arith.constant 0 : i32
     // expected-note@+1 {{side effect here}}

@@ -4,14 +4,14 @@
 // (b, h, i, j) predicate that reads a per-row value from memory.
 !t = memref<?x?x?x64xbf16>
 // CHECK-LABEL: func.func @step
-// CHECK: attn.fused.forward ins(%{{.*}}, %{{.*}}, %{{.*}} : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%{{.*}} : memref<?x?x?x64xbf16>) lse(%{{.*}} : memref<?x?x?xf32>) at(%{{.*}}, %{{.*}}, %{{.*}}) kv_tiles(%{{.*}}, %{{.*}}) block(128, 64) scale(1.250000e-01) schedule(range) band_lower(-31) band_upper(0) rescale_threshold(8.000000e+00) predicate {
+// CHECK: attn.fused.forward ins(%{{.*}}, %{{.*}}, %{{.*}} : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%{{.*}} : memref<?x?x?x64xbf16>) lse(%{{.*}} : memref<?x?x?xf32>) at(%{{.*}}, %{{.*}}, %{{.*}}) kv_head(%{{.*}}) kv_tiles(%{{.*}}, %{{.*}}) block(128, 64) scale(1.250000e-01) schedule(range) band_lower(-31) band_upper(0) rescale_threshold(8.000000e+00) predicate {
 // CHECK-NEXT: ^bb0(%[[B:.*]]: index, %[[H:.*]]: index, %[[I:.*]]: index, %[[J:.*]]: index):
 // CHECK-NEXT: memref.load %{{.*}}[%[[B]], %[[H]], %[[I]]] : memref<?x?x?xi32>
 func.func @step(%q: !t, %k: !t, %v: !t, %o: !t, %lse: memref<?x?x?xf32>,
                 %limits: memref<?x?x?xi32>, %b: index, %h: index, %q0: index,
-                %lo: index, %hi: index) {
+                %hk: index, %lo: index, %hi: index) {
   attn.fused.forward ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
-      lse(%lse : memref<?x?x?xf32>) at(%b, %h, %q0) kv_tiles(%lo, %hi)
+      lse(%lse : memref<?x?x?xf32>) at(%b, %h, %q0) kv_head(%hk) kv_tiles(%lo, %hi)
       block(128, 64) scale(0.125) schedule(range) band_lower(-31)
       band_upper(0) rescale_threshold(8.0) predicate {
   ^bb0(%pb: index, %ph: index, %i: index, %j: index):

@@ -4,10 +4,12 @@
 // computes the q-tile's kv-tile range from the band and runs one fused step.
 // CHECK-LABEL: func.func @causal
 // CHECK: %[[NK:.*]] = arith.ceildivui
+// CHECK: %[[GROUP:.*]] = arith.divui
 // CHECK: scf.forall (%[[B:.*]], %[[H:.*]], %[[T:.*]]) in
 // CHECK: %[[Q0:.*]] = arith.muli %[[T]]
+// CHECK: %[[HK:.*]] = arith.divui %[[H]], %[[GROUP]]
 // CHECK: %[[HI:.*]] = arith.minsi
-// CHECK: attn.fused.forward ins({{.*}}) outs({{.*}}) lse({{.*}}) at(%[[B]], %[[H]], %[[Q0]]) kv_tiles(%{{.*}}, %[[HI]]) block(64, 32) scale(1.250000e-01) schedule(range) band_upper(0) rescale_threshold(8.000000e+00)
+// CHECK: attn.fused.forward ins({{.*}}) outs({{.*}}) lse({{.*}}) at(%[[B]], %[[H]], %[[Q0]]) kv_head(%[[HK]]) kv_tiles(%{{.*}}, %[[HI]]) block(64, 32) scale(1.250000e-01) schedule(range) band_upper(0) rescale_threshold(8.000000e+00)
 // CHECK-NOT: attn.plan
 func.func @causal(%q: memref<?x?x?x64xbf16>, %k: memref<?x?x?x64xbf16>,
                   %v: memref<?x?x?x64xbf16>, %o: memref<?x?x?x64xbf16>,

@@ -30,8 +30,9 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
   let summary = "Forward attention of one q-tile over its scheduled kv-tiles";
   let description = [{
     The fused attention step: the unit a GPU emitter implements. For batch
-    `b`, query head `h` (kv head `h / (Hq / Hk)`) and the `block_q` query
-    rows from `query_start`, it runs FlashAttention-2 over the kv-tiles of
+    `b`, query head `h`, the kv head `kv_head` that `h` reads (GQA:
+    `h / (Hq / Hk)`, computed by the tiler) and the `block_q` query rows
+    from `query_start`, it runs FlashAttention-2 over the kv-tiles of
     its schedule and writes those rows of `output` (and `lse`):
 
     ```
@@ -72,7 +73,8 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
 
     ```mlir
     attn.fused.forward ins(%q, %k, %v : !t, !t, !t) outs(%o : !t)
-        lse(%lse : memref<?x?x?xf32>) at(%b, %h, %q0) kv_tiles(%lo, %hi)
+        lse(%lse : memref<?x?x?xf32>) at(%b, %h, %q0) kv_head(%hk)
+        kv_tiles(%lo, %hi)
         block(128, 64) scale(0.0883883461) schedule(range) band_upper(0)
         rescale_threshold(8.0)
     ```
@@ -83,7 +85,7 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     Arg<Attn_ActivationMemRef, "values", [MemRead]>:$value,
     Arg<Attn_ActivationMemRef, "output", [MemWrite]>:$output,
     Arg<Optional<Attn_LseMemRef>, "log-sum-exp", [MemWrite]>:$lse,
-    Index:$batch, Index:$head, Index:$query_start,
+    Index:$batch, Index:$head, Index:$query_start, Index:$kv_head,
     Index:$kv_begin, Index:$kv_end,
     I64Attr:$block_q, I64Attr:$block_k,
     F32Attr:$scale,
@@ -98,6 +100,7 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     `outs` `(` $output `:` type($output) `)`
     (`lse` `(` $lse^ `:` type($lse) `)`)?
     `at` `(` $batch `,` $head `,` $query_start `)`
+    `kv_head` `(` $kv_head `)`
     `kv_tiles` `(` $kv_begin `,` $kv_end `)`
     `block` `(` $block_q `,` $block_k `)`
     `scale` `(` $scale `)`
@@ -127,7 +130,9 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     }
     /// Values every lowering of this op computes the same way.
     struct Problem {
-      ::mlir::Value queryLen, keyLen, kvHead;
+      ::mlir::Value queryLen, keyLen;
+      /// The kv_head operand.
+      ::mlir::Value kvHead;
       /// Nk - Nq: the bottom-right diagonal.
       ::mlir::Value diagonalOffset;
       /// The last query row of this q-tile, min(q0 + block_q, Nq) - 1.
