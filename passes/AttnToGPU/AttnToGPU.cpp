@@ -43,8 +43,8 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/MapVector.h"
 
-#include <map>
 
 namespace attn {
 #define GEN_PASS_DEF_ATTNTOGPU
@@ -144,8 +144,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         nests.push_back(op);
     });
     // One LaunchFacts per function, in the order functions are met.
-    std::map<Operation *, std::unique_ptr<LaunchFacts>> facts;
-    SmallVector<Operation *> functions;
+    llvm::MapVector<Operation *, std::unique_ptr<LaunchFacts>> facts;
     for (scf::ForallOp nest : nests) {
       auto func = nest->getParentOfType<func::FuncOp>();
       if (!func) {
@@ -154,15 +153,13 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         return signalPassFailure();
       }
       std::unique_ptr<LaunchFacts> &entry = facts[func];
-      if (!entry) {
+      if (!entry)
         entry = std::make_unique<LaunchFacts>(func, chip);
-        functions.push_back(func);
-      }
       if (failed(convertNest(nest, *entry)))
         return signalPassFailure();
     }
-    for (Operation *func : functions)
-      if (failed(facts[func]->write()))
+    for (auto &[func, functionFacts] : facts)
+      if (failed(functionFacts->write()))
         return signalPassFailure();
   }
 

@@ -35,7 +35,6 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
-#include <map>
 #include <string>
 
 namespace attn {
