@@ -21,8 +21,8 @@ MemRefType attn::paddedType(MemRefType tile, int64_t stages) {
                          MemRefLayoutAttrInterface(), workgroup);
 }
 
-Value attn::tileView(ImplicitLocOpBuilder &b, Value buffer,
-                     MemRefType tileType, Value stage) {
+Value attn::tileView(ImplicitLocOpBuilder &b, Value buffer, MemRefType tileType,
+                     Value stage) {
   auto bufferType = cast<MemRefType>(buffer.getType());
   SmallVector<OpFoldResult> offsets(bufferType.getRank(), b.getIndexAttr(0));
   SmallVector<OpFoldResult> sizes{b.getIndexAttr(tileType.getDimSize(0)),
@@ -62,20 +62,18 @@ SharedMemoryLayout::materialize(ImplicitLocOpBuilder &b) const {
   return buffers;
 }
 
-/// Issues the cp.async copies of rows [firstRow, firstRow + rows) of
-/// source[batch, head] into rows [0, rows) of `buffer` (of stage
-/// `stage` of a staged 3-D buffer when `stage` is given), unless
-/// `enabled` (when given) is false. Thread `threadId` copies the 16-byte
-/// chunks threadId + i · threads. A tile that lies wholly inside the source
-/// (every tile but the last) is copied without per-chunk checks, so that
-/// each copy's addresses are one per-tile base plus a constant; rows of
-/// the last tile past the source's end read no bytes and are
-/// zero-filled, from a source row clamped into the tensor.
-void attn::issueTileCopy(ImplicitLocOpBuilder &b, KernelBuilder &t,
-                          Value threadId, int64_t threads, Value source,
-                          Value batch, Value head, Value firstRow,
-                          Value buffer, Value stage, int64_t rows,
-                          int64_t cols, Value enabled) {
+/// Thread `threadId` copies the 16-byte chunks threadId + i · threads. A
+/// tile that lies wholly inside the source (every tile but the last) is
+/// copied without per-chunk checks, so that each copy's addresses are one
+/// per-tile base plus a constant; rows of the last tile past the source's
+/// end read no bytes and are zero-filled, from a source row clamped into
+/// the tensor.
+void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
+                         Value batch, Value head, Value firstRow, Value buffer,
+                         Value stage, int64_t rows, int64_t cols,
+                         Value enabled) {
+  ImplicitLocOpBuilder &b = t.b;
+  Value threadId = t.threadId;
   int64_t chunks = cols / 8;
   // (row, column) of each chunk this thread copies. When the threads
   // cover whole rows, every chunk of a thread has the same column and
@@ -96,8 +94,7 @@ void attn::issueTileCopy(ImplicitLocOpBuilder &b, KernelBuilder &t,
     for (int64_t i = 0; i < copies; ++i) {
       auto [row, chunk] = t.split(
           arith::AddIOp::create(b, threadId, t.index(i * threads)), chunks);
-      chunkCoords.push_back(
-          {row, arith::MulIOp::create(b, chunk, t.index(8))});
+      chunkCoords.push_back({row, arith::MulIOp::create(b, chunk, t.index(8))});
     }
   }
   auto bufferIndices = [&](Value row, Value col) -> SmallVector<Value, 3> {
@@ -123,8 +120,7 @@ void attn::issueTileCopy(ImplicitLocOpBuilder &b, KernelBuilder &t,
     SmallVector<OpFoldResult> offsets{
         batch, head, arith::AddIOp::create(b, firstRow, row0).getResult(),
         col0};
-    SmallVector<OpFoldResult> sizes{b.getIndexAttr(copies),
-                                    b.getIndexAttr(8)};
+    SmallVector<OpFoldResult> sizes{b.getIndexAttr(copies), b.getIndexAttr(8)};
     SmallVector<OpFoldResult> strides{b.getIndexAttr(threads / chunks),
                                       b.getIndexAttr(1)};
     sizes.insert(sizes.begin(), 2, b.getIndexAttr(1));
@@ -151,8 +147,7 @@ void attn::issueTileCopy(ImplicitLocOpBuilder &b, KernelBuilder &t,
   for (auto [r, col] : chunkCoords) {
     Value row = arith::AddIOp::create(b, firstRow, r);
     Value count = arith::SelectOp::create(
-        b,
-        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, sourceRows),
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, sourceRows),
         t.index(8), t.index(0));
     nvgpu::DeviceAsyncCopyOp::create(
         b, buffer, bufferIndices(r, col), source,
@@ -160,4 +155,3 @@ void attn::issueTileCopy(ImplicitLocOpBuilder &b, KernelBuilder &t,
         b.getIndexAttr(8), count, b.getUnitAttr());
   }
 }
-

@@ -60,11 +60,11 @@ private:
 /// Issues the cp.async copies of rows [firstRow, firstRow + rows) of
 /// source[batch, head] into rows [0, rows) of `buffer` (of stage `stage` of
 /// a staged 3-D buffer when `stage` is given), unless `enabled` (when given)
-/// is false. Every thread copies `rows · cols / 8 / threads` 16-byte chunks.
-void issueTileCopy(ImplicitLocOpBuilder &b, KernelBuilder &t, Value threadId,
-                   int64_t threads, Value source, Value batch, Value head,
-                   Value firstRow, Value buffer, Value stage, int64_t rows,
-                   int64_t cols, Value enabled);
+/// is false, at the insertion point of `kernel.b`. Each of the block's
+/// `threads` threads copies `rows · cols / 8 / threads` 16-byte chunks.
+void issueTileCopy(KernelBuilder &kernel, int64_t threads, Value source,
+                   Value batch, Value head, Value firstRow, Value buffer,
+                   Value stage, int64_t rows, int64_t cols, Value enabled);
 
 } // namespace attn
 

@@ -23,9 +23,9 @@
 //     compare and two multiplies for subnormal results);
 //   - the online softmax runs on the fragments: row max (a balanced tree,
 //     then two xor shuffles over the quad); the running max moves only when
-//     a warp vote sees some row exceed it by the step's rescale_threshold, so acc is
-//     rescaled only in those iterations; the running sum stays a per-thread
-//     partial until the end;
+//     a warp vote sees some row exceed it by the step's rescale_threshold, so
+//     acc is rescaled only in those iterations; the running sum stays a
+//     per-thread partial until the end;
 //   - K fragments come from ldmatrix.x4, V fragments from ldmatrix.x4.trans,
 //     each requested one step ahead of its mma; K and V go through 4 (two
 //     tiles ahead) or 2 (one tile ahead) shared-memory stages filled by
@@ -60,7 +60,6 @@
 using namespace mlir;
 using namespace attn;
 
-
 namespace {
 /// Emits FlashAttention-2 with S, P, the row statistics and the output
 /// accumulator in registers (see the file comment). Each warp owns
@@ -70,10 +69,9 @@ namespace {
 /// fragment read from shared memory feeds one mma per row tile.
 class FlashEmitter {
 public:
-  FlashEmitter(ImplicitLocOpBuilder &b, KernelBuilder &tiles,
-               int64_t headDim, int64_t valueDim, int64_t blockK,
-               int64_t rowTiles, bool isBF16, Type elementType,
-               float rescaleThreshold)
+  FlashEmitter(ImplicitLocOpBuilder &b, KernelBuilder &tiles, int64_t headDim,
+               int64_t valueDim, int64_t blockK, int64_t rowTiles, bool isBF16,
+               Type elementType, float rescaleThreshold)
       : b(b), tiles(tiles), headDim(headDim), valueDim(valueDim),
         blockK(blockK), rowTiles(rowTiles), isBF16(isBF16),
         elementType(elementType), rescaleThreshold(rescaleThreshold) {}
@@ -97,8 +95,8 @@ public:
     Value warpRow0 = arith::AddIOp::create(b, warpRowBase, g);
     for (int64_t r = 0; r < rowTiles; ++r)
       for (int64_t half = 0; half < 2; ++half)
-        rows.push_back(arith::AddIOp::create(
-            b, warpRow0, tiles.index(16 * r + 8 * half)));
+        rows.push_back(
+            arith::AddIOp::create(b, warpRow0, tiles.index(16 * r + 8 * half)));
     // ldmatrix.x4: lane l gives row l % 8 of matrix l / 8. Matrix bit 0
     // and bit 1 select +8 rows or +8 columns, depending on the operand.
     Value laneRow = arith::RemUIOp::create(b, lane, tiles.index(8));
@@ -126,10 +124,9 @@ public:
       SmallVector<std::pair<Value, Value>, 2> clamped; // (row, in range)
       for (int64_t half = 0; half < 2; ++half) {
         Value absolute = arith::AddIOp::create(b, q0, rowOf(r, half));
-        clamped.push_back(
-            {arith::MinUIOp::create(b, absolute, lastRow),
-             arith::CmpIOp::create(b, arith::CmpIPredicate::ult, absolute,
-                                   queryLen)});
+        clamped.push_back({arith::MinUIOp::create(b, absolute, lastRow),
+                           arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                                 absolute, queryLen)});
       }
       auto loadPair = [&](int64_t half, Value col) -> Value {
         auto [row, inRange] = clamped[half];
@@ -204,8 +201,8 @@ public:
       Value col = arith::AddIOp::create(b, keyLaneCol, tiles.index(16 * kStep));
       for (int64_t n0 = 0; n0 < blockK; n0 += 16)
         fragments.key.push_back(tiles.loadMatrices(
-            keyTile, arith::AddIOp::create(b, keyLaneRow, tiles.index(n0)),
-            col, /*transpose=*/false));
+            keyTile, arith::AddIOp::create(b, keyLaneRow, tiles.index(n0)), col,
+            /*transpose=*/false));
       for (int64_t r = 0; r < rowTiles; ++r)
         fragments.query.push_back(
             queryTile
@@ -231,8 +228,8 @@ public:
         SmallVector<Value, 2> fragment{pair[2 * (slice % 2)],
                                        pair[2 * (slice % 2) + 1]};
         for (int64_t r = 0; r < rowTiles; ++r)
-          c[r][slice] = tiles.mma(current.query[r], fragment, c[r][slice],
-                                  isBF16);
+          c[r][slice] =
+              tiles.mma(current.query[r], fragment, c[r][slice], isBF16);
       }
     }
     for (int64_t r = 0; r < rowTiles; ++r)
@@ -309,9 +306,9 @@ public:
         oldMax[row] = state[4 * r + half];
         Value rises = softmax::buildRises(b, b.getLoc(), oldMax[row], rowMax,
                                           rescaleThreshold);
-        anyRowRises = anyRowRises ? Value(arith::OrIOp::create(b, anyRowRises,
-                                                               rises))
-                                  : rises;
+        anyRowRises = anyRowRises
+                          ? Value(arith::OrIOp::create(b, anyRowRises, rises))
+                          : rises;
       }
     Value rescale = warpVote(anyRowRises, NVVM::VoteSyncKind::any);
     SmallVector<Value> newState(state.begin(), state.end());
@@ -349,8 +346,8 @@ public:
       SmallVector<Value> scaled;
       for (int64_t r = 0; r < rowTiles; ++r)
         for (int64_t i = 0; i < valueDim / 2; ++i)
-          scaled.push_back(arith::MulFOp::create(
-              b, acc[r * (valueDim / 2) + i], alpha[2 * r + (i % 4) / 2]));
+          scaled.push_back(arith::MulFOp::create(b, acc[r * (valueDim / 2) + i],
+                                                 alpha[2 * r + (i % 4) / 2]));
       return scaled;
     });
     std::copy(rescaled.begin(), rescaled.end(), newState.begin() + accBegin);
@@ -440,8 +437,8 @@ public:
           SmallVector<Value, 2> pair;
           for (int64_t j = 0; j < 2; ++j)
             pair.push_back(tiles.fromF32(
-                arith::MulFOp::create(
-                    b, state[accIndex(r, e) + 2 * half + j], inverse),
+                arith::MulFOp::create(b, state[accIndex(r, e) + 2 * half + j],
+                                      inverse),
                 outType));
           Value vector = vector::FromElementsOp::create(
               b, VectorType::get({2}, outType), pair);
@@ -506,9 +503,9 @@ private:
   /// Reduces `value` over the 4 threads of a quad (lanes that share g).
   Value quadReduce(Value value, bool isMax) {
     for (int32_t offset : {1, 2}) {
-      Value other = gpu::ShuffleOp::create(b, value, offset, 32,
-                                           gpu::ShuffleMode::XOR)
-                        .getShuffleResult();
+      Value other =
+          gpu::ShuffleOp::create(b, value, offset, 32, gpu::ShuffleMode::XOR)
+              .getShuffleResult();
       value = isMax ? Value(arith::MaxNumFOp::create(b, value, other))
                     : Value(arith::AddFOp::create(b, value, other));
     }
@@ -660,10 +657,9 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
          {std::tuple{key, keyBuffer, keyTile},
           std::tuple{value, valueBuffer, valueTile}}) {
       Value rows = kernel.index(tileType.getDimSize(0));
-      issueTileCopy(b, kernel, kernel.threadId, threads, source, batch,
-                    problem.kvHead, arith::MulIOp::create(b, tile, rows),
-                    buffer, stage, tileType.getDimSize(0),
-                    tileType.getDimSize(1), enabled);
+      issueTileCopy(kernel, threads, source, batch, problem.kvHead,
+                    arith::MulIOp::create(b, tile, rows), buffer, stage,
+                    tileType.getDimSize(0), tileType.getDimSize(1), enabled);
     }
     NVVM::CpAsyncCommitGroupOp::create(b);
   };
@@ -681,8 +677,8 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifAny.thenBlock());
     if (queryBuffer)
-      issueTileCopy(b, kernel, kernel.threadId, threads, query, batch, head,
-                    q0, queryBuffer, /*stage=*/Value(), blockQ, headDim,
+      issueTileCopy(kernel, threads, query, batch, head, q0, queryBuffer,
+                    /*stage=*/Value(), blockQ, headDim,
                     /*enabled=*/Value());
     for (int64_t s = 0; s < ahead; ++s) {
       Value tile = arith::AddIOp::create(b, lower, kernel.index(s));
@@ -714,8 +710,8 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       };
       if (pipeline.issueBeforeWait)
         issueNext();
-      NVVM::CpAsyncWaitGroupOp::create(
-          b, pipeline.issueBeforeWait ? ahead : ahead - 1);
+      NVVM::CpAsyncWaitGroupOp::create(b, pipeline.issueBeforeWait ? ahead
+                                                                   : ahead - 1);
       gpu::BarrierOp::create(b);
       if (!pipeline.issueBeforeWait)
         issueNext();
