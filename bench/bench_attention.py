@@ -62,6 +62,49 @@ def allowed_mask(kind, nq, nk, device):
     raise ValueError(kind)
 
 
+LIST_BLOCK = 64         # bench/kernels/block_list_l2.mlir's block size
+LIST_TILES = (128, 64)  # and its q-tile and kv-tile
+
+
+def random_blocks(nq, nk, density, device):
+    """A random [ceil(nq/64), ceil(nk/64)] int32 block mask with about
+    `density` of its blocks on; block row 1 is all off (its rows see no
+    key)."""
+    rows, cols = -(-nq // LIST_BLOCK), -(-nk // LIST_BLOCK)
+    block = (torch.rand(rows, cols, device=device) < density).int()
+    if rows > 1:
+        block[1] = 0
+    return block
+
+
+def block_list_inputs(block, nq, nk):
+    """The dense mask (causal and the blocks) of the block-list kernel, and
+    its per-q-tile lists, built independently of the compiler: a kv-tile is
+    full when every (existing row, key) pair of it is allowed (keys past nk
+    are not), partial when some are; counts [1, 1, qT, 2] (full, partial),
+    indices [1, 1, qT, kT] (full tiles ascending, then partial ones)."""
+    device = block.device
+    i = torch.arange(nq, device=device)[:, None]
+    j = torch.arange(nk, device=device)[None, :]
+    mask = (j <= i + (nk - nq)) & \
+        block.bool()[i // LIST_BLOCK, j // LIST_BLOCK]
+    bq, bk = LIST_TILES
+    qt, kt = -(-nq // bq), -(-nk // bk)
+    padded = torch.zeros(qt * bq, kt * bk, dtype=torch.bool, device=device)
+    padded[:nq, :nk] = mask
+    rows = torch.zeros(qt * bq, 1, dtype=torch.bool, device=device)
+    rows[:nq] = True
+    tiles = (padded & rows).view(qt, bq, kt, bk).any(dim=3).any(dim=1)
+    full = (padded | ~rows).view(qt, bq, kt, bk).all(dim=3).all(dim=1)
+    partial = tiles & ~full
+    counts = torch.stack([full.sum(1), partial.sum(1)], dim=1).int()
+    order = torch.where(full, 0, torch.where(partial, 1, 2)) * kt + \
+        torch.arange(kt, device=device)[None, :]
+    indices = order.argsort(dim=1).int()
+    return mask, counts[None, None].contiguous(), \
+        indices[None, None].contiguous()
+
+
 def attention_math(q, k, v, mask, scale, dtype):
     """Masked attention in `dtype` arithmetic (float32: the reference;
     bfloat16: PyTorch's own bf16 computation), one (b, h) slice at a time.
@@ -134,6 +177,10 @@ def check(bundles, d, kind, b, hq, hk, nq, nk, seed):
         mask = allowed_mask("causal", nq, nk, dev)[None, None] & \
             (j[None, None, None, :] < limits[..., None])
         extra = (limits,)
+    elif kind == "blocklist":
+        block = random_blocks(nq, nk, 0.4, dev)
+        mask, counts, indices = block_list_inputs(block, nq, nk)
+        extra = (block, counts, indices)
     else:
         mask = allowed_mask(kind, nq, nk, dev)
     ref_o, ref_lse = attention_math(q, k, v, mask, scale, torch.float32)
@@ -288,6 +335,53 @@ def time_config(bundles, d, kind, n, rounds):
             "flex_compile_s": flex_compile}
 
 
+def time_block_list(bundles, n, rounds, density=0.3):
+    """The list-scheduled kernel (D = 64, causal and random 64 x 64 blocks
+    at `density`) against the dense causal kernel on the same inputs, and
+    against flex_attention with the same block mask. TFLOP/s count the
+    allowed pairs of each contender's own mask."""
+    from torch.nn.attention.flex_attention import create_block_mask
+    d = 64
+    b, h = TOKENS // n, HIDDEN // d
+    dev = "cuda"
+    block = random_blocks(n, n, density, dev)
+    mask, counts, indices = block_list_inputs(block, n, n)
+    bytes_per_set = 4 * b * h * n * d * 2
+    sets = max(2, min(8, math.ceil(200e6 / bytes_per_set)))
+    input_sets = []
+    for _ in range(sets):
+        q, k, v = (torch.randn(b, h, n, d, device=dev, dtype=torch.bfloat16)
+                   for _ in range(3))
+        input_sets.append((q, k, v, torch.empty_like(q),
+                           torch.empty(b, h, n, device=dev,
+                                       dtype=torch.float32)))
+    list_bundle = bundles["attn"][("blocklist", 64)]
+    causal_bundle = bundles["attn"][("causal", 64)]
+    blocks = block.bool()
+
+    def mask_mod(bi, hi, qi, ki):
+        return (qi >= ki) & blocks[qi // LIST_BLOCK, ki // LIST_BLOCK]
+
+    flex = compiled_flex()
+    block_mask = create_block_mask(mask_mod, None, None, n, n, device=dev)
+    flex(*input_sets[0][:3], block_mask=block_mask)
+    contenders = {
+        "attn_list": lambda q, k, v, o, lse: list_bundle(
+            q, k, v, o, lse, block, counts, indices),
+        "attn_causal": causal_bundle,
+        "flex_list": lambda q, k, v, o, lse: flex(q, k, v,
+                                                  block_mask=block_mask),
+    }
+    seconds = interleaved_times(contenders, input_sets, rounds)
+    pairs = {"attn_list": int(mask.sum()), "flex_list": int(mask.sum()),
+             "attn_causal": pair_count("causal", n, n)}
+    tflops = {name: 4.0 * b * h * d * pairs[name] / t / 1e12
+              for name, t in seconds.items()}
+    return {"d": d, "mask": f"blocklist{density}", "n": n, "b": b, "h": h,
+            "pair_fraction": int(mask.sum()) / pair_count("causal", n, n),
+            "seconds": seconds, "tflops": tflops}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bundles", default=str(ROOT / "bench" / "bundles"))
@@ -318,6 +412,8 @@ def main():
         pathlib.Path(args.bundles) / "prefixlm_d64"))
     bundles["attn"][("rowlimit", 64)] = Bundle(str(
         pathlib.Path(args.bundles) / "rowlimit_d64"))
+    bundles["attn"][("blocklist", 64)] = Bundle(str(
+        pathlib.Path(args.bundles) / "blocklist_d64"))
 
     info = {
         "date": datetime.date.today().isoformat(),
@@ -352,6 +448,12 @@ def main():
     for b, hq, hk, nq, nk in ((2, 8, 2, 1000, 1000), (1, 4, 4, 77, 77),
                               (1, 2, 1, 4096, 4096)):
         configs.append((64, "rowlimit", b, hq, hk, nq, nk))
+    # The list schedule (bench/kernels/block_list_l2.mlir: causal and 64 x 64
+    # blocks, lists built here), GQA, odd sizes, Nq != Nk.
+    for b, hq, hk, nq, nk in ((2, 8, 2, 1000, 1000), (1, 4, 4, 77, 77),
+                              (1, 2, 1, 4096, 4096), (1, 4, 2, 1000, 1500),
+                              (1, 2, 2, 1500, 1000)):
+        configs.append((64, "blocklist", b, hq, hk, nq, nk))
     if args.skip_checks:
         configs = []
     for index, (variant, (d, kind, b, hq, hk, nq, nk)) in enumerate(
@@ -381,6 +483,11 @@ def main():
                     timings.append(row)
                     print(json.dumps(row), flush=True)
 
+        for n in [int(x) for x in args.sizes.split(",")]:
+            row = time_block_list(bundles, n, args.reps)
+            timings.append(row)
+            print(json.dumps(row), flush=True)
+
     report = format_report(info, checks, failures, timings)
     (out / "bench.md").write_text(report)
     (out / "bench.json").write_text(json.dumps(
@@ -405,6 +512,9 @@ def format_report(info, checks, failures, timings):
     def ratio(a, b):
         return "-" if not a or not b else f"{a / b:.3f}"
 
+    list_rows = [row for row in timings
+                 if row["mask"].startswith("blocklist")]
+    timings = [row for row in timings if row not in list_rows]
     for row in timings:
         t = row["tflops"]
         lines.append(
@@ -425,6 +535,21 @@ def format_report(info, checks, failures, timings):
                      for v in ["attn"] + tuning]
             lines.append(f"| {row['n']} | {row['d']} | {row['mask']} | "
                          + " | ".join(cells) + " |")
+    if list_rows:
+        lines += ["", "List schedule (D = 64, causal and random 64 x 64 "
+                  "blocks; TFLOP/s on each one's allowed pairs; time ratio "
+                  "= list time / causal time):", "",
+                  "| N | blocks on | pairs / causal pairs | attn list | "
+                  "attn causal | flex list | time ratio | attn list / flex |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for row in list_rows:
+            t, sec = row["tflops"], row["seconds"]
+            lines.append(
+                f"| {row['n']} | {row['mask'][len('blocklist'):]} | "
+                f"{row['pair_fraction']:.3f} | {fmt(t['attn_list'])} | "
+                f"{fmt(t['attn_causal'])} | {fmt(t['flex_list'])} | "
+                f"{ratio(sec['attn_list'], sec['attn_causal'])} | "
+                f"{ratio(t['attn_list'], t['flex_list'])} |")
     lines.append("")
     lines.append("Checks:")
     lines.extend(f"    {c}" for c in checks)

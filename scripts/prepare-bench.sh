@@ -63,3 +63,9 @@ echo "prefixlm_d64       compiled"
 # A predicate that reads a per-row value from memory (extra argument).
 "$build_dir/bin/attn-compile" "$root/examples/row_limit.mlir" -o "$out/rowlimit_d64"
 echo "rowlimit_d64       compiled"
+
+# A list schedule (block-sparse, causal) written at L2: lists from the
+# caller until a planner produces them.
+"$build_dir/bin/attn-compile" "$root/bench/kernels/block_list_l2.mlir" \
+  -o "$out/blocklist_d64"
+echo "blocklist_d64      compiled"

@@ -6,12 +6,13 @@
 //
 //   Qt = load Q[b, h, q0 : q0 + Bq]                  (rows >= Nq are zero)
 //   m = -inf, l = 0, acc = 0
-//   for kt in [kv_begin, kv_end):
+//   for each position p of the schedule:            (buildProblem)
+//     kt = the kv-tile at p                         (buildTileAt)
 //     k0 = kt · Bk
 //     Kt = load K[b, hk, k0 :], Vt = load V[b, hk, k0 :]   (hk = kv_head)
 //     S = (scale · log2 e) · Qt Ktᵀ
-//     if buildIsPartialTile(k0): S[r, c] = -inf where (b, h, q0 + r, k0 + c)
-//                                is not allowed
+//     if buildIsPartialTile(p, k0): S[r, c] = -inf where
+//                                   (b, h, q0 + r, k0 + c) is not allowed
 //     online softmax (log2 domain, rescale_threshold); acc += P Vt
 //   acc = acc / l, lse = m ln 2 + ln l               (0 and -inf if l = 0)
 //   store acc -> O[b, h, q0 :], lse -> LSE[b, h, q0 :]   (rows < Nq)
@@ -58,8 +59,24 @@ LogicalResult FusedForwardOp::verify() {
       cast<MemRefType>(getOutput().getType()).getDimSize(3) != getValueDim())
     return emitOpError() << "key must have the query's head dimension and "
                             "output the value's";
-  return verifyBandSchedule(*this, getSchedule(), getBandLower(),
-                            getBandUpper());
+  if (failed(verifyBandSchedule(*this, getSchedule(), getBandLower(),
+                                getBandUpper())))
+    return failure();
+  bool isList = getSchedule() == ScheduleKind::List;
+  if (isList != static_cast<bool>(getTileCounts()))
+    return emitOpError() << (isList ? "schedule 'list' needs kv_list(counts, "
+                                      "indices)"
+                                    : "kv_list needs schedule 'list'");
+  if (isList == static_cast<bool>(getKvBegin()))
+    return emitOpError() << (isList ? "schedule 'list' takes no kv_tiles"
+                                    : "schedules 'dense' and 'range' need "
+                                      "kv_tiles(begin, end)");
+  if (isList &&
+      cast<MemRefType>(getTileCounts().getType()).getDimSize(3) != 2)
+    return emitOpError() << "kv_list counts must have a last extent of 2 "
+                            "(full and partial tiles), got "
+                         << getTileCounts().getType();
+  return success();
 }
 
 LogicalResult FusedForwardOp::verifyRegions() {
@@ -86,12 +103,61 @@ FusedForwardOp::Problem FusedForwardOp::buildProblem(OpBuilder &b,
       problem.queryLen);
   problem.lastRow = arith::SubIOp::create(
       b, loc, queryEnd, arith::ConstantIndexOp::create(b, loc, 1));
+  if (getSchedule() != ScheduleKind::List) {
+    problem.positionBegin = operand(getKvBegin());
+    problem.positionEnd = operand(getKvEnd());
+    return problem;
+  }
+  // The list coordinates: an extent of 1 shares the lists along its axis.
+  Value counts = operand(getTileCounts());
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  auto listCoordinate = [&](unsigned dim, Value coordinate) -> Value {
+    Value shared = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq,
+        memref::DimOp::create(b, loc, counts, dim),
+        arith::ConstantIndexOp::create(b, loc, 1));
+    return arith::SelectOp::create(b, loc, shared, zero, coordinate);
+  };
+  problem.tileIndices = operand(getTileIndices());
+  problem.listBatch = listCoordinate(0, operand(getBatch()));
+  problem.listHead = listCoordinate(1, operand(getHead()));
+  problem.listQueryTile = arith::DivUIOp::create(
+      b, loc, operand(getQueryStart()),
+      arith::ConstantIndexOp::create(b, loc, getBlockQ()));
+  auto count = [&](int64_t which) -> Value {
+    Value loaded = memref::LoadOp::create(
+        b, loc, counts,
+        ValueRange{problem.listBatch, problem.listHead, problem.listQueryTile,
+                   arith::ConstantIndexOp::create(b, loc, which)});
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), loaded);
+  };
+  problem.fullCount = count(0);
+  problem.positionBegin = zero;
+  problem.positionEnd =
+      arith::AddIOp::create(b, loc, problem.fullCount, count(1));
   return problem;
+}
+
+Value FusedForwardOp::buildTileAt(OpBuilder &b, Location loc,
+                                  const Problem &problem, Value position) {
+  if (getSchedule() != ScheduleKind::List)
+    return position;
+  Value last = arith::SubIOp::create(b, loc, problem.positionEnd,
+                                     arith::ConstantIndexOp::create(b, loc, 1));
+  Value entry = memref::LoadOp::create(
+      b, loc, problem.tileIndices,
+      ValueRange{problem.listBatch, problem.listHead, problem.listQueryTile,
+                 arith::MinUIOp::create(b, loc, position, last)});
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), entry);
 }
 
 Value FusedForwardOp::buildIsPartialTile(OpBuilder &b, Location loc,
                                          const Problem &problem,
-                                         Value queryStart, Value keyStart) {
+                                         Value position, Value queryStart,
+                                         Value keyStart) {
+  if (getSchedule() == ScheduleKind::List)
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, position,
+                                 problem.fullCount);
   if (getMask().hasPredicate())
     return arith::ConstantIntOp::create(b, loc, 1, 1);
   auto index = [&](int64_t value) -> Value {
@@ -155,21 +221,23 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
   TileFillOp::create(b, rowSum, b.getF32FloatAttr(0.0f));
   TileFillOp::create(b, acc, b.getF32FloatAttr(0.0f));
 
-  auto loop = scf::ForOp::create(b, getKvBegin(), getKvEnd(),
+  auto loop = scf::ForOp::create(b, problem.positionBegin, problem.positionEnd,
                                  arith::ConstantIndexOp::create(b, 1));
   {
     OpBuilder::InsertionGuard loopGuard(b);
     b.setInsertionPointToStart(loop.getBody());
+    Value position = loop.getInductionVar();
     Value keyStart = arith::MulIOp::create(
-        b, loop.getInductionVar(), arith::ConstantIndexOp::create(b, blockK));
+        b, buildTileAt(b, getLoc(), problem, position),
+        arith::ConstantIndexOp::create(b, blockK));
     TileLoadOp::create(b, getKey(), batch, problem.kvHead, keyStart, keyTile);
     TileLoadOp::create(b, getValue(), batch, problem.kvHead, keyStart,
                        valueTile);
     TileQKOp::create(b, queryTile, keyTile, scores,
                      b.getF32FloatAttr(static_cast<float>(
                          getScale().convertToDouble() * softmax::kLog2E)));
-    Value partial =
-        buildIsPartialTile(b, getLoc(), problem, queryStart, keyStart);
+    Value partial = buildIsPartialTile(b, getLoc(), problem, position,
+                                       queryStart, keyStart);
     auto ifPartial = scf::IfOp::create(b, partial, /*withElseRegion=*/false);
     {
       OpBuilder::InsertionGuard ifGuard(b);

@@ -165,7 +165,8 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
 
     auto step = FusedForwardOp::create(
         b, q, k, plan.getValue(), plan.getOutput(), plan.getLse(), bIdx, hIdx,
-        q0, kvHead, kvBegin, kvEnd, b.getI64IntegerAttr(blockQ),
+        q0, kvHead, kvBegin, kvEnd, /*tile_counts=*/Value(),
+        /*tile_indices=*/Value(), b.getI64IntegerAttr(blockQ),
         b.getI64IntegerAttr(keyBlock), plan.getScaleAttr(),
         plan.getScheduleAttr(), plan.getBandLowerAttr(),
         plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold));

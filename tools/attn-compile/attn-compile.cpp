@@ -76,7 +76,15 @@ static LogicalResult compile(MLIRContext &context) {
   // Pick the function and lower it alone.
   func::FuncOp func;
   for (auto candidate : module->getOps<func::FuncOp>()) {
-    bool hasAttention = !candidate.getOps<AttentionOp>().empty();
+    // Attention at any level the pipeline takes: L0, L1 or L2.
+    bool hasAttention =
+        candidate
+            .walk([](Operation *op) {
+              return isa<AttentionOp, PlanOp, FusedForwardOp>(op)
+                         ? WalkResult::interrupt()
+                         : WalkResult::advance();
+            })
+            .wasInterrupted();
     if (!functionName.empty() ? candidate.getName() == functionName
                               : hasAttention) {
       if (func)
@@ -90,7 +98,8 @@ static LogicalResult compile(MLIRContext &context) {
     return mlir::emitError(module->getLoc())
            << (functionName.empty()
                    ? std::string("attn-compile: no function holds an "
-                                 "attn.attention op")
+                                 "attn.attention, attn.plan or "
+                                 "attn.fused.forward op")
                    : "attn-compile: no function named '" + functionName + "'");
   std::string name = func.getName().str();
   for (auto other : llvm::make_early_inc_range(module->getOps<func::FuncOp>()))

@@ -648,11 +648,17 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
   emitter.loadQueryFragments(
       query, batch, head, q0,
       queryBuffer ? tileView(b, queryBuffer, queryTile, Value()) : Value());
-  Value lower = operand(step.getKvBegin());
-  Value upper = operand(step.getKvEnd());
+  // The schedule's positions; position p visits kv-tile
+  // step.buildTileAt(p) (p itself for dense and range).
+  Value lower = problem.positionBegin, upper = problem.positionEnd;
+  auto tileAt = [&](Value position) {
+    return step.buildTileAt(b, b.getLoc(), problem, position);
+  };
 
-  // Issues kv tile `tile` into stage `stage` as one cp.async group.
-  auto issue = [&](Value tile, Value stage, Value enabled) {
+  // Issues the kv-tile at `position` into stage `stage` as one cp.async
+  // group.
+  auto issue = [&](Value position, Value stage, Value enabled) {
+    Value tile = tileAt(position);
     for (auto [source, buffer, tileType] :
          {std::tuple{key, keyBuffer, keyTile},
           std::tuple{value, valueBuffer, valueTile}}) {
@@ -663,14 +669,14 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
     }
     NVVM::CpAsyncCommitGroupOp::create(b);
   };
-  // Tile kt lives in stage kt mod `stages`.
-  auto stageOf = [&](Value tile) -> Value {
-    return arith::RemUIOp::create(b, tile, kernel.index(stages));
+  // Position p lives in stage p mod `stages`.
+  auto stageOf = [&](Value position) -> Value {
+    return arith::RemUIOp::create(b, position, kernel.index(stages));
   };
   if (pipelined) {
-    // Prologue, only if the loop runs: tiles lower .. lower + ahead - 1,
-    // one group each (empty past the last tile); the Q tile, when Q is
-    // shared, joins the first.
+    // Prologue, only if the loop runs: positions lower .. lower + ahead -
+    // 1, one group each (empty past the last position); the Q tile, when Q
+    // is shared, joins the first.
     Value any =
         arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lower, upper);
     auto ifAny = scf::IfOp::create(b, any, /*withElseRegion=*/false);
@@ -681,11 +687,11 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
                     /*stage=*/Value(), blockQ, headDim,
                     /*enabled=*/Value());
     for (int64_t s = 0; s < ahead; ++s) {
-      Value tile = arith::AddIOp::create(b, lower, kernel.index(s));
-      issue(tile, stageOf(tile),
+      Value position = arith::AddIOp::create(b, lower, kernel.index(s));
+      issue(position, stageOf(position),
             s == 0 ? Value()
-                   : arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tile,
-                                           upper));
+                   : arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
+                                           position, upper));
     }
   }
 
@@ -694,16 +700,16 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    Value kt = loop.getInductionVar();
+    Value position = loop.getInductionVar();
     Value keys = keyBuffer, values = valueBuffer;
     if (pipelined) {
-      Value stage = stageOf(kt);
-      // Tile kt + ahead, into a stage no warp reads any more (see
-      // KeyValuePipeline); after the wait, tile kt's group has landed for
-      // this thread (the newer groups, tiles kt + 1 .. kt + ahead or
-      // kt + ahead - 1, may be in flight), and after the barrier for every
+      Value stage = stageOf(position);
+      // Position p + ahead, into a stage no warp reads any more (see
+      // KeyValuePipeline); after the wait, position p's group has landed
+      // for this thread (the newer groups, p + 1 .. p + ahead or
+      // p + ahead - 1, may be in flight), and after the barrier for every
       // thread.
-      Value next = arith::AddIOp::create(b, kt, kernel.index(ahead));
+      Value next = arith::AddIOp::create(b, position, kernel.index(ahead));
       auto issueNext = [&] {
         issue(next, stageOf(next),
               arith::CmpIOp::create(b, arith::CmpIPredicate::slt, next, upper));
@@ -721,13 +727,15 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       keys = tileView(b, keyBuffer, keyTile, Value());
       values = tileView(b, valueBuffer, valueTile, Value());
     }
-    Value k0 = arith::MulIOp::create(b, kt, kernel.index(blockK));
+    Value k0 = arith::MulIOp::create(b, tileAt(position),
+                                     kernel.index(blockK));
     if (!pipelined) {
       // Loaded by the per-op lowering, barrier included.
       TileLoadOp::create(b, key, batch, problem.kvHead, k0, keys);
       TileLoadOp::create(b, value, batch, problem.kvHead, k0, values);
     }
-    Value partial = step.buildIsPartialTile(b, b.getLoc(), problem, q0, k0);
+    Value partial =
+        step.buildIsPartialTile(b, b.getLoc(), problem, position, q0, k0);
     emitter.valueMapping = mapping;
     SmallVector<Value> state = emitter.step(
         loop.getRegionIterArgs(), keys, values, step.getScaleAttr(), partial,

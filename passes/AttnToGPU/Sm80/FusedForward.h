@@ -22,13 +22,13 @@
 namespace attn {
 
 /// How the K/V tiles are pipelined through shared memory: `stages` buffers
-/// per tile, tile kt in stage kt mod stages; iteration kt issues the
-/// cp.async group of tile kt + ahead and waits for tile kt's group, around
-/// the iteration's one barrier.
+/// per tile, the tile of schedule position p in stage p mod stages;
+/// iteration p issues the cp.async group of position p + ahead and waits
+/// for position p's group, around the iteration's one barrier.
 ///  - issued after the barrier, the copy may overwrite the stage of
-///    iteration kt - 1 (every warp is past it), so stages >= ahead + 1;
+///    iteration p - 1 (every warp is past it), so stages >= ahead + 1;
 ///  - issued before the wait, it is in flight during the wait, but some
-///    warp may still compute on iteration kt - 1, so stages >= ahead + 2.
+///    warp may still compute on iteration p - 1, so stages >= ahead + 2.
 /// stages = 0: no pipeline (K and V are loaded by each iteration, one
 /// barrier before the next).
 struct KeyValuePipeline {

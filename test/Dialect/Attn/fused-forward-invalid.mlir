@@ -19,9 +19,54 @@ func.func @dense_with_band(%q: !t, %o: !t, %i: index) {
 // -----
 
 !t = memref<?x?x?x64xbf16>
-func.func @list(%q: !t, %o: !t, %i: index) {
-  // expected-error@+1 {{schedule 'list' needs per-q-tile tile lists, which no planner produces yet}}
+func.func @list_without_lists(%q: !t, %o: !t, %i: index) {
+  // expected-error@+1 {{schedule 'list' needs kv_list(counts, indices)}}
   attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(list)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @list_with_range(%q: !t, %o: !t, %i: index, %c: memref<1x1x?x2xi32>, %x: memref<1x1x?x?xi32>) {
+  // expected-error@+1 {{schedule 'list' takes no kv_tiles}}
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) kv_list(%c, %x : memref<1x1x?x2xi32>, memref<1x1x?x?xi32>) block(64, 64) scale(0.125) schedule(list)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @lists_on_dense(%q: !t, %o: !t, %i: index, %c: memref<1x1x?x2xi32>, %x: memref<1x1x?x?xi32>) {
+  // expected-error@+1 {{kv_list needs schedule 'list'}}
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_list(%c, %x : memref<1x1x?x2xi32>, memref<1x1x?x?xi32>) block(64, 64) scale(0.125) schedule(dense)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @dense_without_range(%q: !t, %o: !t, %i: index) {
+  // expected-error@+1 {{schedules 'dense' and 'range' need kv_tiles(begin, end)}}
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) block(64, 64) scale(0.125) schedule(dense)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @list_counts_extent(%q: !t, %o: !t, %i: index, %c: memref<1x1x?x3xi32>, %x: memref<1x1x?x?xi32>) {
+  // expected-error@+1 {{kv_list counts must have a last extent of 2 (full and partial tiles), got 'memref<1x1x?x3xi32>'}}
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_list(%c, %x : memref<1x1x?x3xi32>, memref<1x1x?x?xi32>) block(64, 64) scale(0.125) schedule(list)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @list_index_type(%q: !t, %o: !t, %i: index, %c: memref<1x1x?x2xi32>, %x: memref<1x1x?x?xi64>) {
+  // expected-error@+1 {{operand #9 must be 4D memref of 32-bit signless integer values}}
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_list(%c, %x : memref<1x1x?x2xi32>, memref<1x1x?x?xi64>) block(64, 64) scale(0.125) schedule(list)
   return
 }
 

@@ -1,4 +1,4 @@
-// RUN: attn-opt %s | attn-opt | FileCheck %s
+// RUN: attn-opt %s --split-input-file | attn-opt --split-input-file | FileCheck %s
 
 // The fused step round-trips with its schedule, band, threshold and a
 // (b, h, i, j) predicate that reads a per-row value from memory.
@@ -20,5 +20,23 @@ func.func @step(%q: !t, %k: !t, %v: !t, %o: !t, %lse: memref<?x?x?xf32>,
     %ok = arith.cmpi slt, %j, %c : index
     attn.yield %ok : i1
   }
+  return
+}
+
+// -----
+
+// The list schedule: per-q-tile counts and indices, lists shared by every
+// batch (extent 1) and given per head, with a causal band.
+// CHECK-LABEL: func.func @list_step
+// CHECK: attn.fused.forward {{.*}} kv_head(%{{.*}}) kv_list(%{{.*}}, %{{.*}} : memref<1x?x?x2xi32>, memref<1x?x?x?xi32>) block(64, 64) scale(1.250000e-01) schedule(list) band_upper(0)
+// CHECK-NOT: kv_tiles
+!t = memref<?x?x?x64xbf16>
+func.func @list_step(%q: !t, %o: !t, %b: index, %h: index, %q0: index,
+                     %counts: memref<1x?x?x2xi32>,
+                     %indices: memref<1x?x?x?xi32>) {
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t)
+      at(%b, %h, %q0) kv_head(%h)
+      kv_list(%counts, %indices : memref<1x?x?x2xi32>, memref<1x?x?x?xi32>)
+      block(64, 64) scale(0.125) schedule(list) band_upper(0)
   return
 }

@@ -24,6 +24,7 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <map>
@@ -424,7 +425,8 @@ StridedMemRefType<T, N> makeDescriptor(T *data,
 /// Runs the kernel on element type T (float or uint16_t for bf16).
 template <typename T>
 std::string runTyped(const Kernel &kernel, const Problem &p,
-                     RunBuffers &buffers, T poison,
+                     RunBuffers &buffers, const std::vector<IntArgument> &extra,
+                     T poison,
                      const std::function<T(double)> &toStorage,
                      const std::function<float(T)> &fromStorage) {
   auto toDevice = [&](const reference::Tensor &t) {
@@ -464,6 +466,37 @@ std::string runTyped(const Kernel &kernel, const Problem &p,
       limits.data(), {p.batch, p.queryHeads, p.queryLen});
   if (p.mask == MaskKind::RowLimit)
     descriptors.push_back(&limitsDesc);
+  // The extra arguments' descriptors, one deque per rank (a deque does not
+  // move its elements as it grows).
+  std::deque<StridedMemRefType<int32_t, 1>> rank1;
+  std::deque<StridedMemRefType<int32_t, 2>> rank2;
+  std::deque<StridedMemRefType<int32_t, 3>> rank3;
+  std::deque<StridedMemRefType<int32_t, 4>> rank4;
+  for (const IntArgument &argument : extra) {
+    int32_t *data = const_cast<int32_t *>(argument.data.data());
+    const std::vector<int64_t> &shape = argument.shape;
+    switch (shape.size()) {
+    case 1:
+      descriptors.push_back(
+          &rank1.emplace_back(makeDescriptor<int32_t, 1>(data, {shape[0]})));
+      break;
+    case 2:
+      descriptors.push_back(&rank2.emplace_back(
+          makeDescriptor<int32_t, 2>(data, {shape[0], shape[1]})));
+      break;
+    case 3:
+      descriptors.push_back(&rank3.emplace_back(
+          makeDescriptor<int32_t, 3>(data, {shape[0], shape[1], shape[2]})));
+      break;
+    case 4:
+      descriptors.push_back(&rank4.emplace_back(makeDescriptor<int32_t, 4>(
+          data, {shape[0], shape[1], shape[2], shape[3]})));
+      break;
+    default:
+      return "an extra argument has rank " + std::to_string(shape.size()) +
+             ", not 1 to 4";
+    }
+  }
   std::string error = kernel.invoke(descriptors);
   if (!error.empty())
     return error;
@@ -478,7 +511,8 @@ std::string runTyped(const Kernel &kernel, const Problem &p,
 } // namespace
 
 std::string cputest::runProblem(const Kernel &kernel, const Problem &p,
-                                uint64_t seed, RunBuffers &buffers) {
+                                uint64_t seed, RunBuffers &buffers,
+                                const std::vector<IntArgument> &extra) {
   // Round the random inputs to the kernel's dtype first, so that the
   // reference sees exactly what the kernel sees.
   std::function<double(double)> round;
@@ -503,11 +537,11 @@ std::string cputest::runProblem(const Kernel &kernel, const Problem &p,
 
   if (p.dtype == DType::F32)
     return runTyped<float>(
-        kernel, p, buffers, std::numeric_limits<float>::quiet_NaN(),
+        kernel, p, buffers, extra, std::numeric_limits<float>::quiet_NaN(),
         [](double x) { return static_cast<float>(x); },
         [](float x) { return x; });
   return runTyped<uint16_t>(
-      kernel, p, buffers, kBF16PoisonNaN,
+      kernel, p, buffers, extra, kBF16PoisonNaN,
       [](double x) { return floatToBF16(static_cast<float>(x)); },
       [](uint16_t x) { return bf16ToFloat(x); });
 }

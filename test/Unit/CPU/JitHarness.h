@@ -154,12 +154,21 @@ struct RunBuffers {
   std::vector<float> out, lse;
 };
 
+/// An extra i32 argument of a kernel (e.g. a block mask or tile lists):
+/// row-major data of rank 1 to 4.
+struct IntArgument {
+  std::vector<int64_t> shape;
+  std::vector<int32_t> data;
+};
+
 /// Draws random inputs from `seed` (Q, K uniform in [-2, 2), V in [-1, 1)),
 /// rounds them to the problem's dtype, poisons O and LSE with NaN, runs the
-/// kernel and returns the buffers. Returns an error message, empty on
-/// success.
+/// kernel and returns the buffers. The kernel's arguments are Q, K, V, O,
+/// LSE (if the problem has it), the limits of MaskKind::RowLimit, then
+/// `extra` in order. Returns an error message, empty on success.
 std::string runProblem(const Kernel &kernel, const Problem &problem,
-                       uint64_t seed, RunBuffers &buffers);
+                       uint64_t seed, RunBuffers &buffers,
+                       const std::vector<IntArgument> &extra = {});
 
 /// The seed for a test: ATTN_TEST_SEED from the environment if set, else a
 /// fresh value from std::random_device.

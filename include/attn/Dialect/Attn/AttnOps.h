@@ -32,8 +32,8 @@ mlir::LogicalResult verifyPredicateRegion(mlir::Operation *op,
                                           bool allowIndexPair);
 
 /// Verifies the band and schedule of attn.plan and attn.fused.forward:
-/// band_lower <= band_upper, `dense` without a band, `range` with one, and
-/// `list` refused until a planner produces per-q-tile lists.
+/// band_lower <= band_upper, `dense` without a band, `range` with one
+/// (`list` takes a band or none).
 mlir::LogicalResult verifyBandSchedule(mlir::Operation *op,
                                        ScheduleKind schedule,
                                        std::optional<int64_t> lower,

@@ -25,8 +25,13 @@ def Attn_F32Tile : MemRefRankOf<[F32], [1, 2]>;
 // The fused step
 //===----------------------------------------------------------------------===//
 
+/// Per-q-tile kv-tile counts of a list schedule: [B', H', q-tiles, 2] i32.
+def Attn_TileCountsMemRef : MemRefRankOf<[I32], [4]>;
+/// Per-q-tile kv-tile indices of a list schedule: [B', H', q-tiles, n] i32.
+def Attn_TileIndicesMemRef : MemRefRankOf<[I32], [4]>;
+
 def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
-    RecursiveMemoryEffects]> {
+    RecursiveMemoryEffects, AttrSizedOperandSegments]> {
   let summary = "Forward attention of one q-tile over its scheduled kv-tiles";
   let description = [{
     The fused attention step: the unit a GPU emitter implements. For batch
@@ -52,14 +57,21 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     may read per-row or per-column values from memrefs defined above (e.g.
     `memref.load %limits[%b, %h, %i]`); it must not write memory.
 
-    The schedule says which kv-tiles are visited:
-    - `dense` and `range`: the tiles `[kv_begin, kv_end)`. A tile is full
-      (the mask step is skipped) when there is no predicate, all its keys
-      exist and every pair of it lies in the band
+    The schedule says which kv-tiles are visited, in which order:
+    - `dense` and `range`: the tiles `[kv_begin, kv_end)` of `kv_tiles`. A
+      tile is full (the mask step is skipped) when there is no predicate,
+      all its keys exist and every pair of it lies in the band
       (FusedForwardOp::buildIsPartialTile).
-    - `list` (per-q-tile lists of full and partial tiles in memory) is the
-      block-sparse form; no planner produces it yet and the verifier
-      refuses it.
+    - `list` (block-sparse): the tiles named by `kv_list(counts, indices)`
+      for q-tile t = query_start / block_q. With F = counts[b', h', t, 0]
+      and P = counts[b', h', t, 1], the step visits indices[b', h', t, p]
+      for p in [0, F + P): the first F tiles are full (every pair of them
+      is allowed; no mask step), the next P partial (band, key length and
+      predicate applied). b' is `batch` when the lists' batch extent is not
+      1, else 0 (lists shared by all batches); h' likewise for `head`.
+      Every index lies in [0, ceil(Nk / block_k)), F + P <= the lists'
+      last extent, and no tile appears twice; whoever writes the lists
+      (a preprocessing kernel of the same bundle) guarantees it.
 
     Rows past `Nq` are computed on zeros and never stored. The softmax form
     is fixed: log2 domain with the scale folded into the exponent, and a
@@ -86,7 +98,11 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     Arg<Attn_ActivationMemRef, "output", [MemWrite]>:$output,
     Arg<Optional<Attn_LseMemRef>, "log-sum-exp", [MemWrite]>:$lse,
     Index:$batch, Index:$head, Index:$query_start, Index:$kv_head,
-    Index:$kv_begin, Index:$kv_end,
+    Optional<Index>:$kv_begin, Optional<Index>:$kv_end,
+    Arg<Optional<Attn_TileCountsMemRef>, "list counts", [MemRead]>:
+        $tile_counts,
+    Arg<Optional<Attn_TileIndicesMemRef>, "list indices", [MemRead]>:
+        $tile_indices,
     I64Attr:$block_q, I64Attr:$block_k,
     F32Attr:$scale,
     Attn_ScheduleKindAttr:$schedule,
@@ -101,7 +117,9 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     (`lse` `(` $lse^ `:` type($lse) `)`)?
     `at` `(` $batch `,` $head `,` $query_start `)`
     `kv_head` `(` $kv_head `)`
-    `kv_tiles` `(` $kv_begin `,` $kv_end `)`
+    (`kv_tiles` `(` $kv_begin^ `,` $kv_end `)`)?
+    (`kv_list` `(` $tile_counts^ `,` $tile_indices `:` type($tile_counts)
+                `,` type($tile_indices) `)`)?
     `block` `(` $block_q `,` $block_k `)`
     `scale` `(` $scale `)`
     `schedule` `(` $schedule `)`
@@ -137,24 +155,42 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
       ::mlir::Value diagonalOffset;
       /// The last query row of this q-tile, min(q0 + block_q, Nq) - 1.
       ::mlir::Value lastRow;
+      /// The schedule as positions [positionBegin, positionEnd): kv_tiles
+      /// for dense and range (position = kv-tile), [0, F + P) for list.
+      ::mlir::Value positionBegin, positionEnd;
+      /// list only: the indices memref, the list coordinates (b', h', t)
+      /// and F, the number of full tiles.
+      ::mlir::Value tileIndices, listBatch, listHead, listQueryTile,
+          fullCount;
     };
     /// Builds the Problem at the insertion point of `b`, reading the
     /// operands through `mapping`.
     Problem buildProblem(::mlir::OpBuilder &b, ::mlir::Location loc,
                          const ::mlir::IRMapping &mapping = {});
-    /// Builds the i1 "the kv-tile at key k0 needs the mask step": the op
-    /// has a predicate, the tile runs past the last key, or some pair of
-    /// the tile lies outside the band (tested at the tile's corners).
+    /// Builds the kv-tile index at schedule position `position` (>=
+    /// positionBegin): the position itself for dense and range, the list
+    /// entry for list. A list position past the end reads the last entry,
+    /// so that a pipeline may look ahead without a branch (the schedule
+    /// must not be empty).
+    ::mlir::Value buildTileAt(::mlir::OpBuilder &b, ::mlir::Location loc,
+                              const Problem &problem, ::mlir::Value position);
+    /// Builds the i1 "the kv-tile at schedule position `position`, keys
+    /// from `keyStart`, needs the mask step". list: the position is past
+    /// the full tiles. dense and range: the op has a predicate, the tile
+    /// runs past the last key, or some pair of the tile lies outside the
+    /// band (tested at the tile's corners).
     ::mlir::Value buildIsPartialTile(::mlir::OpBuilder &b,
                                      ::mlir::Location loc,
                                      const Problem &problem,
+                                     ::mlir::Value position,
                                      ::mlir::Value queryStart,
                                      ::mlir::Value keyStart);
     /// Replaces this op by its decomposition into attn.tile.* ops: tiles
     /// allocated with memref.alloca, the Q load and state fills, an scf.for
-    /// over [kv_begin, kv_end) with K/V loads, qk, the mask step under
-    /// scf.if on buildIsPartialTile, online_softmax and pv, then finalize
-    /// and the stores. Returns the kv loop.
+    /// over the schedule's positions with the tile of each (buildTileAt),
+    /// K/V loads, qk, the mask step under scf.if on buildIsPartialTile,
+    /// online_softmax and pv, then finalize and the stores. Returns the kv
+    /// loop.
     ::mlir::scf::ForOp decompose(::mlir::OpBuilder &b);
   }];
 }
