@@ -390,6 +390,9 @@ def main():
     parser.add_argument("--reps", type=int, default=20,
                         help="timing rounds (every contender once each)")
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--timing", default="causal,full,window,blocklist",
+                        help="the masks to time (blocklist: the list "
+                             "schedule against dense causal and flex)")
     parser.add_argument("--skip-checks", action="store_true")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
@@ -475,15 +478,19 @@ def main():
     print(f"correctness: {len(checks) - failures} passed, {failures} failed")
 
     timings = []
+    timed = set(args.timing.split(","))
     if not args.skip_timing:
         for n in [int(x) for x in args.sizes.split(",")]:
             for d in (64, 128):
                 for kind in ("causal", "full", "window"):
+                    if kind not in timed:
+                        continue
                     row = time_config(bundles, d, kind, n, args.reps)
                     timings.append(row)
                     print(json.dumps(row), flush=True)
-
         for n in [int(x) for x in args.sizes.split(",")]:
+            if "blocklist" not in timed:
+                continue
             row = time_block_list(bundles, n, args.reps)
             timings.append(row)
             print(json.dumps(row), flush=True)
