@@ -697,3 +697,12 @@ func.func @unknown_type(%m: !attn.bogus) {
   // expected-error@-1 {{unknown  type `bogus` in dialect `attn`}}
   return
 }
+
+// -----
+
+!t = memref<?x?x?x64xf32>
+func.func @plan_list(%q: !t, %o: !t) {
+  // expected-error@+1 {{schedule 'list' needs per-q-tile tile lists, which attn.plan cannot carry yet (the fused step takes them as kv_list)}}
+  attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(list)
+  return
+}

@@ -37,8 +37,9 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects]> {
       `i1`, for conditions the band cannot express (user predicates). A pair
       is allowed iff it is inside the band and the predicate (if any) holds.
     - the **schedule**: `dense` visits every kv-tile, `range` only the
-      kv-tiles that intersect the band; `list` (block-sparse) is reserved for
-      block masks.
+      kv-tiles that intersect the band; `list` (block-sparse) needs tile
+      lists that attn.plan cannot carry yet, so its verifier refuses it
+      (attn.fused.forward takes them as `kv_list`).
 
     The scale is explicit (the default `1/sqrt(D)` has been resolved).
 
