@@ -324,10 +324,21 @@ LogicalResult PlanOp::verify() {
   ProblemExtents problem;
   if (failed(verifySoftmaxAttention(*this, problem, getScale())))
     return failure();
-  if (getSchedule() == ScheduleKind::List)
-    return emitOpError() << "schedule 'list' needs per-q-tile tile lists, "
-                            "which attn.plan cannot carry yet (the fused "
-                            "step takes them as kv_list)";
+  bool isList = getSchedule() == ScheduleKind::List;
+  if (isList != static_cast<bool>(getBlockMask()))
+    return emitOpError() << (isList ? "schedule 'list' needs a block_mask"
+                                    : "a block_mask needs schedule 'list'");
+  if (static_cast<bool>(getBlockMask()) != getBlockSize().has_value())
+    return emitOpError() << "block_mask and block_size go together";
+  if (getBlockMask()) {
+    if (*getBlockSize() < 1 || !llvm::isPowerOf2_64(*getBlockSize()))
+      return emitOpError() << "block size must be a power of two, got "
+                           << *getBlockSize();
+    if (failed(verifyBlockMaskExtents([&] { return emitOpError(); },
+                                      getBlockMask().getType(),
+                                      *getBlockSize(), problem)))
+      return failure();
+  }
   return verifyBandSchedule(*this, getSchedule(), getBandLower(),
                             getBandUpper());
 }
@@ -574,7 +585,7 @@ notSupportedByPlanner(Operation *maskOp,
                       llvm::function_ref<InFlightDiagnostic()> emitError) {
   return emitError() << "mask '" << maskOp->getName()
                      << "' is not supported by the planner yet (supported: "
-                        "causal, window, custom and their 'and')";
+                        "causal, window, block, custom and their 'and')";
 }
 
 LogicalResult
@@ -630,8 +641,14 @@ MaskNMOp::contributeToPlan(MaskPlan &,
 LogicalResult MaskBlockOp::verifyAgainstProblem(
     const ProblemExtents &problem,
     llvm::function_ref<InFlightDiagnostic()> emitError) {
-  Type type = getBlockMask().getType();
-  int64_t size = getSize();
+  return verifyBlockMaskExtents(emitError, getBlockMask().getType(), getSize(),
+                                problem);
+}
+
+LogicalResult
+attn::verifyBlockMaskExtents(llvm::function_ref<InFlightDiagnostic()> emitError,
+                             Type type, int64_t size,
+                             const ProblemExtents &problem) {
   Extent qBlocks{ceilDivExtent(problem.querySeq.value, size),
                  "ceil(query sequence / block size)"};
   Extent kBlocks{ceilDivExtent(problem.keySeq.value, size),
@@ -652,8 +669,12 @@ LogicalResult MaskBlockOp::verifyAgainstProblem(
 }
 
 LogicalResult MaskBlockOp::contributeToPlan(
-    MaskPlan &, llvm::function_ref<InFlightDiagnostic()> emitError) {
-  return notSupportedByPlanner(*this, emitError);
+    MaskPlan &plan, llvm::function_ref<InFlightDiagnostic()> emitError) {
+  if (plan.blockMask)
+    return emitError() << "an 'and' of two block masks is not supported yet "
+                          "(combine them into one block mask)";
+  plan.blockMask = MaskPlan::BlockMask{getBlockMask(), getSize()};
+  return success();
 }
 
 LogicalResult

@@ -7,7 +7,8 @@
 // Strategy:
 //   - Every attn.fused.forward is first replaced by its decomposition
 //     (FusedForwardOp::decompose): the kv loop of attn.tile.* ops that
-//     states the numerics the GPU emitters implement as a unit.
+//     states the numerics the GPU emitters implement as a unit; every
+//     attn.tile_lists by its scalar loops (TileListsOp::decompose).
 //   - Every attn.tile.* op becomes a nest of scf.for loops over its static
 //     tile extents with memref.load / memref.store on the tiles and buffers
 //     and arith / math ops for the arithmetic, exactly as the op's
@@ -527,6 +528,11 @@ struct AttnToCPUPass : public attn::impl::AttnToCPUBase<AttnToCPUPass> {
     OpBuilder builder(&getContext());
     for (FusedForwardOp step : steps)
       step.decompose(builder);
+    // Tile lists (block-sparse preprocessing) into their scalar loops.
+    SmallVector<TileListsOp> lists;
+    root->walk([&](TileListsOp op) { lists.push_back(op); });
+    for (TileListsOp op : lists)
+      op.decompose(builder);
 
     RewritePatternSet patterns(&getContext());
     populateAttnToCPUPatterns(patterns);

@@ -131,17 +131,22 @@ struct AttnPlanPass : public attn::impl::AttnPlanBase<AttnPlanPass> {
       return failure();
 
     OpBuilder builder(op);
-    bool hasBand = plan.hasBand();
+    // A block mask asks for per-q-tile lists; otherwise the band decides
+    // between a range and every tile.
+    ScheduleKind schedule = plan.blockMask ? ScheduleKind::List
+                            : plan.hasBand() ? ScheduleKind::Range
+                                             : ScheduleKind::Dense;
     auto planOp = PlanOp::create(
         builder, op.getLoc(), op.getQuery(), op.getKey(), op.getValue(),
         op.getOutput(), op.getLse(),
+        plan.blockMask ? plan.blockMask->mask : Value(),
         builder.getF32FloatAttr(static_cast<float>(op.getEffectiveScale())),
-        ScheduleKindAttr::get(builder.getContext(),
-                              hasBand ? ScheduleKind::Range
-                                      : ScheduleKind::Dense),
+        ScheduleKindAttr::get(builder.getContext(), schedule),
         plan.bandLower ? builder.getI64IntegerAttr(*plan.bandLower)
                        : IntegerAttr(),
         plan.bandUpper ? builder.getI64IntegerAttr(*plan.bandUpper)
+                       : IntegerAttr(),
+        plan.blockMask ? builder.getI64IntegerAttr(plan.blockMask->size)
                        : IntegerAttr());
     buildPredicateRegion(builder, planOp, plan.predicates);
     op.erase();

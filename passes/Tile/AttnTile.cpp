@@ -23,6 +23,7 @@
 #include "attn/Passes/Passes.h"
 #include "attn/Target/TargetInfo.h"
 
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "llvm/Support/MathExtras.h"
@@ -113,6 +114,14 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     Value numKTiles = arith::CeilDivUIOp::create(b, keyLen, blockKValue);
     Value groupSize = arith::DivUIOp::create(b, queryHeads, kvHeads);
 
+    // A list schedule: the lists, built before the q-tiles run (scratch
+    // memory, freed after them).
+    Value tileCounts, tileIndices;
+    if (plan.getSchedule() == ScheduleKind::List)
+      std::tie(tileCounts, tileIndices) =
+          buildTileLists(b, plan, batch, queryHeads, queryLen, keyLen,
+                         numQTiles, numKTiles);
+
     auto forall = scf::ForallOp::create(
         b, ArrayRef<OpFoldResult>{batch, queryHeads, numQTiles}, ValueRange{},
         std::nullopt);
@@ -136,7 +145,9 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     Value kvHead = arith::DivUIOp::create(b, hIdx, groupSize);
     Value zero = arith::ConstantIndexOp::create(b, 0);
     Value kvBegin = zero, kvEnd = numKTiles;
-    if (banded) {
+    if (tileCounts) {
+      kvBegin = kvEnd = Value();
+    } else if (banded) {
       Value off = arith::SubIOp::create(b, keyLen, queryLen);
       Value one = arith::ConstantIndexOp::create(b, 1);
       Value lastRow = arith::SubIOp::create(b, qEnd, one);
@@ -165,15 +176,95 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
 
     auto step = FusedForwardOp::create(
         b, q, k, plan.getValue(), plan.getOutput(), plan.getLse(), bIdx, hIdx,
-        q0, kvHead, kvBegin, kvEnd, /*tile_counts=*/Value(),
-        /*tile_indices=*/Value(), b.getI64IntegerAttr(blockQ),
-        b.getI64IntegerAttr(keyBlock), plan.getScaleAttr(),
-        plan.getScheduleAttr(), plan.getBandLowerAttr(),
+        q0, kvHead, kvBegin, kvEnd, tileCounts, tileIndices,
+        b.getI64IntegerAttr(blockQ), b.getI64IntegerAttr(keyBlock),
+        plan.getScaleAttr(), plan.getScheduleAttr(), plan.getBandLowerAttr(),
         plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold));
-    IRMapping mapping;
-    plan.getPredicate().cloneInto(&step.getPredicate(), mapping);
+    if (Value blockMask = plan.getBlockMask())
+      buildBlockMaskPredicate(b, step, plan, blockMask);
+    else {
+      IRMapping mapping;
+      plan.getPredicate().cloneInto(&step.getPredicate(), mapping);
+    }
+    b.setInsertionPointAfter(forall);
+    if (tileCounts) {
+      memref::DeallocOp::create(b, tileCounts);
+      memref::DeallocOp::create(b, tileIndices);
+    }
     plan.erase();
     return success();
+  }
+
+  /// Allocates the lists of a list-scheduled plan ([1, 1, T, *] for a
+  /// shared block mask, [B, Hq, T, *] for a per-head one) and fills them
+  /// with attn.tile_lists for this pass's tiles. A further predicate
+  /// leaves no tile known to be full.
+  std::pair<Value, Value> buildTileLists(ImplicitLocOpBuilder &b, PlanOp plan,
+                                         Value batch, Value queryHeads,
+                                         Value queryLen, Value keyLen,
+                                         Value numQTiles, Value numKTiles) {
+    Value blockMask = plan.getBlockMask();
+    bool perHead = cast<MemRefType>(blockMask.getType()).getRank() == 4;
+    int64_t listExtent = perHead ? ShapedType::kDynamic : 1;
+    Type i32 = b.getI32Type();
+    auto countsType =
+        MemRefType::get({listExtent, listExtent, ShapedType::kDynamic, 2}, i32);
+    auto indicesType = MemRefType::get({listExtent, listExtent,
+                                        ShapedType::kDynamic,
+                                        ShapedType::kDynamic},
+                                       i32);
+    SmallVector<Value> leading;
+    if (perHead)
+      leading = {batch, queryHeads};
+    SmallVector<Value> countsSizes(leading), indicesSizes(leading);
+    countsSizes.push_back(numQTiles);
+    indicesSizes.append({numQTiles, numKTiles});
+    Value counts = memref::AllocOp::create(b, countsType, countsSizes);
+    Value indices = memref::AllocOp::create(b, indicesType, indicesSizes);
+    TileListsOp::create(b, blockMask, counts, indices, queryLen, keyLen,
+                        *plan.getBlockSize(), blockQ, keyBlock,
+                        plan.getBandLowerAttr(), plan.getBandUpperAttr(),
+                        /*partial_only=*/!plan.getPredicate().empty());
+    return {counts, indices};
+  }
+
+  /// The predicate of a block-sparse step: the block mask's entry at
+  /// ((b, h,) i / size, j / size) is non-zero, and the plan's predicate
+  /// (if any) holds.
+  void buildBlockMaskPredicate(ImplicitLocOpBuilder &outer,
+                               FusedForwardOp step, PlanOp plan,
+                               Value blockMask) {
+    OpBuilder::InsertionGuard guard(outer);
+    Type indexType = outer.getIndexType();
+    Location loc = plan.getLoc();
+    Block *body = outer.createBlock(&step.getPredicate(), {},
+                                    SmallVector<Type>(4, indexType),
+                                    SmallVector<Location>(4, loc));
+    ImplicitLocOpBuilder b(loc, outer);
+    b.setInsertionPointToStart(body);
+    Value size = arith::ConstantIndexOp::create(b, *plan.getBlockSize());
+    SmallVector<Value, 4> position;
+    if (cast<MemRefType>(blockMask.getType()).getRank() == 4)
+      position.append({body->getArgument(0), body->getArgument(1)});
+    position.append({arith::DivUIOp::create(b, body->getArgument(2), size),
+                     arith::DivUIOp::create(b, body->getArgument(3), size)});
+    Type element = cast<MemRefType>(blockMask.getType()).getElementType();
+    Value allowed = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::ne,
+        memref::LoadOp::create(b, blockMask, position),
+        arith::ConstantOp::create(b, b.getZeroAttr(element)));
+    if (!plan.getPredicate().empty()) {
+      Block &planBody = plan.getPredicate().front();
+      IRMapping mapping;
+      mapping.map(planBody.getArguments(), body->getArguments());
+      for (Operation &op : planBody.without_terminator())
+        b.clone(op, mapping);
+      allowed = arith::AndIOp::create(
+          b, allowed,
+          mapping.lookupOrDefault(
+              cast<YieldOp>(planBody.getTerminator()).getValue()));
+    }
+    YieldOp::create(b, allowed);
   }
 
 };

@@ -702,7 +702,57 @@ func.func @unknown_type(%m: !attn.bogus) {
 
 !t = memref<?x?x?x64xf32>
 func.func @plan_list(%q: !t, %o: !t) {
-  // expected-error@+1 {{schedule 'list' needs per-q-tile tile lists, which attn.plan cannot carry yet (the fused step takes them as kv_list)}}
+  // expected-error@+1 {{schedule 'list' needs a block_mask}}
   attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(list)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf32>
+func.func @plan_block_mask_without_list(%q: !t, %o: !t, %bm: memref<?x?xi8>) {
+  // expected-error@+1 {{a block_mask needs schedule 'list'}}
+  attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(dense) block_mask(%bm : memref<?x?xi8>) block_size(64)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xf32>
+func.func @plan_block_size(%q: !t, %o: !t, %bm: memref<?x?xi8>) {
+  // expected-error@+1 {{block size must be a power of two, got 48}}
+  attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(list) block_mask(%bm : memref<?x?xi8>) block_size(48)
+  return
+}
+
+// -----
+
+func.func @plan_block_extents(%q: memref<2x4x256x64xf32>, %bm: memref<3x4xi8>) {
+  // expected-error@+1 {{block_mask dimension 0 (query blocks) is 3 but ceil(query sequence / block size) has 4}}
+  attn.plan ins(%q, %q, %q : memref<2x4x256x64xf32>, memref<2x4x256x64xf32>, memref<2x4x256x64xf32>) outs(%q : memref<2x4x256x64xf32>) scale(0.125) schedule(list) block_mask(%bm : memref<3x4xi8>) block_size(64)
+  return
+}
+
+// -----
+
+func.func @tile_lists_counts(%bm: memref<?x?xi8>, %c: memref<1x1x?x3xi32>, %x: memref<1x1x?x?xi32>, %n: index) {
+  // expected-error@+1 {{counts must have a last extent of 2 (full and partial tiles), got 'memref<1x1x?x3xi32>'}}
+  attn.tile_lists %bm size(64) into(%c, %x : memref<1x1x?x3xi32>, memref<1x1x?x?xi32>) extents(%n, %n) tiles(128, 64) : memref<?x?xi8>
+  return
+}
+
+// -----
+
+func.func @tile_lists_shared(%bm: memref<?x?xi8>, %c: memref<2x1x?x2xi32>, %x: memref<1x1x?x?xi32>, %n: index) {
+  // expected-error@+1 {{a shared block mask takes lists of batch and head extent 1, got 'memref<2x1x?x2xi32>'}}
+  attn.tile_lists %bm size(64) into(%c, %x : memref<2x1x?x2xi32>, memref<1x1x?x?xi32>) extents(%n, %n) tiles(128, 64) : memref<?x?xi8>
+  return
+}
+
+// -----
+
+func.func @tile_lists_size(%bm: memref<?x?xi8>, %c: memref<1x1x?x2xi32>, %x: memref<1x1x?x?xi32>, %n: index) {
+  // expected-error@+1 {{size = 0 must be a power of two}}
+  attn.tile_lists %bm size(0) into(%c, %x : memref<1x1x?x2xi32>, memref<1x1x?x?xi32>) extents(%n, %n) tiles(128, 64) : memref<?x?xi8>
   return
 }

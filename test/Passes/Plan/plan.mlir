@@ -148,3 +148,30 @@ func.func @batch_head_predicate(%q: memref<?x?x?x64xbf16>, %k: memref<?x?x?x64xb
                  mask(%m)
   return
 }
+
+// -----
+
+!qkv = memref<?x?x?x64xbf16>
+
+// A block mask and causal: a list schedule with the band, the block mask
+// carried as an operand with its size; a custom predicate stays a region.
+// CHECK-LABEL: func.func @block_causal
+// CHECK-NOT: attn.mask
+// CHECK: attn.plan ins({{.*}}) outs({{.*}}) scale(1.250000e-01) schedule(list) band_upper(0) block_mask(%[[BM:.*]] : memref<?x?x?x?xi8>) block_size(64) predicate {
+// CHECK: ^bb0(%{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %[[J:.*]]: index):
+// CHECK: arith.remui %[[J]]
+func.func @block_causal(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv,
+                        %bm: memref<?x?x?x?xi8>) {
+  %c = attn.mask.causal
+  %b = attn.mask.block %bm size(64) : memref<?x?x?x?xi8>
+  %e = attn.mask.custom (%i, %j) {
+    %two = arith.constant 2 : index
+    %r = arith.remui %j, %two : index
+    %zero = arith.constant 0 : index
+    %ok = arith.cmpi eq, %r, %zero : index
+    attn.yield %ok : i1
+  }
+  %m = attn.mask.and %c, %b, %e
+  attn.attention ins(%q, %k, %v : !qkv, !qkv, !qkv) outs(%o : !qkv) mask(%m)
+  return
+}

@@ -7,7 +7,7 @@ func.func @hash(%q: memref<?x?x?x64xf16>, %qb: memref<?x?x?xi32>) {
   // expected-note@+1 {{mask defined here}}
   %h = attn.mask.hash %qb, %qb buckets(4) : memref<?x?x?xi32>, memref<?x?x?xi32>
   %m = attn.mask.and %c, %h
-  // expected-error@+1 {{attn-plan: mask 'attn.mask.hash' is not supported by the planner yet (supported: causal, window, custom and their 'and')}}
+  // expected-error@+1 {{attn-plan: mask 'attn.mask.hash' is not supported by the planner yet (supported: causal, window, block, custom and their 'and')}}
   attn.attention ins(%q, %q, %q : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%q : memref<?x?x?x64xf16>) mask(%m)
   return
 }
@@ -24,11 +24,13 @@ func.func @nm(%q: memref<?x?x?x64xf16>) {
 
 // -----
 
-func.func @block(%q: memref<?x?x?x64xf16>, %bm: memref<?x?xi1>) {
-  // expected-note@+1 {{mask defined here}}
+func.func @two_blocks(%q: memref<?x?x?x64xf16>, %bm: memref<?x?xi1>) {
   %b = attn.mask.block %bm size(64) : memref<?x?xi1>
-  // expected-error@+1 {{mask 'attn.mask.block' is not supported by the planner yet}}
-  attn.attention ins(%q, %q, %q : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%q : memref<?x?x?x64xf16>) mask(%b)
+  // expected-note@+1 {{mask defined here}}
+  %c = attn.mask.block %bm size(32) : memref<?x?xi1>
+  %m = attn.mask.and %b, %c
+  // expected-error@+1 {{an 'and' of two block masks is not supported yet (combine them into one block mask)}}
+  attn.attention ins(%q, %q, %q : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%q : memref<?x?x?x64xf16>) mask(%m)
   return
 }
 

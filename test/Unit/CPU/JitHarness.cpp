@@ -472,8 +472,16 @@ std::string runTyped(const Kernel &kernel, const Problem &p,
   std::deque<StridedMemRefType<int32_t, 2>> rank2;
   std::deque<StridedMemRefType<int32_t, 3>> rank3;
   std::deque<StridedMemRefType<int32_t, 4>> rank4;
+  std::deque<std::vector<int8_t>> byteData;
   for (const IntArgument &argument : extra) {
+    // The descriptor's element type only sets the strides' unit, which
+    // the kernel reads as elements: a byte argument gets an int32_t
+    // descriptor over its bytes.
     int32_t *data = const_cast<int32_t *>(argument.data.data());
+    if (argument.bytes)
+      data = reinterpret_cast<int32_t *>(
+          byteData.emplace_back(argument.data.begin(), argument.data.end())
+              .data());
     const std::vector<int64_t> &shape = argument.shape;
     switch (shape.size()) {
     case 1:

@@ -154,11 +154,13 @@ struct RunBuffers {
   std::vector<float> out, lse;
 };
 
-/// An extra i32 argument of a kernel (e.g. a block mask or tile lists):
-/// row-major data of rank 1 to 4.
+/// An extra integer argument of a kernel (e.g. a block mask or tile
+/// lists): row-major data of rank 1 to 4, passed as i32 or as one byte per
+/// element (i8, or i1 holding 0 or 1).
 struct IntArgument {
   std::vector<int64_t> shape;
   std::vector<int32_t> data;
+  bool bytes = false;
 };
 
 /// Draws random inputs from `seed` (Q, K uniform in [-2, 2), V in [-1, 1)),

@@ -21,7 +21,8 @@ def Attn_ScheduleKindAttr : I32EnumAttr<"ScheduleKind",
   let cppNamespace = "::attn";
 }
 
-def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects]> {
+def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects,
+                                    AttrSizedOperandSegments]> {
   let summary = "Attention with an analysed mask: block schedule + predicate";
   let description = [{
     Masked softmax attention (as `attn.attention`) whose mask is given in the
@@ -36,10 +37,15 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects]> {
       index, key index) yielding
       `i1`, for conditions the band cannot express (user predicates). A pair
       is allowed iff it is inside the band and the predicate (if any) holds.
+    - an optional **block mask** (`block_mask(%bm : type) block_size(s)`,
+      from attn.mask.block): a pair is allowed only if
+      `bm[(b, h,) i / s, j / s]` is non-zero; `bm` is `[ceil(Nq / s),
+      ceil(Nk / s)]` (shared) or `[B, Hq, ceil(Nq / s), ceil(Nk / s)]`.
     - the **schedule**: `dense` visits every kv-tile, `range` only the
-      kv-tiles that intersect the band; `list` (block-sparse) needs tile
-      lists that attn.plan cannot carry yet, so its verifier refuses it
-      (attn.fused.forward takes them as `kv_list`).
+      kv-tiles that intersect the band, `list` (exactly when there is a
+      block mask) per-q-tile lists of the kv-tiles the block mask and the
+      band leave, which attn-tile builds (attn.tile_lists) for its tile
+      sizes.
 
     The scale is explicit (the default `1/sqrt(D)` has been resolved).
 
@@ -56,10 +62,12 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects]> {
     Arg<Attn_ActivationMemRef, "values", [MemRead]>:$value,
     Arg<Attn_ActivationMemRef, "output", [MemWrite]>:$output,
     Arg<Optional<Attn_LseMemRef>, "log-sum-exp", [MemWrite]>:$lse,
+    Arg<Optional<Attn_BlockMaskMemRef>, "block mask", [MemRead]>:$block_mask,
     F32Attr:$scale,
     Attn_ScheduleKindAttr:$schedule,
     OptionalAttr<I64Attr>:$band_lower,
-    OptionalAttr<I64Attr>:$band_upper);
+    OptionalAttr<I64Attr>:$band_upper,
+    OptionalAttr<I64Attr>:$block_size);
   let regions = (region MaxSizedRegion<1>:$predicate);
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
@@ -70,6 +78,8 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects]> {
     `schedule` `(` $schedule `)`
     (`band_lower` `(` $band_lower^ `)`)?
     (`band_upper` `(` $band_upper^ `)`)?
+    (`block_mask` `(` $block_mask^ `:` type($block_mask) `)`)?
+    (`block_size` `(` $block_size^ `)`)?
     (`predicate` $predicate^)?
     attr-dict
   }];

@@ -195,6 +195,90 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
   }];
 }
 
+def Attn_TileListsOp : Attn_Op<"tile_lists"> {
+  let summary = "Builds the per-q-tile kv-tile lists of a block mask";
+  let description = [{
+    Writes the `list` schedule of a block-sparse attention (the operands
+    `kv_list(counts, indices)` of attn.fused.forward) for q-tiles of
+    `block_q` rows and kv-tiles of `block_k` keys, from a block mask of
+    blocks of `size` x `size` (`[QB, KB]`, shared: lists `[1, 1, T, 2]`
+    and `[1, 1, T, n]`; or `[B, Hq, QB, KB]`: lists per batch and query
+    head) and the band `[band_lower, band_upper]` on
+    `delta = j - (i + Nk - Nq)` (missing bounds are unbounded).
+
+    For q-tile t (rows R = [t · block_q, min((t + 1) · block_q, Nq))) and
+    kv-tile kt (keys K = [kt · block_k, (kt + 1) · block_k)):
+    - the tile is *visited* when some block meeting R x (K ∩ [0, Nk)) is
+      on (non-zero) and the band meets R x (K ∩ [0, Nk));
+    - a visited tile is *full* when `partial_only` is absent, K lies in
+      [0, Nk), every block meeting R x K is on and every pair of R x K lies
+      in the band; otherwise it is *partial*.
+    `counts[b', h', t] = (F, P)`, the numbers of full and partial tiles;
+    `indices[b', h', t, 0 .. F)` are the full tiles and `[F, F + P)` the
+    partial ones, each in ascending order; later entries are unspecified.
+    Every tile with an allowed pair is visited, and every pair of a full
+    tile is allowed by the block mask, the band and the key length, so the
+    lists are exact for the fused step when the step's predicate is the
+    block mask alone (`partial_only` marks a step with a further
+    predicate, whose tiles are never known full). `counts` must be `[B',
+    H', ceil(Nq / block_q), 2]` and `indices` `[B', H', ceil(Nq /
+    block_q), ceil(Nk / block_k)]` with (B', H') the block mask's leading
+    extents or (1, 1).
+
+    ```mlir
+    attn.tile_lists %blocks size(64)
+        into(%counts, %indices : memref<1x1x?x2xi32>, memref<1x1x?x?xi32>)
+        extents(%nq, %nk) tiles(128, 64) band_upper(0) : memref<?x?xi8>
+    ```
+  }];
+  let arguments = (ins
+    Arg<Attn_BlockMaskMemRef, "block mask", [MemRead]>:$block_mask,
+    Arg<Attn_TileCountsMemRef, "list counts", [MemWrite]>:$tile_counts,
+    Arg<Attn_TileIndicesMemRef, "list indices", [MemWrite]>:$tile_indices,
+    Index:$query_len, Index:$key_len,
+    I64Attr:$size, I64Attr:$block_q, I64Attr:$block_k,
+    OptionalAttr<I64Attr>:$band_lower,
+    OptionalAttr<I64Attr>:$band_upper,
+    UnitAttr:$partial_only);
+  let assemblyFormat = [{
+    $block_mask `size` `(` $size `)`
+    `into` `(` $tile_counts `,` $tile_indices `:` type($tile_counts) `,`
+               type($tile_indices) `)`
+    `extents` `(` $query_len `,` $key_len `)`
+    `tiles` `(` $block_q `,` $block_k `)`
+    (`band_lower` `(` $band_lower^ `)`)?
+    (`band_upper` `(` $band_upper^ `)`)?
+    (`partial_only` $partial_only^)?
+    attr-dict `:` type($block_mask)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Whether the block mask (and so the lists) is given per batch and
+    /// query head.
+    bool isPerHead() {
+      return ::llvm::cast<::mlir::MemRefType>(getBlockMask().getType())
+                 .getRank() == 4;
+    }
+    /// The classification of one (list, q-tile, kv-tile): `visited` and
+    /// `full` (i1) as the op's description defines them.
+    struct TileClass {
+      ::mlir::Value visited, full;
+    };
+    /// Builds the classification of q-tile `queryTile`, kv-tile `keyTile`
+    /// of list (listBatch, listHead) at the insertion point of `b`, with
+    /// the operands read through `mapping`: loops over the blocks that
+    /// meet the tile, and the band's corner tests.
+    TileClass buildTileClass(::mlir::OpBuilder &b, ::mlir::Location loc,
+                             ::mlir::Value listBatch, ::mlir::Value listHead,
+                             ::mlir::Value queryTile, ::mlir::Value keyTile,
+                             const ::mlir::IRMapping &mapping = {});
+    /// Replaces this op by scalar loops (the CPU lowering): per list and
+    /// q-tile, one pass over the kv-tiles appending the full ones, one
+    /// appending the partial ones, then the counts.
+    void decompose(::mlir::OpBuilder &b);
+  }];
+}
+
 class Attn_TileOp<string mnemonic, list<Trait> traits = []>
     : Attn_Op<"tile." # mnemonic, traits> {
   let hasVerifier = 1;

@@ -33,6 +33,14 @@ struct ProblemExtents {
   Extent batch, queryHeads, kvHeads, querySeq, keySeq;
 };
 
+/// Checks a block mask of type `type` with blocks of `size` against
+/// `problem`: `[ceil(Nq / size), ceil(Nk / size)]`, or `[B, Hq, ceil(Nq /
+/// size), ceil(Nk / size)]` (attn.mask.block and attn.plan).
+mlir::LogicalResult
+verifyBlockMaskExtents(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
+                       mlir::Type type, int64_t size,
+                       const ProblemExtents &problem);
+
 /// What attn-plan learned from a mask tree: the conjunction of every mask's
 /// contribution (MaskOpInterface::contributeToPlan).
 struct MaskPlan {
@@ -42,8 +50,14 @@ struct MaskPlan {
   /// Opaque predicates (attn.mask.custom regions) to be conjoined, in the
   /// order the mask tree visits them.
   llvm::SmallVector<MaskCustomOp> predicates;
-  // Per-row / per-column data and preprocessing steps (hash, drop, block
-  // masks) are added here when their analyses land.
+  /// A block mask (attn.mask.block): the plan's schedule becomes `list`.
+  struct BlockMask {
+    mlir::Value mask;
+    int64_t size = 0;
+  };
+  std::optional<BlockMask> blockMask;
+  // Per-row / per-column data and preprocessing steps (hash, drop) are
+  // added here when their analyses land.
 
   /// Intersects the band with [lower, upper] (a missing bound adds nothing):
   /// the maximum of the lower bounds and the minimum of the upper bounds.
