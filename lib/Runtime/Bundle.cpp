@@ -95,13 +95,16 @@ namespace {
 
 /// Alignment every tensor's data pointer must have.
 constexpr uintptr_t kDataAlignment = 16;
+/// Alignment of a workspace and of each scratch buffer in it.
+constexpr uint64_t kScratchAlignment = 256;
 
 std::string formatShape(const std::vector<Dim> &shape) {
   std::string text = "[";
   for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") + (shape[i].isSymbol()
-                                   ? shape[i].symbol
-                                   : std::to_string(shape[i].value));
+    text += (i ? ", " : "") +
+            (shape[i].isSymbol()       ? shape[i].symbol
+             : shape[i].isExpression() ? shape[i].expression
+                                       : std::to_string(shape[i].value));
   return text + "]";
 }
 
@@ -134,14 +137,41 @@ struct Bundle::Impl {
   /// A deque: pointers to loaded modules stay valid as others are added.
   std::deque<LoadedModule> modules;
 
+  /// The workspaces the bundle owns, one per (driver, context, stream).
+  struct Workspace {
+    std::shared_ptr<Driver> driver;
+    CUcontext context = nullptr;
+    CUstream stream = nullptr;
+    CUdeviceptr pointer = 0;
+    uint64_t bytes = 0;
+  };
+  std::deque<Workspace> workspaces;
+
   /// The module for (driver, context), loading it on first use. Callers
   /// hold `mutex`.
   Result<const LoadedModule *> getModule(const std::shared_ptr<Driver> &driver,
                                          CUcontext context);
 
-  /// Checks the pointers of `args` and launches `plan` on `stream`.
+  /// The owned workspace of (driver, context, stream) with at least `bytes`
+  /// bytes: allocated on first need; when too small, the stream is
+  /// synchronized (earlier launches may still use it) and it is replaced.
+  /// Callers hold `mutex`.
+  Result<CUdeviceptr> ownedWorkspace(const std::shared_ptr<Driver> &driver,
+                                     CUcontext context, CUstream stream,
+                                     uint64_t bytes);
+
+  /// Launches the validated `plan` of `args` with `driver` (or the
+  /// system's when null): in the caller's workspace when
+  /// `callerWorkspace` (checked against the plan first), else an owned one.
   Status launch(const LaunchPlan &plan, const std::vector<TensorRef> &args,
-                CUstream stream, const std::shared_ptr<Driver> &driver);
+                CUstream stream, bool callerWorkspace, void *workspace,
+                uint64_t workspaceBytes, const std::shared_ptr<Driver> *driver);
+
+  /// Checks the pointers of `args`, finds the workspace and launches `plan`
+  /// on `stream`.
+  Status launchOn(const LaunchPlan &plan, const std::vector<TensorRef> &args,
+                  CUstream stream, const std::shared_ptr<Driver> &driver,
+                  bool callerWorkspace, void *workspace);
 };
 
 Status checkArgumentCount(const Bundle &bundle, size_t got) {
@@ -159,7 +189,18 @@ Status checkArgumentCount(const Bundle &bundle, size_t got) {
 Bundle::Bundle(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
 
 Bundle::~Bundle() {
-  // Unload each module in its own context, then restore the caller's.
+  // Free each owned workspace and unload each module in its own context,
+  // then restore the caller's.
+  for (Impl::Workspace &owned : impl->workspaces) {
+    Driver &driver = *owned.driver;
+    CUcontext previous = nullptr;
+    if (driver.cuCtxGetCurrent(&previous) != CUDA_SUCCESS)
+      continue;
+    if (driver.cuCtxSetCurrent(owned.context) != CUDA_SUCCESS)
+      continue;
+    driver.cuMemFree(owned.pointer);
+    driver.cuCtxSetCurrent(previous);
+  }
   for (LoadedModule &loaded : impl->modules) {
     Driver &driver = *loaded.driver;
     CUcontext previous = nullptr;
@@ -196,6 +237,9 @@ const std::vector<std::string> &Bundle::constraints() const {
 const std::vector<LaunchSpec> &Bundle::launches() const {
   return impl->manifest.launches;
 }
+const std::vector<ArgumentSpec> &Bundle::scratch() const {
+  return impl->manifest.scratch;
+}
 const std::vector<std::string> &Bundle::symbols() const {
   return impl->manifest.symbols;
 }
@@ -231,6 +275,8 @@ Result<LaunchPlan> Bundle::validate(const std::vector<TensorRef> &args) const {
         return Error(quoted + ": shape " + formatList(tensor.shape) +
                      " has more than 2^63 elements");
       const Dim &dim = spec.shape[d];
+      if (dim.isExpression())
+        continue; // Checked once every symbol is bound.
       if (!dim.isSymbol()) {
         if (extent != dim.value)
           return Error(quoted + " dimension " + std::to_string(d) + " is " +
@@ -293,6 +339,31 @@ Result<LaunchPlan> Bundle::validate(const std::vector<TensorRef> &args) const {
     return text;
   };
 
+  // Extents given as expressions of the symbols.
+  for (size_t i = 0; i < args.size(); ++i) {
+    const ArgumentSpec &spec = manifest.arguments[i];
+    for (size_t d = 0; d < spec.shape.size(); ++d) {
+      const Dim &dim = spec.shape[d];
+      if (!dim.isExpression())
+        continue;
+      const Expr &expr = manifest.argumentExprs[i][d];
+      std::vector<int64_t> used;
+      expr.collectSymbols(used);
+      std::string where = "argument '" + spec.name + "' dimension " +
+                          std::to_string(d) + " (" + dim.expression + ")";
+      std::string values = used.empty() ? "" : " (" + describeSymbols(used) + ")";
+      Result<int64_t> expected = expr.evaluate(bindings);
+      if (!expected)
+        return Error(where + ": " + expected.error().message() + values);
+      if (args[i].shape[d] != *expected)
+        return Error("argument '" + spec.name + "' dimension " +
+                     std::to_string(d) + " is " +
+                     std::to_string(args[i].shape[d]) +
+                     " but the bundle expects " + dim.expression + " = " +
+                     std::to_string(*expected) + values);
+    }
+  }
+
   for (size_t c = 0; c < manifest.constraints.size(); ++c) {
     const Constraint &constraint = manifest.constraints[c];
     std::vector<int64_t> used;
@@ -342,6 +413,39 @@ Result<LaunchPlan> Bundle::validate(const std::vector<TensorRef> &args) const {
         planned.skipped = true;
     }
     plan.launches.push_back(planned);
+  }
+
+  // Scratch buffers, one after the other in the workspace.
+  for (size_t i = 0; i < manifest.scratch.size(); ++i) {
+    const ArgumentSpec &spec = manifest.scratch[i];
+    PlannedScratch buffer;
+    uint64_t elements = 1;
+    for (size_t d = 0; d < spec.shape.size(); ++d) {
+      const Expr &expr = manifest.scratchExprs[i][d];
+      std::vector<int64_t> used;
+      expr.collectSymbols(used);
+      std::string values =
+          used.empty() ? "" : " (" + describeSymbols(used) + ")";
+      Result<int64_t> extent = expr.evaluate(bindings);
+      if (!extent)
+        return Error("scratch buffer '" + spec.name + "' dimension " +
+                     std::to_string(d) + ": " + extent.error().message() +
+                     values);
+      buffer.shape.push_back(*extent);
+      if (__builtin_mul_overflow(elements, static_cast<uint64_t>(*extent),
+                                 &elements))
+        return Error("scratch buffer '" + spec.name + "' is larger than "
+                     "2^64 elements" + values);
+    }
+    uint64_t offset = (plan.workspaceBytes + kScratchAlignment - 1) /
+                      kScratchAlignment * kScratchAlignment;
+    if (__builtin_mul_overflow(elements, dtypeSize(spec.dtype),
+                               &buffer.bytes) ||
+        __builtin_add_overflow(offset, buffer.bytes, &plan.workspaceBytes))
+      return Error("scratch buffer '" + spec.name + "' is larger than 2^64 "
+                   "bytes");
+    buffer.offset = offset;
+    plan.scratch.push_back(std::move(buffer));
   }
   return plan;
 }
@@ -449,13 +553,8 @@ Status Bundle::launch(const std::vector<TensorRef> &args, CUstream stream) {
   Result<LaunchPlan> plan = validate(args);
   if (!plan)
     return plan.error();
-  // An empty problem launches nothing and needs no GPU.
-  if (nothingToLaunch(*plan))
-    return Status::success();
-  Result<std::shared_ptr<Driver>> driver = systemDriver();
-  if (!driver)
-    return driver.error();
-  return impl->launch(*plan, args, stream, *driver);
+  return impl->launch(*plan, args, stream, /*callerWorkspace=*/false, nullptr,
+                      0, nullptr);
 }
 
 Status Bundle::launch(const std::vector<TensorRef> &args, CUstream stream,
@@ -463,16 +562,100 @@ Status Bundle::launch(const std::vector<TensorRef> &args, CUstream stream,
   Result<LaunchPlan> plan = validate(args);
   if (!plan)
     return plan.error();
-  if (nothingToLaunch(*plan))
-    return Status::success();
-  if (!driver)
-    return Error("no CUDA driver given");
-  return impl->launch(*plan, args, stream, driver);
+  return impl->launch(*plan, args, stream, /*callerWorkspace=*/false, nullptr,
+                      0, &driver);
+}
+
+Status Bundle::launch(const std::vector<TensorRef> &args, CUstream stream,
+                      void *workspace, uint64_t workspaceBytes) {
+  Result<LaunchPlan> plan = validate(args);
+  if (!plan)
+    return plan.error();
+  return impl->launch(*plan, args, stream, /*callerWorkspace=*/true,
+                      workspace, workspaceBytes, nullptr);
+}
+
+Status Bundle::launch(const std::vector<TensorRef> &args, CUstream stream,
+                      void *workspace, uint64_t workspaceBytes,
+                      const std::shared_ptr<Driver> &driver) {
+  Result<LaunchPlan> plan = validate(args);
+  if (!plan)
+    return plan.error();
+  return impl->launch(*plan, args, stream, /*callerWorkspace=*/true,
+                      workspace, workspaceBytes, &driver);
 }
 
 Status Bundle::Impl::launch(const LaunchPlan &plan,
-                            const std::vector<TensorRef> &args, CUstream stream,
-                            const std::shared_ptr<Driver> &driver) {
+                            const std::vector<TensorRef> &args,
+                            CUstream stream, bool callerWorkspace,
+                            void *workspace, uint64_t workspaceBytes,
+                            const std::shared_ptr<Driver> *driver) {
+  if (callerWorkspace && plan.workspaceBytes > 0) {
+    if (workspaceBytes < plan.workspaceBytes)
+      return Error("the workspace of " + std::to_string(workspaceBytes) +
+                   " bytes is smaller than the " +
+                   std::to_string(plan.workspaceBytes) +
+                   " bytes this call needs");
+    if (reinterpret_cast<uintptr_t>(workspace) % kScratchAlignment != 0)
+      return Error("the workspace " + formatPointer(workspace) + " is not " +
+                   std::to_string(kScratchAlignment) + "-byte aligned");
+  }
+  // An empty problem launches nothing and needs no GPU.
+  if (nothingToLaunch(plan))
+    return Status::success();
+  if (driver) {
+    if (!*driver)
+      return Error("no CUDA driver given");
+    return launchOn(plan, args, stream, *driver, callerWorkspace, workspace);
+  }
+  Result<std::shared_ptr<Driver>> system = systemDriver();
+  if (!system)
+    return system.error();
+  return launchOn(plan, args, stream, *system, callerWorkspace, workspace);
+}
+
+Result<CUdeviceptr>
+Bundle::Impl::ownedWorkspace(const std::shared_ptr<Driver> &driver,
+                             CUcontext context, CUstream stream,
+                             uint64_t bytes) {
+  Driver &cu = *driver;
+  Workspace *owned = nullptr;
+  for (Workspace &candidate : workspaces)
+    if (candidate.driver == driver && candidate.context == context &&
+        candidate.stream == stream)
+      owned = &candidate;
+  if (!owned) {
+    workspaces.push_back({driver, context, stream, 0, 0});
+    owned = &workspaces.back();
+  }
+  if (owned->bytes >= bytes)
+    return owned->pointer;
+  if (owned->pointer) {
+    if (CUresult result = cu.cuStreamSynchronize(stream);
+        result != CUDA_SUCCESS)
+      return Error("synchronizing the stream before growing the workspace "
+                   "failed: " +
+                   cu.describe(result));
+    cu.cuMemFree(owned->pointer);
+    owned->pointer = 0;
+    owned->bytes = 0;
+  }
+  CUdeviceptr pointer = 0;
+  if (CUresult result = cu.cuMemAlloc(&pointer, static_cast<size_t>(bytes));
+      result != CUDA_SUCCESS)
+    return Error("allocating a workspace of " + std::to_string(bytes) +
+                 " bytes for the scratch buffers failed: " +
+                 cu.describe(result));
+  owned->pointer = pointer;
+  owned->bytes = bytes;
+  return pointer;
+}
+
+Status Bundle::Impl::launchOn(const LaunchPlan &plan,
+                              const std::vector<TensorRef> &args,
+                              CUstream stream,
+                              const std::shared_ptr<Driver> &driver,
+                              bool callerWorkspace, void *workspace) {
   Driver &cu = *driver;
 
   Result<CUcontext> context = cu.currentContext();
@@ -483,27 +666,25 @@ Status Bundle::Impl::launch(const LaunchPlan &plan,
       result != CUDA_SUCCESS)
     return Error("cuCtxGetDevice failed: " + cu.describe(result));
 
-  // Every non-empty tensor must be device memory of the context's device.
-  for (size_t i = 0; i < args.size(); ++i) {
-    const TensorRef &tensor = args[i];
-    if (!tensor.data)
-      continue; // Empty: validate() rejected null data otherwise.
-    const std::string quoted = "argument '" + manifest.arguments[i].name + "'";
+  // Every non-empty tensor, and a caller's workspace, must be device
+  // memory of the context's device.
+  auto checkDeviceMemory = [&](const std::string &quoted,
+                               void *data) -> Status {
     CUdeviceptr address =
-        static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(tensor.data));
+        static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(data));
     unsigned int memoryType = 0;
     if (CUresult result = cu.cuPointerGetAttribute(
             &memoryType, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, address);
         result != CUDA_SUCCESS) {
       if (result == CUDA_ERROR_INVALID_VALUE)
-        return Error(quoted + ": " + formatPointer(tensor.data) +
+        return Error(quoted + ": " + formatPointer(data) +
                      " is not CUDA device memory (unknown to the driver; "
                      "host memory?)");
       return Error(quoted +
                    ": cuPointerGetAttribute failed: " + cu.describe(result));
     }
     if (memoryType != CU_MEMORYTYPE_DEVICE)
-      return Error(quoted + ": " + formatPointer(tensor.data) +
+      return Error(quoted + ": " + formatPointer(data) +
                    " is host memory, not CUDA device memory");
     int ordinal = -1;
     if (CUresult result = cu.cuPointerGetAttribute(
@@ -517,15 +698,35 @@ Status Bundle::Impl::launch(const LaunchPlan &plan,
       return Error(quoted + " is on device " + std::to_string(ordinal) +
                    " but the current CUDA context is on device " +
                    std::to_string(static_cast<int>(contextDevice)));
+    return Status::success();
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!args[i].data)
+      continue; // Empty: validate() rejected null data otherwise.
+    if (Status device = checkDeviceMemory(
+            "argument '" + manifest.arguments[i].name + "'", args[i].data);
+        !device)
+      return device;
   }
+  if (callerWorkspace && plan.workspaceBytes > 0)
+    if (Status device = checkDeviceMemory("the workspace", workspace); !device)
+      return device;
 
   const LoadedModule *loaded;
+  uint64_t workspaceBase = reinterpret_cast<uintptr_t>(workspace);
   {
     std::lock_guard<std::mutex> lock(mutex);
     Result<const LoadedModule *> module = getModule(driver, *context);
     if (!module)
       return module.error();
     loaded = *module;
+    if (plan.workspaceBytes > 0 && !callerWorkspace) {
+      Result<CUdeviceptr> owned =
+          ownedWorkspace(driver, *context, stream, plan.workspaceBytes);
+      if (!owned)
+        return owned.error();
+      workspaceBase = static_cast<uint64_t>(*owned);
+    }
   }
 
   // Every kernel parameter is 8 bytes: pointers and int64 descriptor fields.
@@ -537,24 +738,33 @@ Status Bundle::Impl::launch(const LaunchPlan &plan,
     const LaunchSpec &launch = manifest.launches[planned.launch];
     slots.clear();
     for (size_t arg : launch.args) {
-      const TensorRef &tensor = args[arg];
-      uint64_t pointer = reinterpret_cast<uintptr_t>(tensor.data);
+      // A caller's tensor, or a scratch buffer in the workspace.
+      uint64_t pointer;
+      const std::vector<int64_t> *shape;
+      if (arg < args.size()) {
+        pointer = reinterpret_cast<uintptr_t>(args[arg].data);
+        shape = &args[arg].shape;
+      } else {
+        const PlannedScratch &buffer = plan.scratch[arg - args.size()];
+        pointer = workspaceBase + buffer.offset;
+        shape = &buffer.shape;
+      }
       if (launch.abi == KernelAbi::Bare) {
         slots.push_back(pointer);
         continue;
       }
-      size_t rank = tensor.shape.size();
+      size_t rank = shape->size();
       slots.push_back(pointer); // allocated
       slots.push_back(pointer); // aligned
       slots.push_back(0);       // offset
       for (size_t d = 0; d < rank; ++d)
-        slots.push_back(static_cast<uint64_t>(tensor.shape[d]));
+        slots.push_back(static_cast<uint64_t>((*shape)[d]));
       size_t stridesAt = slots.size();
       slots.resize(stridesAt + rank);
       uint64_t stride = 1;
       for (size_t d = rank; d-- > 0;) {
         slots[stridesAt + d] = stride;
-        stride *= static_cast<uint64_t>(tensor.shape[d]);
+        stride *= static_cast<uint64_t>((*shape)[d]);
       }
     }
     params.resize(slots.size());

@@ -141,6 +141,43 @@ int attn_bundle_launch(attn_bundle *bundle, const attn_tensor *args,
   });
 }
 
+int attn_bundle_workspace_bytes(const attn_bundle *bundle,
+                                const attn_tensor *args, int32_t num_args,
+                                uint64_t *bytes) {
+  return guarded([&]() -> Status {
+    if (!bundle)
+      return Error("attn_bundle_workspace_bytes: bundle is NULL");
+    if (!bytes)
+      return Error("attn_bundle_workspace_bytes: bytes is NULL");
+    std::vector<TensorRef> refs;
+    if (Status converted = convert(*bundle->bundle, args, num_args, refs);
+        !converted)
+      return converted;
+    Result<LaunchPlan> plan = bundle->bundle->validate(refs);
+    if (!plan)
+      return plan.error();
+    *bytes = plan->workspaceBytes;
+    return Status::success();
+  });
+}
+
+int attn_bundle_launch_with_workspace(attn_bundle *bundle,
+                                      const attn_tensor *args,
+                                      int32_t num_args, void *stream,
+                                      void *workspace,
+                                      uint64_t workspace_bytes) {
+  return guarded([&]() -> Status {
+    if (!bundle)
+      return Error("attn_bundle_launch_with_workspace: bundle is NULL");
+    std::vector<TensorRef> refs;
+    if (Status converted = convert(*bundle->bundle, args, num_args, refs);
+        !converted)
+      return converted;
+    return bundle->bundle->launch(refs, static_cast<CUstream>(stream),
+                                  workspace, workspace_bytes);
+  });
+}
+
 int32_t attn_bundle_num_arguments(const attn_bundle *bundle) {
   if (!bundle)
     return -1;

@@ -45,7 +45,10 @@ namespace runtime {
   X(cuModuleUnload)                                                            \
   X(cuFuncSetAttribute)                                                        \
   X(cuLaunchKernel)                                                            \
-  X(cuPointerGetAttribute)
+  X(cuPointerGetAttribute)                                                     \
+  X(cuMemAlloc)                                                                \
+  X(cuMemFree)                                                                 \
+  X(cuStreamSynchronize)
 
 /// A loaded CUDA driver library. Each entry point is a member function
 /// pointer of the same name (e.g. driver.cuLaunchKernel(...)).

@@ -230,7 +230,7 @@ Result<Manifest> parseManifestText(std::string_view text,
   if (Status known =
           reader.onlyKnown(root, "",
                            {"format", "version", "name", "target", "ptx",
-                            "arguments", "constraints", "launches"});
+                            "arguments", "constraints", "scratch", "launches"});
       !known)
     return known.error();
 
@@ -269,6 +269,12 @@ Result<Manifest> parseManifestText(std::string_view text,
   if (!arguments)
     return arguments.error();
   std::set<std::string> argumentNames;
+  struct PendingExpression {
+    size_t argument, dim;
+    const Value *at;
+    std::string field;
+  };
+  std::vector<PendingExpression> pendingExpressions;
   for (size_t i = 0; i < (*arguments)->elements.size(); ++i) {
     const Value &entry = (*arguments)->elements[i];
     std::string prefix = ManifestReader::index("arguments", i);
@@ -313,24 +319,33 @@ Result<Manifest> parseManifestText(std::string_view text,
                                  " is negative");
         dim.value = extent.integer;
       } else if (extent.kind == Kind::String) {
-        if (!isIdentifier(extent.string) || extent.string == "ceildiv")
-          return reader.fail(extent, field,
-                             "\"" + extent.string +
-                                 "\" is not a symbol name "
-                                 "([A-Za-z_][A-Za-z0-9_]*, not 'ceildiv')");
-        dim.symbol = extent.string;
-        if (std::find(manifest.symbols.begin(), manifest.symbols.end(),
-                      dim.symbol) == manifest.symbols.end())
-          manifest.symbols.push_back(dim.symbol);
+        if (isIdentifier(extent.string) && extent.string != "ceildiv") {
+          dim.symbol = extent.string;
+          if (std::find(manifest.symbols.begin(), manifest.symbols.end(),
+                        dim.symbol) == manifest.symbols.end())
+            manifest.symbols.push_back(dim.symbol);
+        } else {
+          // An expression of symbols, parsed once every symbol is known.
+          dim.expression = extent.string;
+          pendingExpressions.push_back({i, d, &extent, field});
+        }
       } else {
         return reader.fail(extent, field,
-                           std::string("expected an integer or a symbol "
-                                       "string, got ") +
+                           std::string("expected an integer, a symbol or an "
+                                       "expression string, got ") +
                                json::kindName(extent.kind));
       }
       argument.shape.push_back(std::move(dim));
     }
     manifest.arguments.push_back(std::move(argument));
+    manifest.argumentExprs.emplace_back((*shape)->elements.size());
+  }
+  for (const PendingExpression &pending : pendingExpressions) {
+    const Dim &dim = manifest.arguments[pending.argument].shape[pending.dim];
+    Result<Expr> expr = parseExpr(dim.expression, manifest.symbols);
+    if (!expr)
+      return reader.fail(*pending.at, pending.field, expr.error().message());
+    manifest.argumentExprs[pending.argument][pending.dim] = std::move(*expr);
   }
 
   // Constraints (optional).
@@ -352,6 +367,78 @@ Result<Manifest> parseManifestText(std::string_view text,
         return reader.fail(entry, field, constraint.error().message());
       manifest.constraintTexts.push_back(entry.string);
       manifest.constraints.push_back(std::move(*constraint));
+    }
+  }
+
+  // Scratch buffers (optional): extents are integers or expressions.
+  if (const Value *scratch = root.find("scratch")) {
+    if (scratch->kind != Kind::Array)
+      return reader.fail(*scratch, "scratch",
+                         std::string("expected an array, got ") +
+                             json::kindName(scratch->kind));
+    for (size_t i = 0; i < scratch->elements.size(); ++i) {
+      const Value &entry = scratch->elements[i];
+      std::string prefix = ManifestReader::index("scratch", i);
+      if (entry.kind != Kind::Object)
+        return reader.fail(entry, prefix,
+                           std::string("expected an object, got ") +
+                               json::kindName(entry.kind));
+      if (Status known =
+              reader.onlyKnown(entry, prefix, {"name", "dtype", "shape"});
+          !known)
+        return known.error();
+      ArgumentSpec buffer;
+      auto name = reader.member(entry, prefix, "name", Kind::String);
+      if (!name)
+        return name.error();
+      buffer.name = (*name)->string;
+      if (buffer.name.empty())
+        return reader.fail(**name, prefix + ".name", "must not be empty");
+      if (!argumentNames.insert(buffer.name).second)
+        return reader.fail(**name, prefix + ".name",
+                           "duplicate argument or scratch name '" +
+                               buffer.name + "'");
+      auto dtype = reader.member(entry, prefix, "dtype", Kind::String);
+      if (!dtype)
+        return dtype.error();
+      std::optional<DType> type = parseDType((*dtype)->string);
+      if (!type)
+        return reader.fail(**dtype, prefix + ".dtype",
+                           "unknown dtype \"" + (*dtype)->string +
+                               "\" (expected f16, bf16, f32, i32, i8 or i1)");
+      buffer.dtype = *type;
+      auto shape = reader.member(entry, prefix, "shape", Kind::Array);
+      if (!shape)
+        return shape.error();
+      std::vector<Expr> extents;
+      for (size_t d = 0; d < (*shape)->elements.size(); ++d) {
+        const Value &extent = (*shape)->elements[d];
+        std::string field = ManifestReader::index(prefix + ".shape", d);
+        Dim dim;
+        std::string text;
+        if (extent.kind == Kind::Integer) {
+          if (extent.integer < 0)
+            return reader.fail(extent, field,
+                               "extent " + std::to_string(extent.integer) +
+                                   " is negative");
+          dim.value = extent.integer;
+          text = std::to_string(extent.integer);
+        } else if (extent.kind == Kind::String) {
+          dim.expression = text = extent.string;
+        } else {
+          return reader.fail(extent, field,
+                             std::string("expected an integer or an "
+                                         "expression string, got ") +
+                                 json::kindName(extent.kind));
+        }
+        Result<Expr> expr = parseExpr(text, manifest.symbols);
+        if (!expr)
+          return reader.fail(extent, field, expr.error().message());
+        extents.push_back(std::move(*expr));
+        buffer.shape.push_back(std::move(dim));
+      }
+      manifest.scratch.push_back(std::move(buffer));
+      manifest.scratchExprs.push_back(std::move(extents));
     }
   }
 
@@ -464,14 +551,23 @@ Result<Manifest> parseManifestText(std::string_view text,
                            std::string("expected an argument name string, "
                                        "got ") +
                                json::kindName(arg.kind));
-      auto it = std::find_if(
-          manifest.arguments.begin(), manifest.arguments.end(),
-          [&](const ArgumentSpec &spec) { return spec.name == arg.string; });
-      if (it == manifest.arguments.end())
+      auto named = [&](const ArgumentSpec &spec) {
+        return spec.name == arg.string;
+      };
+      auto it = std::find_if(manifest.arguments.begin(),
+                             manifest.arguments.end(), named);
+      auto scratchIt = std::find_if(manifest.scratch.begin(),
+                                    manifest.scratch.end(), named);
+      if (it != manifest.arguments.end())
+        launch.args.push_back(it - manifest.arguments.begin());
+      else if (scratchIt != manifest.scratch.end())
+        launch.args.push_back(manifest.arguments.size() +
+                              (scratchIt - manifest.scratch.begin()));
+      else
         return reader.fail(arg, field,
                            "'" + arg.string +
-                               "' is not an argument of the bundle");
-      launch.args.push_back(it - manifest.arguments.begin());
+                               "' is not an argument or scratch buffer of "
+                               "the bundle");
     }
 
     auto abi = reader.member(entry, prefix, "abi", Kind::String);
@@ -504,11 +600,15 @@ Result<Manifest> parseManifestText(std::string_view text,
   for (size_t i = 0; i < manifest.launches.size(); ++i) {
     const LaunchSpec &launch = manifest.launches[i];
     int64_t expected = 0;
-    for (size_t arg : launch.args)
+    for (size_t arg : launch.args) {
+      const ArgumentSpec &spec =
+          arg < manifest.arguments.size()
+              ? manifest.arguments[arg]
+              : manifest.scratch[arg - manifest.arguments.size()];
       expected += launch.abi == KernelAbi::Bare
                       ? 1
-                      : 3 + 2 * static_cast<int64_t>(
-                                    manifest.arguments[arg].shape.size());
+                      : 3 + 2 * static_cast<int64_t>(spec.shape.size());
+    }
     int64_t actual = entryParameterCount(code, launch.kernel);
     std::string field = ManifestReader::index("launches", i) + ".kernel";
     const Value &at = *launchArray.elements[i].find("kernel");

@@ -26,6 +26,13 @@ struct Manifest {
   std::string ptxFile;
   std::string ptx;
   std::vector<ArgumentSpec> arguments;
+  /// argumentExprs[i][d] is the parsed expression of arguments[i].shape[d]
+  /// when it is one (empty Expr otherwise).
+  std::vector<std::vector<Expr>> argumentExprs;
+  std::vector<ArgumentSpec> scratch;
+  /// scratchExprs[i][d]: the extent of scratch[i].shape[d] (a constant for
+  /// a static extent).
+  std::vector<std::vector<Expr>> scratchExprs;
   /// Shape symbols in order of first appearance; grid and constraint
   /// expressions refer to them by index.
   std::vector<std::string> symbols;

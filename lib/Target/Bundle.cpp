@@ -2,7 +2,7 @@
 //
 // Manifest: the `attn.bundle` facts of the function, with each launch's
 // `args` recovered from its gpu.launch_func: the kernel operands are the
-// function's (LLVM) arguments, a memref argument of rank r expanded into
+// function's (LLVM) arguments (its own, then one per scratch buffer), a memref argument of rank r expanded into
 // 3 + 2r of them (the memref descriptor ABI), so each operand maps back to
 // the argument it came from; consecutive operands of one argument name it
 // once.
@@ -43,7 +43,9 @@ FailureOr<BundleFiles> attn::buildBundle(ModuleOp module, StringRef name) {
   auto arguments = facts.getAs<ArrayAttr>("arguments");
   auto constraints = facts.getAs<ArrayAttr>("constraints");
   auto launches = facts.getAs<ArrayAttr>("launches");
-  if (!target || !moduleName || !arguments || !constraints || !launches)
+  auto scratch = facts.getAs<ArrayAttr>("scratch");
+  if (!target || !moduleName || !arguments || !constraints || !launches ||
+      !scratch)
     return func->emitError() << "attn bundle: malformed attn.bundle attribute";
 
   // The PTX: the one gpu.binary of the function's kernels.
@@ -55,29 +57,22 @@ FailureOr<BundleFiles> attn::buildBundle(ModuleOp module, StringRef name) {
   for (Attribute object : binary.getObjects())
     files.ptx += cast<gpu::ObjectAttr>(object).getObject().getValue().str();
 
+  // The function's arguments, then its scratch buffers (attn-to-gpu
+  // appends one argument per scratch buffer).
   SmallVector<ManifestArgument> described;
   SmallVector<unsigned> owners; // LLVM argument -> original argument
-  for (auto [index, entry] : llvm::enumerate(arguments)) {
+  for (Attribute entry : llvm::concat<const Attribute>(arguments, scratch)) {
     auto dict = cast<DictionaryAttr>(entry);
     ManifestArgument argument{dict.getAs<StringAttr>("name").str(),
                               dict.getAs<StringAttr>("dtype").str(),
                               dict.getAs<ArrayAttr>("shape")};
-    owners.append(3 + 2 * argument.shape.size(), index);
+    owners.append(3 + 2 * argument.shape.size(), described.size());
     described.push_back(std::move(argument));
   }
-
-  std::string manifest;
-  llvm::raw_string_ostream os(manifest);
-  llvm::json::OStream json(os, /*IndentSize=*/2);
-  LogicalResult result = success();
-  json.object([&] {
-    json.attribute("format", "attn-bundle");
-    json.attribute("version", 1);
-    json.attribute("name", name);
-    json.attribute("target", target.getValue());
-    json.attribute("ptx", "kernels.ptx");
-    json.attributeArray("arguments", [&] {
-      for (const ManifestArgument &argument : described)
+  auto writeTensors = [&](llvm::json::OStream &json, StringRef key,
+                          ArrayRef<ManifestArgument> tensors) {
+    json.attributeArray(key, [&] {
+      for (const ManifestArgument &argument : tensors)
         json.object([&] {
           json.attribute("name", argument.name);
           json.attribute("dtype", argument.dtype);
@@ -91,10 +86,27 @@ FailureOr<BundleFiles> attn::buildBundle(ModuleOp module, StringRef name) {
           });
         });
     });
+  };
+
+  std::string manifest;
+  llvm::raw_string_ostream os(manifest);
+  llvm::json::OStream json(os, /*IndentSize=*/2);
+  LogicalResult result = success();
+  json.object([&] {
+    json.attribute("format", "attn-bundle");
+    json.attribute("version", 1);
+    json.attribute("name", name);
+    json.attribute("target", target.getValue());
+    json.attribute("ptx", "kernels.ptx");
+    writeTensors(json, "arguments",
+                 ArrayRef(described).take_front(arguments.size()));
     json.attributeArray("constraints", [&] {
       for (Attribute constraint : constraints)
         json.value(cast<StringAttr>(constraint).getValue());
     });
+    if (!scratch.empty())
+      writeTensors(json, "scratch",
+                   ArrayRef(described).drop_front(arguments.size()));
     json.attributeArray("launches", [&] {
       for (Attribute entry : launches) {
         auto launch = cast<DictionaryAttr>(entry);

@@ -31,6 +31,7 @@
 #include "PerOpLowering.h"
 #include "SharedMemory.h"
 #include "Sm80/FusedForward.h"
+#include "TileLists.h"
 
 #include "attn/Dialect/Attn/AttnOps.h"
 #include "attn/Passes/Passes.h"
@@ -145,22 +146,84 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     });
     // One LaunchFacts per function, in the order functions are met.
     llvm::MapVector<Operation *, std::unique_ptr<LaunchFacts>> facts;
-    for (scf::ForallOp nest : nests) {
-      auto func = nest->getParentOfType<func::FuncOp>();
+    auto factsOf = [&](Operation *op) -> LaunchFacts * {
+      auto func = op->getParentOfType<func::FuncOp>();
       if (!func) {
-        nest.emitOpError() << "attn-to-gpu: the nest must be inside a "
-                              "func.func, whose arguments a bundle describes";
-        return signalPassFailure();
+        op->emitOpError() << "attn-to-gpu: must be inside a func.func, "
+                             "whose arguments a bundle describes";
+        return nullptr;
       }
       std::unique_ptr<LaunchFacts> &entry = facts[func];
       if (!entry)
         entry = std::make_unique<LaunchFacts>(func, chip);
-      if (failed(convertNest(nest, *entry)))
+      return entry.get();
+    };
+    // The steps' roles first, so that the launches before them (tile
+    // lists) can state their extents in the steps' symbols.
+    for (scf::ForallOp nest : nests) {
+      LaunchFacts *functionFacts = factsOf(nest);
+      if (!functionFacts)
+        return signalPassFailure();
+      WalkResult described = nest.walk([&](FusedForwardOp step) {
+        return failed(functionFacts->addStep(LaunchFacts::StepOperands(step)))
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      });
+      if (described.wasInterrupted())
         return signalPassFailure();
     }
-    for (auto &[func, functionFacts] : facts)
-      if (failed(functionFacts->write()))
+    // Launches in program order: the tile lists a nest reads come before
+    // it.
+    SmallVector<TileListsOp> lists;
+    getOperation()->walk([&](TileListsOp op) { lists.push_back(op); });
+    for (TileListsOp op : lists) {
+      LaunchFacts *functionFacts = factsOf(op);
+      FailureOr<gpu::LaunchOp> launch =
+          functionFacts ? convertTileLists(op, *functionFacts)
+                        : FailureOr<gpu::LaunchOp>(failure());
+      if (failed(launch))
         return signalPassFailure();
+      rematerializeCapturedScalars(*launch);
+    }
+    for (scf::ForallOp nest : nests)
+      if (failed(convertNest(nest, *factsOf(nest))))
+        return signalPassFailure();
+    for (auto &[func, functionFacts] : facts)
+      if (failed(convertScratch(cast<func::FuncOp>(func), *functionFacts)) ||
+          failed(functionFacts->write()))
+        return signalPassFailure();
+  }
+
+  /// Turns each function-level memref.alloc marked as scratch
+  /// (kScratchAttrName) into a new argument of the function, recorded as a
+  /// scratch buffer of the bundle; its deallocs go. Kernels can take only
+  /// function arguments; the runtime allocates these.
+  LogicalResult convertScratch(func::FuncOp func, LaunchFacts &functionFacts) {
+    SmallVector<memref::AllocOp> allocs;
+    for (auto alloc : func.getBody().front().getOps<memref::AllocOp>())
+      if (alloc->hasAttr(kScratchAttrName))
+        allocs.push_back(alloc);
+    for (memref::AllocOp alloc : allocs) {
+      auto name = alloc->getAttrOfType<StringAttr>(kScratchAttrName);
+      if (!name)
+        return alloc.emitOpError()
+               << "attn-to-gpu: " << kScratchAttrName
+               << " must name the buffer (a string)";
+      if (failed(functionFacts.addScratch(alloc.getLoc(), name.getValue(),
+                                          alloc.getType(),
+                                          alloc.getDynamicSizes())))
+        return failure();
+      unsigned index = func.getNumArguments();
+      if (failed(func.insertArgument(index, alloc.getType(),
+                                     DictionaryAttr(), alloc.getLoc())))
+        return failure();
+      for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+        if (isa<memref::DeallocOp>(user))
+          user->erase();
+      alloc.replaceAllUsesWith(func.getArgument(index));
+      alloc.erase();
+    }
+    return success();
   }
 
   /// The sm_80 emitter's plan for `step`, or std::nullopt after a remark
@@ -255,9 +318,6 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
              << chip
              << "; use smaller block-q/block-k (e.g. 32) or a smaller head "
                 "dimension";
-
-    if (roles && failed(facts.addStep(*roles)))
-      return failure();
 
     ImplicitLocOpBuilder b(nest.getLoc(), nest);
     SmallVector<Value> upper = getValueOrCreateConstantIndexOp(

@@ -105,6 +105,23 @@ LogicalResult LaunchFacts::addStep(const StepOperands &step) {
   return success();
 }
 
+/// The manifest dtype of `type`, or "" when a bundle cannot carry it.
+static StringRef dtypeName(Type type) {
+  if (type.isF16())
+    return "f16";
+  if (type.isBF16())
+    return "bf16";
+  if (type.isF32())
+    return "f32";
+  if (type.isInteger(32))
+    return "i32";
+  if (type.isInteger(8))
+    return "i8";
+  if (type.isInteger(1))
+    return "i1";
+  return "";
+}
+
 /// The manifest text of one shape entry.
 static std::string shapeEntryText(Attribute entry) {
   if (auto symbol = dyn_cast<StringAttr>(entry))
@@ -178,21 +195,70 @@ LogicalResult LaunchFacts::addLaunch(Location loc, StringRef kernel,
   return success();
 }
 
-/// The manifest dtype of `type`, or "" when a bundle cannot carry it.
-static StringRef dtypeName(Type type) {
-  if (type.isF16())
-    return "f16";
-  if (type.isBF16())
-    return "bf16";
-  if (type.isF32())
-    return "f32";
-  if (type.isInteger(32))
-    return "i32";
-  if (type.isInteger(8))
-    return "i8";
-  if (type.isInteger(1))
-    return "i1";
-  return "";
+
+LogicalResult LaunchFacts::describeBlockMask(TileListsOp lists) {
+  Value mask = lists.getBlockMask();
+  auto argument = dyn_cast<BlockArgument>(mask);
+  if (!argument || argument.getOwner() != &func.getBody().front())
+    return lists.emitOpError()
+           << "attn-to-gpu: the block mask must be an argument of the "
+              "function, so that a bundle can describe it";
+  unsigned index = argument.getArgNumber();
+  if (arguments[index] || func.getArgAttr(index, "attn.shape"))
+    return success();
+  Builder b(func.getContext());
+  auto blocks = [&](Value length) -> FailureOr<Attribute> {
+    FailureOr<std::string> expression = expressionOf(lists.getLoc(), length);
+    if (failed(expression))
+      return failure();
+    return Attribute(b.getStringAttr("ceildiv(" + *expression + ", " +
+                                     std::to_string(lists.getSize()) + ")"));
+  };
+  FailureOr<Attribute> queryBlocks = blocks(lists.getQueryLen());
+  FailureOr<Attribute> keyBlocks = blocks(lists.getKeyLen());
+  if (failed(queryBlocks) || failed(keyBlocks))
+    return failure();
+  Argument described;
+  auto name = func.getArgAttrOfType<StringAttr>(index, "attn.name");
+  described.name = name ? name.str() : "block_mask";
+  auto type = cast<MemRefType>(mask.getType());
+  if (lists.isPerHead())
+    for (auto [dim, symbol] : llvm::enumerate(ArrayRef<StringRef>{"B", "Hq"}))
+      described.shape.push_back(
+          type.isDynamicDim(dim)
+              ? Attribute(b.getStringAttr(symbol))
+              : Attribute(b.getI64IntegerAttr(type.getDimSize(dim))));
+  described.shape.append({*queryBlocks, *keyBlocks});
+  arguments[index] = described;
+  return success();
+}
+
+LogicalResult LaunchFacts::addScratch(Location loc, StringRef name,
+                                      MemRefType type, ValueRange sizes) {
+  Builder b(func.getContext());
+  StringRef dtype = dtypeName(type.getElementType());
+  if (dtype.empty())
+    return emitError(loc) << "attn-to-gpu: scratch buffer '" << name
+                          << "' of type " << type
+                          << " cannot be described in a bundle";
+  SmallVector<Attribute> shape;
+  unsigned dynamic = 0;
+  for (int64_t extent : type.getShape()) {
+    if (!ShapedType::isDynamic(extent)) {
+      shape.push_back(b.getI64IntegerAttr(extent));
+      continue;
+    }
+    FailureOr<std::string> expression = expressionOf(loc, sizes[dynamic++]);
+    if (failed(expression))
+      return failure();
+    shape.push_back(b.getStringAttr(*expression));
+  }
+  scratch.push_back(b.getDictionaryAttr({
+      b.getNamedAttr("name", b.getStringAttr(name)),
+      b.getNamedAttr("dtype", b.getStringAttr(dtype)),
+      b.getNamedAttr("shape", b.getArrayAttr(shape)),
+  }));
+  return success();
 }
 
 LogicalResult LaunchFacts::write() {
@@ -251,6 +317,7 @@ LogicalResult LaunchFacts::write() {
                     b.getNamedAttr("arguments", b.getArrayAttr(described)),
                     b.getNamedAttr("constraints",
                                    b.getArrayAttr(constraintAttrs)),
+                    b.getNamedAttr("scratch", b.getArrayAttr(scratch)),
                     b.getNamedAttr("launches", b.getArrayAttr(launches)),
                 }));
   return success();

@@ -9,6 +9,8 @@
 //     arguments = [{name = "q", dtype = "bf16",
 //                   shape = ["B", "Hq", "Nq", 128]}, ...],   // every argument
 //     constraints = ["Hq % Hk == 0"],
+//     scratch = [{name = "tile_counts", dtype = "i32",
+//                 shape = [1, 1, "ceildiv(Nq, 128)", 2]}, ...],
 //     launches = [{kernel = "f_kernel", grid = ["ceildiv(Nq, 128)", "Hq",
 //                  "B"], block = [128, 1, 1], shared_bytes = 69632}, ...]}
 //
@@ -24,7 +26,11 @@
 // and symbols suffixed _n for n > 0). Any other argument (e.g. a memref a
 // predicate reads) is named by its `attn.name` argument attribute or argN,
 // its dynamic extents by its `attn.shape` argument attribute (an array of
-// symbols and integers) or argN_dK.
+// symbols and integers) or argN_dK; the block mask of a block-sparse
+// attention gets its expected extents as expressions (describeBlockMask).
+// Scratch buffers (memory the kernels share, e.g. a block-sparse
+// schedule's tile lists) have expression extents and follow the
+// arguments in the kernels' parameter lists.
 //
 //===----------------------------------------------------------------------===//
 
@@ -72,6 +78,19 @@ public:
                                 llvm::ArrayRef<mlir::Value> grid,
                                 int64_t threads, int64_t sharedBytes);
 
+  /// Describes the block mask of `lists` (a function argument without an
+  /// `attn.shape`) by its expected extents: [ceildiv(Nq, s), ceildiv(Nk,
+  /// s)], or [B, Hq, ...] per head, so that the runtime checks them.
+  mlir::LogicalResult describeBlockMask(TileListsOp lists);
+
+  /// Records a scratch buffer `name` of type `type` whose dynamic extents
+  /// are `sizes` (values of the function, expressions of argument
+  /// extents): memory the runtime allocates for the launches, passed to
+  /// the kernels after the function's arguments, in the order recorded.
+  mlir::LogicalResult addScratch(mlir::Location loc, llvm::StringRef name,
+                                 mlir::MemRefType type,
+                                 mlir::ValueRange sizes);
+
   /// Describes the arguments no step named and writes `attn.bundle` on the
   /// function.
   mlir::LogicalResult write();
@@ -93,6 +112,8 @@ private:
   llvm::SmallVector<std::optional<Argument>> arguments;
   llvm::SmallVector<std::string> constraints;
   llvm::SmallVector<mlir::Attribute> launches;
+  /// Scratch buffers, as manifest dictionaries (name, dtype, shape).
+  llvm::SmallVector<mlir::Attribute> scratch;
   unsigned steps = 0;
 };
 

@@ -219,8 +219,12 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     SmallVector<Value> countsSizes(leading), indicesSizes(leading);
     countsSizes.push_back(numQTiles);
     indicesSizes.append({numQTiles, numKTiles});
-    Value counts = memref::AllocOp::create(b, countsType, countsSizes);
-    Value indices = memref::AllocOp::create(b, indicesType, indicesSizes);
+    // Scratch memory: the attribute names it for the GPU lowering, which
+    // makes it a buffer the runtime allocates (LaunchFacts::addScratch).
+    auto counts = memref::AllocOp::create(b, countsType, countsSizes);
+    auto indices = memref::AllocOp::create(b, indicesType, indicesSizes);
+    counts->setAttr(kScratchAttrName, b.getStringAttr("tile_counts"));
+    indices->setAttr(kScratchAttrName, b.getStringAttr("tile_indices"));
     TileListsOp::create(b, blockMask, counts, indices, queryLen, keyLen,
                         *plan.getBlockSize(), blockQ, keyBlock,
                         plan.getBandLowerAttr(), plan.getBandUpperAttr(),

@@ -87,6 +87,14 @@ def load_library():
             ctypes.c_void_p, ctypes.POINTER(_Tensor), ctypes.c_int32,
             ctypes.c_void_p]
         lib.attn_bundle_launch.restype = ctypes.c_int
+        lib.attn_bundle_workspace_bytes.argtypes = [
+            ctypes.c_void_p, ctypes.POINTER(_Tensor), ctypes.c_int32,
+            ctypes.POINTER(ctypes.c_uint64)]
+        lib.attn_bundle_workspace_bytes.restype = ctypes.c_int
+        lib.attn_bundle_launch_with_workspace.argtypes = [
+            ctypes.c_void_p, ctypes.POINTER(_Tensor), ctypes.c_int32,
+            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
+        lib.attn_bundle_launch_with_workspace.restype = ctypes.c_int
         lib.attn_bundle_num_arguments.argtypes = [ctypes.c_void_p]
         lib.attn_bundle_num_arguments.restype = ctypes.c_int32
         lib.attn_bundle_argument_name.argtypes = [
@@ -184,12 +192,35 @@ class Bundle:
             _raise_last_error(self._lib)
         del keep
 
-    def __call__(self, *tensors, stream=None):
+    def workspace_bytes(self, *tensors):
+        """The bytes of workspace the bundle's scratch buffers need for these
+        tensors (0 without scratch); validates them. Needs no GPU."""
+        array, keep = self._tensors(tensors)
+        size = ctypes.c_uint64()
+        if self._lib.attn_bundle_workspace_bytes(
+                self._handle, array, len(tensors), ctypes.byref(size)) != 0:
+            _raise_last_error(self._lib)
+        del keep
+        return size.value
+
+    def __call__(self, *tensors, stream=None, workspace=None):
         """Launches the bundle's kernels on `stream` (default: torch's
-        current stream) with the tensors as arguments, in manifest order."""
+        current stream) with the tensors as arguments, in manifest order.
+        `workspace`, a contiguous CUDA tensor of at least workspace_bytes()
+        bytes, holds the scratch buffers (e.g. from torch's caching
+        allocator); without it the bundle uses a workspace of its own."""
         handle = _stream_handle(stream)
         array, keep = self._tensors(tensors)
-        if self._lib.attn_bundle_launch(self._handle, array, len(tensors),
-                                        handle or None) != 0:
+        if workspace is None:
+            status = self._lib.attn_bundle_launch(
+                self._handle, array, len(tensors), handle or None)
+        else:
+            if not workspace.is_contiguous():
+                raise AttnError("workspace must be contiguous")
+            status = self._lib.attn_bundle_launch_with_workspace(
+                self._handle, array, len(tensors), handle or None,
+                workspace.data_ptr() or None,
+                workspace.numel() * workspace.element_size())
+        if status != 0:
             _raise_last_error(self._lib)
         del keep

@@ -137,13 +137,16 @@ std::optional<DType> dtypeFromCode(int32_t code);
 // Manifest model
 //===----------------------------------------------------------------------===//
 
-/// One entry of an argument's shape: a static extent, or a symbol bound from
-/// the caller's tensors.
+/// One entry of an argument's or scratch buffer's shape: a static extent,
+/// a symbol bound from the caller's tensors, or an expression of symbols
+/// (checked against, not binding, a caller's extent).
 struct Dim {
-  int64_t value = 0;  ///< The extent when static.
-  std::string symbol; ///< The symbol name; empty when static.
+  int64_t value = 0;      ///< The extent when static.
+  std::string symbol;     ///< The symbol name; empty otherwise.
+  std::string expression; ///< The expression text; empty otherwise.
 
   bool isSymbol() const { return !symbol.empty(); }
+  bool isExpression() const { return !expression.empty(); }
 };
 
 /// One tensor argument of a bundle.
@@ -168,7 +171,9 @@ struct LaunchSpec {
   std::array<std::string, 3> grid; ///< Grid expressions, as written.
   std::array<uint32_t, 3> block{}; ///< Threads per block.
   uint32_t sharedBytes = 0;        ///< Dynamic shared memory in bytes.
-  std::vector<size_t> args;        ///< Indices into Bundle::arguments().
+  /// Indices into Bundle::arguments(), then (from arguments().size() on)
+  /// into Bundle::scratch().
+  std::vector<size_t> args;
   KernelAbi abi = KernelAbi::MemRef;
 };
 
@@ -192,12 +197,23 @@ struct PlannedLaunch {
   bool skipped = false;           ///< Some grid extent is 0: not launched.
 };
 
+/// One scratch buffer after validation: its place in the workspace.
+struct PlannedScratch {
+  std::vector<int64_t> shape;
+  uint64_t offset = 0; ///< Bytes from the workspace's start (256-aligned).
+  uint64_t bytes = 0;
+};
+
 /// What validate() derives from the caller's tensors: the value of every
-/// shape symbol and the evaluated grid of every launch.
+/// shape symbol, the evaluated grid of every launch and the layout of the
+/// scratch buffers in one workspace.
 struct LaunchPlan {
   /// (symbol, value) in order of first appearance in the manifest.
   std::vector<std::pair<std::string, int64_t>> symbols;
   std::vector<PlannedLaunch> launches;
+  std::vector<PlannedScratch> scratch;
+  /// The workspace the scratch buffers need (0 without scratch).
+  uint64_t workspaceBytes = 0;
 
   /// The value bound to `name`; nullopt if the bundle has no such symbol.
   std::optional<int64_t> symbol(std::string_view name) const;
@@ -248,6 +264,9 @@ public:
   /// Constraint expressions, as written.
   const std::vector<std::string> &constraints() const;
   const std::vector<LaunchSpec> &launches() const;
+  /// Scratch buffers: memory the kernels share within one call, laid out in
+  /// one workspace (LaunchPlan::scratch).
+  const std::vector<ArgumentSpec> &scratch() const;
   /// Every shape symbol, in order of first appearance.
   const std::vector<std::string> &symbols() const;
 
@@ -267,6 +286,20 @@ public:
 
   /// As launch(args, stream), with an explicit driver.
   Status launch(const std::vector<TensorRef> &args, CUstream stream,
+                const std::shared_ptr<Driver> &driver);
+
+  /// As launch(args, stream), with the scratch buffers in the caller's
+  /// device memory `workspace` of `workspaceBytes` bytes (256-byte
+  /// aligned, at least validate(args)->workspaceBytes), e.g. from a
+  /// framework's caching allocator; the caller keeps it alive until the
+  /// stream has run the kernels. Without it (the overloads above) the
+  /// bundle owns one workspace per (context, stream), allocated on first
+  /// need, grown (after synchronizing that stream) when a call needs more,
+  /// and freed with the bundle: no allocation per call in steady state.
+  Status launch(const std::vector<TensorRef> &args, CUstream stream,
+                void *workspace, uint64_t workspaceBytes);
+  Status launch(const std::vector<TensorRef> &args, CUstream stream,
+                void *workspace, uint64_t workspaceBytes,
                 const std::shared_ptr<Driver> &driver);
 
   struct Impl;

@@ -64,6 +64,24 @@ int attn_bundle_validate(const attn_bundle *bundle, const attn_tensor *args,
 int attn_bundle_launch(attn_bundle *bundle, const attn_tensor *args,
                        int32_t num_args, void *stream);
 
+/** Sets `*bytes` to the workspace `args` need for the bundle's scratch
+ *  buffers (0 without scratch). Validates like attn_bundle_validate.
+ *  Needs no GPU. */
+int attn_bundle_workspace_bytes(const attn_bundle *bundle,
+                                const attn_tensor *args, int32_t num_args,
+                                uint64_t *bytes);
+
+/** As attn_bundle_launch, with the scratch buffers in the caller's device
+ *  memory `workspace` of `workspace_bytes` bytes (256-byte aligned, at
+ *  least attn_bundle_workspace_bytes), kept alive by the caller until the
+ *  stream has run the kernels. attn_bundle_launch uses a workspace the
+ *  bundle owns (one per context and stream, grown when needed). */
+int attn_bundle_launch_with_workspace(attn_bundle *bundle,
+                                      const attn_tensor *args,
+                                      int32_t num_args, void *stream,
+                                      void *workspace,
+                                      uint64_t workspace_bytes);
+
 /** The number of arguments the bundle takes; -1 if `bundle` is NULL. */
 int32_t attn_bundle_num_arguments(const attn_bundle *bundle);
 

@@ -128,6 +128,50 @@ TEST_F(CApi, LaunchWithoutDriverFailsCleanly) {
                "expected 5 arguments (q, k, v, o, lse), got 3");
 }
 
+TEST_F(CApi, WorkspaceBytes) {
+  // The causal bundle has no scratch buffers.
+  CausalTensors causal(2, 8, 2, 100, 130);
+  uint64_t bytes = 99;
+  ASSERT_EQ(attn_bundle_workspace_bytes(bundle, causal.tensors, 5, &bytes), 0)
+      << attn_last_error();
+  EXPECT_EQ(bytes, 0u);
+  EXPECT_EQ(attn_bundle_workspace_bytes(bundle, causal.tensors, 5, nullptr),
+            1);
+  EXPECT_STREQ(attn_last_error(),
+               "attn_bundle_workspace_bytes: bytes is NULL");
+  EXPECT_EQ(attn_bundle_workspace_bytes(bundle, causal.tensors, 4, &bytes), 1);
+
+  // Two scratch buffers: [ceildiv(N, 128), 2] i32 at 0 and [N] i8 at 256.
+  TestBundle listsDir(R"json({
+    "format": "attn-bundle", "version": 1, "name": "lists",
+    "target": "sm_80", "ptx": "kernels.ptx",
+    "arguments": [{"name": "x", "dtype": "f32", "shape": ["N"]}],
+    "scratch": [
+      {"name": "counts", "dtype": "i32", "shape": ["ceildiv(N, 128)", 2]},
+      {"name": "flags", "dtype": "i8", "shape": ["N"]}],
+    "launches": [{"kernel": "k", "grid": [1, 1, 1], "block": [32, 1, 1],
+                  "shared_bytes": 0, "args": ["x", "counts", "flags"],
+                  "abi": "bare"}]
+  })json",
+                      ptxFor({{"k", 3}}));
+  attn_bundle *lists = nullptr;
+  ASSERT_EQ(attn_bundle_load(listsDir.path().c_str(), &lists), 0)
+      << attn_last_error();
+  int64_t n = 300;
+  attn_tensor x = {reinterpret_cast<void *>(0x10000000), ATTN_F32, 1, &n,
+                   nullptr};
+  ASSERT_EQ(attn_bundle_workspace_bytes(lists, &x, 1, &bytes), 0)
+      << attn_last_error();
+  EXPECT_EQ(bytes, 256u + 300u);
+  EXPECT_EQ(attn_bundle_launch_with_workspace(
+                lists, &x, 1, nullptr, reinterpret_cast<void *>(0x20000000),
+                100),
+            1);
+  EXPECT_STREQ(attn_last_error(), "the workspace of 100 bytes is smaller "
+                                  "than the 556 bytes this call needs");
+  attn_bundle_free(lists);
+}
+
 TEST(CApiLoad, FailureSetsTheBundleToNull) {
   TestBundle dir(replaced(kCausalManifest, "\"version\": 1", "\"version\": 2"));
   attn_bundle *bundle = reinterpret_cast<attn_bundle *>(0x1);

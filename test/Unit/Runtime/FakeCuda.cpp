@@ -232,4 +232,27 @@ CUresult CUDAAPI cuPointerGetAttribute(void *data,
   return CUDA_ERROR_INVALID_VALUE;
 }
 
+CUresult CUDAAPI cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
+  // Device memory from 0x7f0000000000 up, 256-aligned, never reused.
+  static uint64_t next = 0x7f0000000000ull;
+  if (bytes == 0)
+    return CUDA_ERROR_INVALID_VALUE;
+  *pointer = next;
+  int device = state().current ? state().deviceOf(state().current) : 0;
+  state().allocations.push_back({next, next + bytes, device, false});
+  state().memAllocs.push_back({next, bytes});
+  next += (bytes + 255) / 256 * 256;
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemFree(CUdeviceptr pointer) {
+  state().memFrees.push_back(pointer);
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamSynchronize(CUstream stream) {
+  state().synchronizedStreams.push_back(stream);
+  return CUDA_SUCCESS;
+}
+
 } // extern "C"

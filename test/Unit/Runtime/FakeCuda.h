@@ -64,6 +64,12 @@ struct State {
   /// (kernel, bytes) per cuFuncSetAttribute of the dynamic shared size.
   std::vector<std::pair<std::string, int>> sharedAttributes;
   std::vector<Launch> launches;
+  /// cuMemAlloc: the blocks handed out (256-aligned, from a range of its
+  /// own, recorded in `allocations` on the current context's device);
+  /// cuMemFree: the pointers freed; cuStreamSynchronize: the streams.
+  std::vector<std::pair<uint64_t, size_t>> memAllocs;
+  std::vector<uint64_t> memFrees;
+  std::vector<CUstream> synchronizedStreams;
 
   /// The context handle of device `ordinal`'s primary context.
   CUcontext primaryContext(int ordinal) {

@@ -263,6 +263,128 @@ TEST_F(Launch, BareAbiSharedMemoryAndSkippedLaunches) {
                "sm_100");
 }
 
+/// A two-kernel bundle with scratch buffers, as attn-compile writes for a
+/// block-sparse attention: a first kernel fills lists that the second
+/// reads, and an argument whose extents are expressions.
+const char *const kScratchManifest = R"json({
+  "format": "attn-bundle", "version": 1, "name": "lists", "target": "sm_80",
+  "ptx": "kernels.ptx",
+  "arguments": [
+    {"name": "x", "dtype": "f32", "shape": ["N", 4]},
+    {"name": "mask", "dtype": "i8", "shape": ["ceildiv(N, 64)"]}
+  ],
+  "scratch": [
+    {"name": "counts", "dtype": "i32", "shape": ["ceildiv(N, 128)", 2]},
+    {"name": "indices", "dtype": "i8", "shape": [3, "N + 1"]}
+  ],
+  "launches": [
+    {"kernel": "build", "grid": ["ceildiv(N, 128)", 1, 1],
+     "block": [32, 1, 1], "shared_bytes": 0,
+     "args": ["mask", "counts", "indices"], "abi": "bare"},
+    {"kernel": "use", "grid": ["N", 1, 1], "block": [32, 1, 1],
+     "shared_bytes": 0, "args": ["x", "counts"], "abi": "memref"}
+  ]
+})json";
+
+TEST_F(Launch, ScratchBuffersLiveInOneOwnedWorkspacePerStream) {
+  TestBundle listsDir(kScratchManifest, ptxFor({{"build", 3}, {"use", 14}}));
+  auto lists = listsDir.load();
+  ASSERT_TRUE(lists.ok()) << lists.error().message();
+  fake->current = fake->primaryContext(0);
+
+  // N = 300: counts [3, 2] i32 (24 bytes) at 0, indices [3, 301] i8 (903
+  // bytes) at 256.
+  std::vector<TensorRef> args = {tensor(DType::F32, {300, 4}, 0x10000000),
+                                 tensor(DType::I8, {5}, 0x10100000)};
+  Result<LaunchPlan> plan = (*lists)->validate(args);
+  ASSERT_TRUE(plan.ok()) << plan.error().message();
+  ASSERT_EQ(plan->scratch.size(), 2u);
+  EXPECT_EQ(plan->scratch[0].shape, (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(plan->scratch[0].offset, 0u);
+  EXPECT_EQ(plan->scratch[1].shape, (std::vector<int64_t>{3, 301}));
+  EXPECT_EQ(plan->scratch[1].offset, 256u);
+  EXPECT_EQ(plan->workspaceBytes, 256u + 903u);
+
+  Status status = (*lists)->launch(args, fakeStream(), driver);
+  ASSERT_TRUE(status.ok()) << status.error().message();
+  ASSERT_EQ(fake->memAllocs.size(), 1u);
+  uint64_t base = fake->memAllocs[0].first;
+  EXPECT_EQ(fake->memAllocs[0].second, 256u + 903u);
+  ASSERT_EQ(fake->launches.size(), 2u);
+  EXPECT_EQ(fake->launches[0].params,
+            (std::vector<uint64_t>{0x10100000, base, base + 256}));
+  std::vector<uint64_t> expected = descriptor(0x10000000, {300, 4});
+  std::vector<uint64_t> counts = descriptor(base, {3, 2});
+  expected.insert(expected.end(), counts.begin(), counts.end());
+  EXPECT_EQ(fake->launches[1].params, expected);
+
+  // The same size again and a smaller one: no allocation, no sync.
+  ASSERT_TRUE((*lists)->launch(args, fakeStream(), driver).ok());
+  args = {tensor(DType::F32, {100, 4}, 0x10000000),
+          tensor(DType::I8, {2}, 0x10100000)};
+  ASSERT_TRUE((*lists)->launch(args, fakeStream(), driver).ok());
+  EXPECT_EQ(fake->memAllocs.size(), 1u);
+  EXPECT_TRUE(fake->synchronizedStreams.empty());
+
+  // A larger problem: the stream is synchronized, the old block freed and a
+  // larger one allocated.
+  args = {tensor(DType::F32, {1000, 4}, 0x10000000),
+          tensor(DType::I8, {16}, 0x10100000)};
+  ASSERT_TRUE((*lists)->launch(args, fakeStream(), driver).ok());
+  ASSERT_EQ(fake->memAllocs.size(), 2u);
+  EXPECT_EQ(fake->synchronizedStreams,
+            (std::vector<CUstream>{fakeStream()}));
+  EXPECT_EQ(fake->memFrees, (std::vector<uint64_t>{base}));
+
+  // Another stream gets a workspace of its own; the bundle frees both.
+  ASSERT_TRUE((*lists)->launch(args, nullptr, driver).ok());
+  EXPECT_EQ(fake->memAllocs.size(), 3u);
+  lists->reset();
+  EXPECT_EQ(fake->memFrees.size(), 3u);
+}
+
+TEST_F(Launch, CallerWorkspaceIsCheckedAndUsed) {
+  TestBundle listsDir(kScratchManifest, ptxFor({{"build", 3}, {"use", 14}}));
+  auto lists = listsDir.load();
+  ASSERT_TRUE(lists.ok()) << lists.error().message();
+  fake->current = fake->primaryContext(0);
+  std::vector<TensorRef> args = {tensor(DType::F32, {300, 4}, 0x10000000),
+                                 tensor(DType::I8, {5}, 0x10100000)};
+  void *workspace = reinterpret_cast<void *>(0x10200000);
+  EXPECT_ERROR((*lists)->launch(args, fakeStream(), workspace, 1000, driver),
+               "the workspace of 1000 bytes is smaller than the 1159 bytes "
+               "this call needs");
+  EXPECT_ERROR((*lists)->launch(args, fakeStream(),
+                                reinterpret_cast<void *>(0x10200010), 4096,
+                                driver),
+               "the workspace 0x10200010 is not 256-byte aligned");
+  EXPECT_ERROR((*lists)->launch(args, fakeStream(),
+                                reinterpret_cast<void *>(0x90000000), 4096,
+                                driver),
+               "the workspace: 0x90000000 is host memory, not CUDA device "
+               "memory");
+  EXPECT_TRUE(fake->launches.empty());
+  Status status = (*lists)->launch(args, fakeStream(), workspace, 4096, driver);
+  ASSERT_TRUE(status.ok()) << status.error().message();
+  EXPECT_TRUE(fake->memAllocs.empty());
+  ASSERT_EQ(fake->launches.size(), 2u);
+  EXPECT_EQ(fake->launches[0].params,
+            (std::vector<uint64_t>{0x10100000, 0x10200000, 0x10200100}));
+}
+
+TEST_F(Launch, ExpressionExtentsAreChecked) {
+  TestBundle listsDir(kScratchManifest, ptxFor({{"build", 3}, {"use", 14}}));
+  auto lists = listsDir.load();
+  ASSERT_TRUE(lists.ok()) << lists.error().message();
+  std::vector<TensorRef> args = {tensor(DType::F32, {300, 4}, 0x10000000),
+                                 tensor(DType::I8, {4}, 0x10100000)};
+  Result<LaunchPlan> plan = (*lists)->validate(args);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.error().message(),
+            "argument 'mask' dimension 0 is 4 but the bundle expects "
+            "ceildiv(N, 64) = 5 (N = 300)");
+}
+
 TEST(LaunchWithoutDriver, FailsCleanly) {
   if (void *real = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL)) {
     dlclose(real);

@@ -31,6 +31,12 @@ mlir::LogicalResult verifyPredicateRegion(mlir::Operation *op,
                                           mlir::Region &predicate,
                                           bool allowIndexPair);
 
+/// The discardable attribute that marks a function-level memref.alloc as
+/// scratch memory of an attention (its value names the buffer, e.g.
+/// "tile_counts"): the GPU lowering turns it into a buffer the runtime
+/// allocates; the CPU lowering keeps the allocation.
+inline constexpr llvm::StringLiteral kScratchAttrName = "attn.scratch";
+
 /// Verifies the band and schedule of attn.plan and attn.fused.forward:
 /// band_lower <= band_upper, `dense` without a band, `range` with one
 /// (`list` takes a band or none).
