@@ -105,6 +105,24 @@ def block_list_inputs(block, nq, nk):
         indices[None, None].contiguous()
 
 
+BLOCK = 128  # the block size of the block-sparse bundles
+
+
+def block_sparse_inputs(kind, b, hq, nq, nk, density, device):
+    """The block mask of a block-sparse bundle (`block`: shared, no causal;
+    `blockcausal`: shared, causal; `blockhead`: per (batch, head), causal),
+    random with about `density` of the blocks on, and its dense mask."""
+    rows, cols = -(-nq // BLOCK), -(-nk // BLOCK)
+    shape = (b, hq, rows, cols) if kind == "blockhead" else (rows, cols)
+    blocks = torch.rand(shape, device=device) < density
+    i = torch.arange(nq, device=device)[:, None]
+    j = torch.arange(nk, device=device)[None, :]
+    mask = blocks[..., i // BLOCK, j // BLOCK]
+    if kind != "block":
+        mask = mask & (j <= i + (nk - nq))
+    return blocks, mask
+
+
 def attention_math(q, k, v, mask, scale, dtype):
     """Masked attention in `dtype` arithmetic (float32: the reference;
     bfloat16: PyTorch's own bf16 computation), one (b, h) slice at a time.
@@ -177,6 +195,11 @@ def check(bundles, d, kind, b, hq, hk, nq, nk, seed):
         mask = allowed_mask("causal", nq, nk, dev)[None, None] & \
             (j[None, None, None, :] < limits[..., None])
         extra = (limits,)
+    elif kind.startswith("block") and ":" in kind:
+        base, density = kind.split(":")
+        blocks, mask = block_sparse_inputs(base, b, hq, nq, nk,
+                                           float(density), dev)
+        extra = (blocks,)
     elif kind == "blocklist":
         block = random_blocks(nq, nk, 0.4, dev)
         mask, counts, indices = block_list_inputs(block, nq, nk)
@@ -185,7 +208,7 @@ def check(bundles, d, kind, b, hq, hk, nq, nk, seed):
         mask = allowed_mask(kind, nq, nk, dev)
     ref_o, ref_lse = attention_math(q, k, v, mask, scale, torch.float32)
     bf_o, _ = attention_math(q, k, v, mask, scale, torch.bfloat16)
-    o, lse = run_attn(bundles[(kind, d)], q, k, v, extra)
+    o, lse = run_attn(bundles[(kind.split(":")[0], d)], q, k, v, extra)
     empty = (~mask.any(dim=-1)).expand(b, hq, nq)
     problems = []
     has_lse = lse is not None
@@ -382,6 +405,115 @@ def time_block_list(bundles, n, rounds, density=0.3):
             "seconds": seconds, "tflops": tflops}
 
 
+def flex_block_mask(blocks, n, device):
+    """flex_attention's BlockMask of causal and `blocks` (128 x 128, flex's
+    own block size): blocks below the diagonal are full, diagonal blocks
+    partial (the causal mask_mod applies), the rest absent."""
+    from torch.nn.attention.flex_attention import BlockMask
+    rows = blocks.shape[0]
+    x = torch.arange(rows, device=device)[:, None]
+    y = torch.arange(rows, device=device)[None, :]
+    full = blocks & (y < x)
+    partial = blocks & (y == x)
+
+    def lists(flags):
+        counts = flags.sum(dim=1).int()[None, None].contiguous()
+        order = torch.argsort((~flags).int(), dim=1, stable=True)
+        return counts, order.int()[None, None].contiguous()
+
+    def causal(bi, hi, qi, ki):
+        return qi >= ki
+
+    kv_num, kv_idx = lists(partial)
+    full_num, full_idx = lists(full)
+    return BlockMask.from_kv_blocks(kv_num, kv_idx, full_num, full_idx,
+                                    BLOCK_SIZE=BLOCK, mask_mod=causal,
+                                    seq_lengths=(n, n))
+
+
+def kernel_times(fn, args, calls=10):
+    """GPU time per call of each kernel `fn` launches (name -> seconds),
+    from the profiler's CUDA activity."""
+    from torch.profiler import ProfilerActivity, profile
+    fn(*args)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn(*args)
+        torch.cuda.synchronize()
+    times = {}
+    for event in prof.key_averages():
+        if event.device_type.name == "CUDA" or "kernel" in event.key:
+            total = getattr(event, "device_time_total", None)
+            if total is None:
+                total = event.cuda_time_total
+            if total:
+                times[event.key] = total / 1e6 / calls
+    return times
+
+
+def time_block_sparse(bundles, d, n, density, rounds):
+    """The block-sparse bundle (causal and random 128 x 128 blocks at
+    `density`) against flex_attention with the same BlockMask, our dense
+    causal kernel and cuDNN's dense causal kernel, on the same inputs.
+    TFLOP/s count each one's allowed pairs; `per_tile` compares the time
+    per visited kv-tile with the dense kernel's."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    b, h = TOKENS // n, HIDDEN // d
+    dev = "cuda"
+    blocks, mask = block_sparse_inputs("blockcausal", b, h, n, n, density,
+                                       dev)
+    bytes_per_set = 4 * b * h * n * d * 2
+    sets = max(2, min(8, math.ceil(200e6 / bytes_per_set)))
+    input_sets = []
+    for _ in range(sets):
+        q, k, v = (torch.randn(b, h, n, d, device=dev, dtype=torch.bfloat16)
+                   for _ in range(3))
+        input_sets.append((q, k, v, torch.empty_like(q),
+                           torch.empty(b, h, n, device=dev,
+                                       dtype=torch.float32)))
+    sparse = bundles["attn"][("blockcausal", d)]
+    dense = bundles["attn"][("causal", d)]
+    flex = compiled_flex()
+    block_mask = flex_block_mask(blocks, n, dev)
+    flex(*input_sets[0][:3], block_mask=block_mask)
+
+    def cudnn(q, k, v, o, lse):
+        with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+            F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    contenders = {
+        "attn_sparse": lambda q, k, v, o, lse: sparse(q, k, v, o, lse,
+                                                      blocks),
+        "flex_sparse": lambda q, k, v, o, lse: flex(q, k, v,
+                                                    block_mask=block_mask),
+        "attn_dense": dense,
+        "cudnn_dense": cudnn,
+    }
+    seconds = interleaved_times(contenders, input_sets, rounds)
+    sparse_pairs = int(mask.sum())
+    dense_pairs = pair_count("causal", n, n)
+    pairs = {"attn_sparse": sparse_pairs, "flex_sparse": sparse_pairs,
+             "attn_dense": dense_pairs, "cudnn_dense": dense_pairs}
+    tflops = {name: 4.0 * b * h * d * pairs[name] / t / 1e12
+              for name, t in seconds.items()}
+    # Visited kv-tiles (128 x 64) of the sparse and dense kernels.
+    rows = -(-n // 128)
+    on = blocks & (torch.arange(rows, device=dev)[None, :] <=
+                   torch.arange(rows, device=dev)[:, None])
+    sparse_tiles = int(on.sum()) * 2 - int(torch.diagonal(on).sum())
+    dense_tiles = rows * (rows + 1) - rows
+    kernels = kernel_times(contenders["attn_sparse"], input_sets[0])
+    lists = sum(t for name, t in kernels.items()
+                if name.endswith("_kernel"))
+    return {"d": d, "mask": f"blocksparse{density}", "n": n, "b": b, "h": h,
+            "pair_fraction": sparse_pairs / dense_pairs,
+            "seconds": seconds, "tflops": tflops,
+            "per_tile_vs_dense": (seconds["attn_sparse"] / sparse_tiles) /
+            (seconds["attn_dense"] / dense_tiles) if sparse_tiles else None,
+            "list_kernel_s": lists, "kernels": kernels}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bundles", default=str(ROOT / "bench" / "bundles"))
@@ -390,7 +522,8 @@ def main():
     parser.add_argument("--reps", type=int, default=20,
                         help="timing rounds (every contender once each)")
     parser.add_argument("--skip-timing", action="store_true")
-    parser.add_argument("--timing", default="causal,full,window,blocklist",
+    parser.add_argument("--timing",
+                        default="causal,full,window,blocksparse,blocklist",
                         help="the masks to time (blocklist: the list "
                              "schedule against dense causal and flex)")
     parser.add_argument("--skip-checks", action="store_true")
@@ -417,6 +550,10 @@ def main():
         pathlib.Path(args.bundles) / "rowlimit_d64"))
     bundles["attn"][("blocklist", 64)] = Bundle(str(
         pathlib.Path(args.bundles) / "blocklist_d64"))
+    for d, kind in ((64, "block"), (64, "blockcausal"), (64, "blockhead"),
+                    (128, "block"), (128, "blockcausal")):
+        bundles["attn"][(kind, d)] = Bundle(str(
+            pathlib.Path(args.bundles) / f"{kind}_d{d}"))
 
     info = {
         "date": datetime.date.today().isoformat(),
@@ -457,11 +594,22 @@ def main():
                               (1, 2, 1, 4096, 4096), (1, 4, 2, 1000, 1500),
                               (1, 2, 2, 1500, 1000)):
         configs.append((64, "blocklist", b, hq, hk, nq, nk))
+    # Block-sparse bundles (128 x 128 blocks, lists built by the bundle's
+    # first kernel) at densities 0 (every row empty), 0.1, 0.5 and 1.
+    for d, kind in ((64, "block"), (64, "blockcausal"), (64, "blockhead"),
+                    (128, "block"), (128, "blockcausal")):
+        for density in (0.0, 0.1, 0.5, 1.0):
+            for b, hq, hk, nq, nk in ((2, 8, 2, 1000, 1000),
+                                      (1, 4, 4, 77, 77),
+                                      (1, 2, 1, 4096, 4096),
+                                      (1, 4, 2, 1000, 1500),
+                                      (1, 2, 2, 1500, 1000)):
+                configs.append((d, f"{kind}:{density}", b, hq, hk, nq, nk))
     if args.skip_checks:
         configs = []
     for index, (variant, (d, kind, b, hq, hk, nq, nk)) in enumerate(
             (v, c) for v in variants for c in configs
-            if (c[1], c[0]) in bundles[v]):
+            if (c[1].split(":")[0], c[0]) in bundles[v]):
         seed = seed0 + index
         err, torch_err, lse_err, empty, problems = check(
             bundles[variant], d, kind, b, hq, hk, nq, nk, seed)
@@ -486,6 +634,14 @@ def main():
                     if kind not in timed:
                         continue
                     row = time_config(bundles, d, kind, n, args.reps)
+                    timings.append(row)
+                    print(json.dumps(row), flush=True)
+        for n in [int(x) for x in args.sizes.split(",")]:
+            for d in (64, 128):
+                for density in (0.05, 0.1, 0.25, 0.5):
+                    if "blocksparse" not in timed:
+                        continue
+                    row = time_block_sparse(bundles, d, n, density, args.reps)
                     timings.append(row)
                     print(json.dumps(row), flush=True)
         for n in [int(x) for x in args.sizes.split(",")]:
@@ -521,7 +677,10 @@ def format_report(info, checks, failures, timings):
 
     list_rows = [row for row in timings
                  if row["mask"].startswith("blocklist")]
-    timings = [row for row in timings if row not in list_rows]
+    sparse_rows = [row for row in timings
+                   if row["mask"].startswith("blocksparse")]
+    timings = [row for row in timings
+               if row not in list_rows and row not in sparse_rows]
     for row in timings:
         t = row["tflops"]
         lines.append(
@@ -542,6 +701,27 @@ def format_report(info, checks, failures, timings):
                      for v in ["attn"] + tuning]
             lines.append(f"| {row['n']} | {row['d']} | {row['mask']} | "
                          + " | ".join(cells) + " |")
+    if sparse_rows:
+        lines += ["", "Block-sparse (causal and random 128 x 128 blocks; "
+                  "TFLOP/s on each one's allowed pairs; per tile = time per "
+                  "visited kv-tile / the dense kernel's; lists = the list "
+                  "kernel's share of the sparse call):", "",
+                  "| N | D | blocks on | pairs / causal | attn sparse | "
+                  "flex sparse | attn dense | cuDNN dense | sparse / flex | "
+                  "per tile | lists |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for row in sparse_rows:
+            t, sec = row["tflops"], row["seconds"]
+            per_tile = row["per_tile_vs_dense"]
+            lines.append(
+                f"| {row['n']} | {row['d']} | "
+                f"{row['mask'][len('blocksparse'):]} | "
+                f"{row['pair_fraction']:.3f} | {fmt(t['attn_sparse'])} | "
+                f"{fmt(t['flex_sparse'])} | {fmt(t['attn_dense'])} | "
+                f"{fmt(t['cudnn_dense'])} | "
+                f"{ratio(sec['flex_sparse'], sec['attn_sparse'])} | "
+                f"{'-' if per_tile is None else f'{per_tile:.3f}'} | "
+                f"{row['list_kernel_s'] / sec['attn_sparse']:.3%} |")
     if list_rows:
         lines += ["", "List schedule (D = 64, causal and random 64 x 64 "
                   "blocks; TFLOP/s on each one's allowed pairs; time ratio "

@@ -55,6 +55,36 @@ IR
   done
 done
 
+# Block-sparse (list schedules built by the bundle's first kernel): 128 x 128
+# blocks, shared by all (batch, head), with and without causal; per (batch,
+# head) with causal at D = 64.
+for d in 64 128; do
+  for mask in block blockcausal blockhead; do
+    [[ $mask == blockhead && $d != 64 ]] && continue
+    name=${mask}_d${d}
+    t="memref<?x?x?x${d}xbf16>"
+    blocks="memref<?x?xi1>"
+    [[ $mask == blockhead ]] && blocks="memref<?x?x?x?xi1>"
+    case $mask in
+      block) mask_ops="%m = attn.mask.block %bm size(128) : $blocks" ;;
+      *) mask_ops="%c = attn.mask.causal
+  %b = attn.mask.block %bm size(128) : $blocks
+  %m = attn.mask.and %c, %b" ;;
+    esac
+    cat > "$out/ir/$name.mlir" <<IR
+func.func @${name}(%q: $t, %k: $t, %v: $t, %o: $t, %lse: memref<?x?x?xf32>,
+                   %bm: $blocks) {
+  $mask_ops
+  attn.attention ins(%q, %k, %v : $t, $t, $t) outs(%o : $t)
+                 lse(%lse : memref<?x?x?xf32>) mask(%m)
+  return
+}
+IR
+    "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
+    echo "$name compiled"
+  done
+done
+
 # A user predicate (prefix-LM: keys below 256 are visible to every query,
 # the rest causally), straight from the example.
 "$build_dir/bin/attn-compile" "$root/examples/custom.mlir" -o "$out/prefixlm_d64"

@@ -139,6 +139,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
           << " must be a multiple of 32 between 32 and 1024";
       return signalPassFailure();
     }
+    if (failed(checkLowerable()))
+      return signalPassFailure();
     SmallVector<scf::ForallOp> nests;
     getOperation()->walk([&](scf::ForallOp op) {
       if (op.getRank() == 3 && containsAttnTileLevelOps(op.getRegion()))
@@ -192,6 +194,30 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       if (failed(convertScratch(cast<func::FuncOp>(func), *functionFacts)) ||
           failed(functionFacts->write()))
         return signalPassFailure();
+  }
+
+  /// Diagnoses attn ops this pass cannot lower: anything but the fused
+  /// steps, tile lists and tile ops (and what their regions hold), e.g. an
+  /// op whose GPU lowering does not exist yet, or L0/L1 ops that attn-plan
+  /// and attn-tile have not run on.
+  LogicalResult checkLowerable() {
+    WalkResult result = getOperation()->walk<WalkOrder::PreOrder>(
+        [&](Operation *op) {
+      if (!isa<AttnDialect>(op->getDialect()))
+        return WalkResult::advance();
+      // Mask values left without users are inert.
+      if (isa<FusedForwardOp, TileListsOp, MaskOpInterface>(op) ||
+          op->getName().getStringRef().starts_with("attn.tile."))
+        return WalkResult::skip();
+      if (isa<AttentionOp, PlanOp>(op))
+        op->emitOpError() << "attn-to-gpu: run attn-plan and attn-tile "
+                             "first (attn-lower-to-ptx does)";
+      else
+        op->emitOpError() << "attn-to-gpu: '" << op->getName()
+                          << "' has no GPU lowering yet";
+      return WalkResult::interrupt();
+    });
+    return failure(result.wasInterrupted());
   }
 
   /// Turns each function-level memref.alloc marked as scratch

@@ -222,8 +222,9 @@ LogicalResult LaunchFacts::describeBlockMask(TileListsOp lists) {
   auto name = func.getArgAttrOfType<StringAttr>(index, "attn.name");
   described.name = name ? name.str() : "block_mask";
   auto type = cast<MemRefType>(mask.getType());
+  static constexpr StringLiteral kLeadingSymbols[] = {"B", "Hq"};
   if (lists.isPerHead())
-    for (auto [dim, symbol] : llvm::enumerate(ArrayRef<StringRef>{"B", "Hq"}))
+    for (auto [dim, symbol] : llvm::enumerate(kLeadingSymbols))
       described.shape.push_back(
           type.isDynamicDim(dim)
               ? Attribute(b.getStringAttr(symbol))
