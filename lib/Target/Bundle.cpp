@@ -43,9 +43,11 @@ FailureOr<BundleFiles> attn::buildBundle(ModuleOp module, StringRef name) {
   auto arguments = facts.getAs<ArrayAttr>("arguments");
   auto constraints = facts.getAs<ArrayAttr>("constraints");
   auto launches = facts.getAs<ArrayAttr>("launches");
+  // Optional: the function's scratch buffers.
   auto scratch = facts.getAs<ArrayAttr>("scratch");
-  if (!target || !moduleName || !arguments || !constraints || !launches ||
-      !scratch)
+  if (!scratch)
+    scratch = ArrayAttr::get(module.getContext(), {});
+  if (!target || !moduleName || !arguments || !constraints || !launches)
     return func->emitError() << "attn bundle: malformed attn.bundle attribute";
 
   // The PTX: the one gpu.binary of the function's kernels.

@@ -311,15 +311,15 @@ LogicalResult LaunchFacts::write() {
   SmallVector<Attribute> constraintAttrs;
   for (const std::string &constraint : constraints)
     constraintAttrs.push_back(b.getStringAttr(constraint));
-  func->setAttr("attn.bundle",
-                b.getDictionaryAttr({
-                    b.getNamedAttr("target", b.getStringAttr(chip)),
-                    b.getNamedAttr("module", b.getStringAttr(moduleName())),
-                    b.getNamedAttr("arguments", b.getArrayAttr(described)),
-                    b.getNamedAttr("constraints",
-                                   b.getArrayAttr(constraintAttrs)),
-                    b.getNamedAttr("scratch", b.getArrayAttr(scratch)),
-                    b.getNamedAttr("launches", b.getArrayAttr(launches)),
-                }));
+  SmallVector<NamedAttribute> entries = {
+      b.getNamedAttr("target", b.getStringAttr(chip)),
+      b.getNamedAttr("module", b.getStringAttr(moduleName())),
+      b.getNamedAttr("arguments", b.getArrayAttr(described)),
+      b.getNamedAttr("constraints", b.getArrayAttr(constraintAttrs)),
+      b.getNamedAttr("launches", b.getArrayAttr(launches)),
+  };
+  if (!scratch.empty())
+    entries.push_back(b.getNamedAttr("scratch", b.getArrayAttr(scratch)));
+  func->setAttr("attn.bundle", b.getDictionaryAttr(entries));
   return success();
 }

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "TileLists.h"
+#include "SharedMemory.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -17,8 +18,9 @@
 using namespace mlir;
 using namespace attn;
 
-/// Lanes of a warp: the kv-tiles one pass classifies at a time.
-static constexpr int64_t kWarpSize = 32;
+/// Warps of a block: a block classifies kWarps · kWarpSize (lanes of a
+/// warp, KernelBuilder.h) kv-tiles of its q-tile per step.
+static constexpr int64_t kWarps = 8;
 
 FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
                                                 LaunchFacts &facts) {
@@ -28,6 +30,7 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, value);
   };
+  Type i32 = b.getI32Type();
   Value mask = op.getBlockMask();
   Value queryTiles =
       arith::CeilDivUIOp::create(b, op.getQueryLen(), index(op.getBlockQ()));
@@ -35,43 +38,55 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
                                    : index(1);
   Value listBatches = op.isPerHead() ? Value(memref::DimOp::create(b, mask, 0))
                                      : index(1);
+  // Shared memory: the number of tiles each warp takes in one step.
+  SharedMemoryLayout layout;
+  layout.add(paddedType(MemRefType::get({kWarps}, i32)));
+  int64_t threads = kWarps * kWarpSize;
   Value one = index(1);
-  auto launch = gpu::LaunchOp::create(b, queryTiles, listHeads, listBatches,
-                                      index(kWarpSize), one, one);
+  auto launch = gpu::LaunchOp::create(
+      b, queryTiles, listHeads, listBatches, index(threads), one, one,
+      arith::ConstantIntOp::create(b, i32, layout.getBytes()));
   std::string kernelName = facts.nextKernelName();
   launch.setModuleAttr(FlatSymbolRefAttr::get(
       b.getContext(), b.getStringAttr(facts.moduleName())));
   launch.setFunctionAttr(
       FlatSymbolRefAttr::get(b.getContext(), b.getStringAttr(kernelName)));
   if (failed(facts.addLaunch(op.getLoc(), kernelName,
-                             {queryTiles, listHeads, listBatches}, kWarpSize,
-                             /*sharedBytes=*/0)))
+                             {queryTiles, listHeads, listBatches}, threads,
+                             layout.getBytes())))
     return failure();
 
   b.setInsertionPointToStart(&launch.getBody().front());
+  Value taken = layout.materialize(b).front();
   gpu::KernelDim3 blockIds = launch.getBlockIds();
   Value listBatch = blockIds.z, listHead = blockIds.y, queryTile = blockIds.x;
-  Value lane = launch.getThreadIds().x;
-  Type i32 = b.getI32Type();
-  Value lane32 = arith::IndexCastOp::create(b, i32, lane);
+  Value thread = launch.getThreadIds().x;
+  Value lane = arith::RemUIOp::create(b, thread, index(kWarpSize));
+  Value warp = arith::DivUIOp::create(b, thread, index(kWarpSize));
   Value lanesBelow = arith::SubIOp::create(
       b,
-      arith::ShLIOp::create(b, arith::ConstantIntOp::create(b, i32, 1), lane32),
+      arith::ShLIOp::create(b, arith::ConstantIntOp::create(b, i32, 1),
+                            arith::IndexCastOp::create(b, i32, lane)),
       arith::ConstantIntOp::create(b, i32, 1));
   Value keyTiles =
       arith::CeilDivUIOp::create(b, op.getKeyLen(), index(op.getBlockK()));
   Value falseValue = arith::ConstantIntOp::create(b, 0, 1);
   Value trueValue = arith::ConstantIntOp::create(b, 1, 1);
   Value allLanes = arith::ConstantIntOp::create(b, i32, -1);
+  Value isLane0 =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, index(0));
 
   // Appends the kv-tiles of one class from `start`; returns the new end
-  // (uniform across the warp).
+  // (uniform across the block). Per step: each thread classifies one tile,
+  // each warp counts its takers (ballot), the warps' counts meet in shared
+  // memory, and a taker writes at start + (takers of earlier warps) +
+  // (takers of earlier lanes).
   auto append = [&](Value start, bool full) -> Value {
-    auto loop = scf::ForOp::create(b, index(0), keyTiles, index(kWarpSize),
+    auto loop = scf::ForOp::create(b, index(0), keyTiles, index(threads),
                                    ValueRange{start});
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    Value keyTile = arith::AddIOp::create(b, loop.getInductionVar(), lane);
+    Value keyTile = arith::AddIOp::create(b, loop.getInductionVar(), thread);
     Value inRange =
         arith::CmpIOp::create(b, arith::CmpIPredicate::ult, keyTile, keyTiles);
     auto ifInRange = scf::IfOp::create(b, TypeRange{b.getI1Type()}, inRange,
@@ -95,26 +110,51 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
                                             NVVM::VoteSyncKind::ballot);
     Value rank = math::CtPopOp::create(
         b, arith::AndIOp::create(b, ballot, lanesBelow));
+    auto ifLane0 = scf::IfOp::create(b, isLane0, /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard ifGuard(b);
+      b.setInsertionPointToStart(ifLane0.thenBlock());
+      memref::StoreOp::create(b, math::CtPopOp::create(b, ballot), taken,
+                              warp);
+    }
+    gpu::BarrierOp::create(b);
+    Value before = arith::ConstantIntOp::create(b, i32, 0);
+    Value total = before;
+    for (int64_t w = 0; w < kWarps; ++w) {
+      Value count = memref::LoadOp::create(b, taken, index(w));
+      total = arith::AddIOp::create(b, total, count);
+      Value earlier =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, index(w), warp);
+      before = arith::AddIOp::create(
+          b, before,
+          arith::SelectOp::create(b, earlier, count,
+                                  arith::ConstantIntOp::create(b, i32, 0)));
+    }
+    // Every warp has read the counts before the next step writes them.
+    gpu::BarrierOp::create(b);
     Value base = loop.getRegionIterArg(0);
     auto ifTake = scf::IfOp::create(b, take, /*withElseRegion=*/false);
     {
       OpBuilder::InsertionGuard ifGuard(b);
       b.setInsertionPointToStart(ifTake.thenBlock());
       Value position = arith::AddIOp::create(
-          b, base, arith::IndexCastOp::create(b, b.getIndexType(), rank));
+          b, base,
+          arith::IndexCastOp::create(
+              b, b.getIndexType(), arith::AddIOp::create(b, before, rank)));
       memref::StoreOp::create(
           b, arith::IndexCastOp::create(b, i32, keyTile), op.getTileIndices(),
           ValueRange{listBatch, listHead, queryTile, position});
     }
-    Value taken = arith::IndexCastOp::create(b, b.getIndexType(),
-                                             math::CtPopOp::create(b, ballot));
-    scf::YieldOp::create(b, ValueRange{arith::AddIOp::create(b, base, taken)});
+    scf::YieldOp::create(
+        b, ValueRange{arith::AddIOp::create(
+               b, base,
+               arith::IndexCastOp::create(b, b.getIndexType(), total))});
     return loop.getResult(0);
   };
   Value fullEnd = append(index(0), /*full=*/true);
   Value partialEnd = append(fullEnd, /*full=*/false);
   Value isLeader =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, index(0));
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, index(0));
   auto ifLeader = scf::IfOp::create(b, isLeader, /*withElseRegion=*/false);
   {
     OpBuilder::InsertionGuard guard(b);

@@ -1,13 +1,14 @@
 //===- TileLists.h - the GPU kernel of attn.tile_lists ----------*- C++ -*-===//
 //
 // Lowers attn.tile_lists (the lists of a block-sparse schedule) to a launch
-// of its own, before the attention's: one warp per (list, q-tile), which
-// classifies 32 kv-tiles at a time (TileListsOp::buildTileClass, one tile
-// per lane) and appends the chosen ones in order by a warp ballot: lane l
-// writes at base + popc(ballot & ((1 << l) - 1)), and the base grows by
-// popc(ballot). A first pass appends the full tiles, a second the partial
-// ones after them; lane 0 writes the counts.
-//
+// of its own, before the attention's: one block of 8 warps per (list,
+// q-tile). Each step classifies 256 kv-tiles at once, one per thread
+// (TileListsOp::buildTileClass), and appends the chosen ones in order: a
+// warp ballot gives each lane its rank among its warp's takers
+// (popc(ballot & ((1 << lane) - 1))), the warps' counts meet in shared
+// memory, and a taker writes at base + (takers of earlier warps) + rank;
+// the base grows by the step's takers. A first pass appends the full
+// tiles, a second the partial ones after them; thread 0 writes the counts.
 //===----------------------------------------------------------------------===//
 
 #ifndef ATTN_PASSES_ATTNTOGPU_TILELISTS_H

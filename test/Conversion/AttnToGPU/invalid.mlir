@@ -5,8 +5,25 @@
 // CHIP: error: attn-to-gpu: unknown chip 'sm_70' (supported: sm_80, sm_90a)
 // THREADS: error: attn-to-gpu: block-threads = 100 must be a multiple of 32 between 32 and 1024
 
-func.func @f32_inputs(%q: memref<?x?x?x64xf32>) {
+func.func @f32_inputs(%q: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {
   // expected-error@+1 {{attn-to-gpu: element type f32 is not supported on sm_80 (use f16 or bf16)}}
-  attn.plan ins(%q, %q, %q : memref<?x?x?x64xf32>, memref<?x?x?x64xf32>, memref<?x?x?x64xf32>) outs(%q : memref<?x?x?x64xf32>) scale(0.125) schedule(dense)
+  attn.plan ins(%q, %q, %q : memref<?x?x?x64xf32>, memref<?x?x?x64xf32>, memref<?x?x?x64xf32>) outs(%o : memref<?x?x?x64xf32>) scale(0.125) schedule(dense)
+  return
+}
+
+// -----
+
+// An attn op without a GPU lowering is named, not left to fail later.
+func.func @flood_fill(%scores: memref<256x256xf32>, %blocks: memref<4x4xi1>) {
+  // expected-error@+1 {{'attn.flood_fill' op attn-to-gpu: 'attn.flood_fill' has no GPU lowering yet}}
+  attn.flood_fill ins(%scores : memref<256x256xf32>) outs(%blocks : memref<4x4xi1>) conv_size(31) block_size(64) quantile(0.9)
+  return
+}
+
+// -----
+
+func.func @unplanned(%q: memref<?x?x?x64xbf16>) {
+  // expected-error@+1 {{attn-to-gpu: run attn-plan and attn-tile first (attn-lower-to-ptx does)}}
+  attn.attention ins(%q, %q, %q : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%q : memref<?x?x?x64xbf16>)
   return
 }

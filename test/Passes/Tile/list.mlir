@@ -10,8 +10,8 @@
 // CHECK: %[[NK:.*]] = memref.dim %{{.*}}, %c2
 // CHECK: %[[T:.*]] = arith.ceildivui %[[NQ]]
 // CHECK: %[[KT:.*]] = arith.ceildivui %[[NK]]
-// CHECK: %[[COUNTS:.*]] = memref.alloc(%[[T]]) : memref<1x1x?x2xi32>
-// CHECK: %[[INDICES:.*]] = memref.alloc(%[[T]], %[[KT]]) : memref<1x1x?x?xi32>
+// CHECK: %[[COUNTS:.*]] = memref.alloc(%[[T]]) {attn.scratch = "tile_counts"} : memref<1x1x?x2xi32>
+// CHECK: %[[INDICES:.*]] = memref.alloc(%[[T]], %[[KT]]) {attn.scratch = "tile_indices"} : memref<1x1x?x?xi32>
 // CHECK: attn.tile_lists %[[BM]] size(128) into(%[[COUNTS]], %[[INDICES]] : memref<1x1x?x2xi32>, memref<1x1x?x?xi32>) extents(%[[NQ]], %[[NK]]) tiles(64, 32) band_upper(0) : memref<?x?xi8>
 // CHECK: scf.forall
 // CHECK: attn.fused.forward {{.*}} kv_list(%[[COUNTS]], %[[INDICES]] : memref<1x1x?x2xi32>, memref<1x1x?x?xi32>) block(64, 32) scale(1.250000e-01) schedule(list) band_upper(0)
@@ -39,8 +39,8 @@ func.func @shared(%q: !t, %o: !t, %bm: memref<?x?xi8>) {
 // CHECK-LABEL: func.func @per_head
 // CHECK: %[[B:.*]] = memref.dim %{{.*}}, %c0
 // CHECK: %[[H:.*]] = memref.dim %{{.*}}, %c1
-// CHECK: memref.alloc(%[[B]], %[[H]], %{{.*}}) : memref<?x?x?x2xi32>
-// CHECK: memref.alloc(%[[B]], %[[H]], %{{.*}}, %{{.*}}) : memref<?x?x?x?xi32>
+// CHECK: memref.alloc(%[[B]], %[[H]], %{{.*}}) {attn.scratch = "tile_counts"} : memref<?x?x?x2xi32>
+// CHECK: memref.alloc(%[[B]], %[[H]], %{{.*}}, %{{.*}}) {attn.scratch = "tile_indices"} : memref<?x?x?x?xi32>
 // CHECK: attn.tile_lists {{.*}} partial_only : memref<?x?x?x?xi1>
 // CHECK: attn.fused.forward
 // CHECK: ^bb0(%[[PB:.*]]: index, %[[PH:.*]]: index, %{{.*}}: index, %[[J:.*]]: index):
