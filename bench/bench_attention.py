@@ -277,8 +277,9 @@ _FLEX = None
 
 
 def compiled_flex():
-    """One torch.compile(flex_attention) for the whole run, with a
-    recompile limit high enough for every (shape, mask) of the benchmark:
+    """One torch.compile(flex_attention, dynamic=False) for the whole run,
+    with a recompile limit high enough for every (shape, mask) of the
+    benchmark:
     past the default limit of 8 dynamo silently falls back to the unfused
     implementation, which would time the wrong thing."""
     global _FLEX
@@ -287,7 +288,9 @@ def compiled_flex():
         from torch.nn.attention.flex_attention import flex_attention
         torch._dynamo.config.recompile_limit = 64
         torch._dynamo.config.accumulated_recompile_limit = 256
-        _FLEX = torch.compile(flex_attention)
+        # Static shapes: after a recompile dynamo would otherwise mark the
+        # sizes dynamic and fall back to slower generic kernels.
+        _FLEX = torch.compile(flex_attention, dynamic=False)
     return _FLEX
 
 
