@@ -8,7 +8,8 @@
 //   - Every attn.fused.forward is first replaced by its decomposition
 //     (FusedForwardOp::decompose): the kv loop of attn.tile.* ops that
 //     states the numerics the GPU emitters implement as a unit; every
-//     attn.tile_lists by its scalar loops (TileListsOp::decompose).
+//     attn.tile_lists and attn.flood_fill by its scalar loops
+//     (TileListsOp::decompose, FloodFillOp::decompose).
 //   - Every attn.tile.* op becomes a nest of scf.for loops over its static
 //     tile extents with memref.load / memref.store on the tiles and buffers
 //     and arith / math ops for the arithmetic, exactly as the op's
@@ -532,6 +533,11 @@ struct AttnToCPUPass : public attn::impl::AttnToCPUBase<AttnToCPUPass> {
     SmallVector<TileListsOp> lists;
     root->walk([&](TileListsOp op) { lists.push_back(op); });
     for (TileListsOp op : lists)
+      op.decompose(builder);
+    // SPION's block-pattern derivation into its scalar loops.
+    SmallVector<FloodFillOp> floodFills;
+    root->walk([&](FloodFillOp op) { floodFills.push_back(op); });
+    for (FloodFillOp op : floodFills)
       op.decompose(builder);
 
     RewritePatternSet patterns(&getContext());

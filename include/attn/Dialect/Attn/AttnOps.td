@@ -255,6 +255,26 @@ def Attn_FloodFillOp : Attn_Op<"flood_fill"> {
     attr-dict
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The half width of the diagonal filter: (conv_size - 1) / 2, or 0
+    /// for the variant without it (flood_fill).
+    int64_t getFilterHalfWidth();
+    /// Builds the f32 average of the (filtered) score map over block
+    /// (x, y) at the insertion point of `b`, operands read through
+    /// `mapping`: every score A[p, q] within `half` rows and columns of the
+    /// block counts with the number of filter taps t in [-half, half] that
+    /// carry it into the block ((p - t, q - t) in the block), i.e.
+    /// sum over the block of C[i, j] = sum_t A[i + t, j + t].
+    ::mlir::Value buildBlockAverage(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                    ::mlir::Value blockRow,
+                                    ::mlir::Value blockCol,
+                                    const ::mlir::IRMapping &mapping = {});
+    /// Replaces this op by scalar loops (the CPU lowering): the block
+    /// averages into a scratch map, the threshold (the quantile by rank
+    /// counting, or SPION-C's top-k ranks), the flood-fill walks and the
+    /// diagonal, as SEMANTICS.md's "Flood fill" states them.
+    void decompose(::mlir::OpBuilder &b);
+  }];
 }
 
 //===----------------------------------------------------------------------===//
