@@ -335,8 +335,8 @@ LogicalResult PlanOp::verify() {
       return emitOpError() << "block size must be a power of two, got "
                            << *getBlockSize();
     if (failed(verifyBlockMaskExtents([&] { return emitOpError(); },
-                                      getBlockMask().getType(),
-                                      *getBlockSize(), problem)))
+                                      getBlockMask().getType(), *getBlockSize(),
+                                      problem)))
       return failure();
   }
   return verifyBandSchedule(*this, getSchedule(), getBandLower(),

@@ -30,8 +30,7 @@ using namespace mlir;
 using namespace attn;
 
 int64_t FloodFillOp::getFilterHalfWidth() {
-  return getVariant() == SpionVariant::FloodFill ? 0
-                                                 : (getConvSize() - 1) / 2;
+  return getVariant() == SpionVariant::FloodFill ? 0 : (getConvSize() - 1) / 2;
 }
 
 Value FloodFillOp::buildBlockAverage(OpBuilder &builder, Location loc,
@@ -70,26 +69,26 @@ Value FloodFillOp::buildBlockAverage(OpBuilder &builder, Location loc,
     Value q = cols.getInductionVar();
     Value c = arith::SubIOp::create(b, q, colOrigin);
     // Taps t in [-h, h] with p - t and q - t in the block.
-    Value highest = arith::MinSIOp::create(
-        b, arith::MinSIOp::create(b, a, c), index(half));
+    Value highest =
+        arith::MinSIOp::create(b, arith::MinSIOp::create(b, a, c), index(half));
     Value lowest = arith::MaxSIOp::create(
         b,
         arith::MaxSIOp::create(b, arith::SubIOp::create(b, a, index(size - 1)),
                                arith::SubIOp::create(b, c, index(size - 1))),
         index(-half));
     Value taps = arith::MaxSIOp::create(
-        b, arith::AddIOp::create(b, arith::SubIOp::create(b, highest, lowest),
-                                 one),
+        b,
+        arith::AddIOp::create(b, arith::SubIOp::create(b, highest, lowest),
+                              one),
         zero);
     Value score = memref::LoadOp::create(b, scores, ValueRange{p, q});
     if (!score.getType().isF32())
       score = arith::ExtFOp::create(b, f32, score);
     Value weight = arith::UIToFPOp::create(
         b, f32, arith::IndexCastOp::create(b, b.getI32Type(), taps));
-    scf::YieldOp::create(
-        b, ValueRange{arith::AddFOp::create(
-               b, cols.getRegionIterArg(0),
-               arith::MulFOp::create(b, weight, score))});
+    scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(
+                                b, cols.getRegionIterArg(0),
+                                arith::MulFOp::create(b, weight, score))});
     b.setInsertionPointAfter(cols);
     scf::YieldOp::create(b, cols.getResults());
   }
@@ -132,10 +131,10 @@ void FloodFillOp::decompose(OpBuilder &builder) {
         ValueRange{arith::DivUIOp::create(b, j, blocks),
                    arith::RemUIOp::create(b, j, blocks)});
     Value counts = counted(j, value);
-    scf::YieldOp::create(
-        b, ValueRange{arith::AddIOp::create(
-               b, loop.getRegionIterArg(0),
-               arith::SelectOp::create(b, counts, one, zero))});
+    scf::YieldOp::create(b,
+                         ValueRange{arith::AddIOp::create(
+                             b, loop.getRegionIterArg(0),
+                             arith::SelectOp::create(b, counts, one, zero))});
     return loop.getResult(0);
   };
 
@@ -145,8 +144,8 @@ void FloodFillOp::decompose(OpBuilder &builder) {
       ValueRange{blocks, blocks});
   forEach(blocks, [&](Value x) {
     forEach(blocks, [&](Value y) {
-      memref::StoreOp::create(b, buildBlockAverage(b, getLoc(), x, y),
-                              pooled, ValueRange{x, y});
+      memref::StoreOp::create(b, buildBlockAverage(b, getLoc(), x, y), pooled,
+                              ValueRange{x, y});
       memref::StoreOp::create(b, off, mask, ValueRange{x, y});
     });
   });
@@ -180,8 +179,8 @@ void FloodFillOp::decompose(OpBuilder &builder) {
     forEach(cells, [&](Value i) {
       Value value = cellValue(i);
       Value rank = countOver(cells, pooled, [&](Value j, Value other) {
-        Value greater = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT,
-                                              other, value);
+        Value greater =
+            arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, other, value);
         Value tiedBefore = arith::AndIOp::create(
             b,
             arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, other, value),
@@ -191,10 +190,10 @@ void FloodFillOp::decompose(OpBuilder &builder) {
       Value kept = arith::CmpIOp::create(
           b, arith::CmpIPredicate::slt,
           arith::IndexCastOp::create(b, b.getI64Type(), rank), keep);
-      memref::StoreOp::create(
-          b, arith::SelectOp::create(b, kept, on, off), mask,
-          ValueRange{arith::DivUIOp::create(b, i, blocks),
-                     arith::RemUIOp::create(b, i, blocks)});
+      memref::StoreOp::create(b, arith::SelectOp::create(b, kept, on, off),
+                              mask,
+                              ValueRange{arith::DivUIOp::create(b, i, blocks),
+                                         arith::RemUIOp::create(b, i, blocks)});
     });
   } else {
     // The threshold: order statistics k_lo = floor(q (m - 1)) and
@@ -215,24 +214,23 @@ void FloodFillOp::decompose(OpBuilder &builder) {
           b, zero, cells, one,
           ValueRange{arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f))});
       {
-      OpBuilder::InsertionGuard loopGuard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value i = loop.getInductionVar();
-      Value value = cellValue(i);
-      Value less = countOver(cells, pooled, [&](Value, Value other) {
-        return arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, other,
-                                     value);
-      });
-      Value atMost = countOver(cells, pooled, [&](Value, Value other) {
-        return arith::CmpFOp::create(b, arith::CmpFPredicate::OLE, other,
-                                     value);
-      });
-      Value isIt = arith::AndIOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ule, less, k),
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, k, atMost));
-      scf::YieldOp::create(
-          b, ValueRange{arith::SelectOp::create(b, isIt, value,
-                                                loop.getRegionIterArg(0))});
+        OpBuilder::InsertionGuard loopGuard(b);
+        b.setInsertionPointToStart(loop.getBody());
+        Value i = loop.getInductionVar();
+        Value value = cellValue(i);
+        Value less = countOver(cells, pooled, [&](Value, Value other) {
+          return arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, other,
+                                       value);
+        });
+        Value atMost = countOver(cells, pooled, [&](Value, Value other) {
+          return arith::CmpFOp::create(b, arith::CmpFPredicate::OLE, other,
+                                       value);
+        });
+        Value isIt = arith::AndIOp::create(
+            b, arith::CmpIOp::create(b, arith::CmpIPredicate::ule, less, k),
+            arith::CmpIOp::create(b, arith::CmpIPredicate::ult, k, atMost));
+        scf::YieldOp::create(b, ValueRange{arith::SelectOp::create(
+                                    b, isIt, value, loop.getRegionIterArg(0))});
       }
       return arith::ExtFOp::create(b, f64, loop.getResult(0));
     };
@@ -241,8 +239,7 @@ void FloodFillOp::decompose(OpBuilder &builder) {
     Value spread = arith::SubFOp::create(b, high, low);
     Value half = arith::ConstantOp::create(b, b.getF64FloatAttr(0.5));
     Value threshold = arith::SelectOp::create(
-        b,
-        arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, fraction, half),
+        b, arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, fraction, half),
         arith::AddFOp::create(b, low,
                               arith::MulFOp::create(b, fraction, spread)),
         arith::SubFOp::create(
@@ -271,9 +268,8 @@ void FloodFillOp::decompose(OpBuilder &builder) {
       auto loop = scf::WhileOp::create(b, TypeRange{indexType, indexType},
                                        ValueRange{startRow, startCol});
       OpBuilder::InsertionGuard walkGuard(b);
-      Block *before =
-          b.createBlock(&loop.getBefore(), {}, {indexType, indexType},
-                        {getLoc(), getLoc()});
+      Block *before = b.createBlock(
+          &loop.getBefore(), {}, {indexType, indexType}, {getLoc(), getLoc()});
       Value x = before->getArgument(0), y = before->getArgument(1);
       scf::ConditionOp::create(
           b,
@@ -281,8 +277,8 @@ void FloodFillOp::decompose(OpBuilder &builder) {
               b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, blocks),
               arith::CmpIOp::create(b, arith::CmpIPredicate::ult, y, blocks)),
           ValueRange{x, y});
-      Block *after = b.createBlock(&loop.getAfter(), {},
-                                   {indexType, indexType}, {getLoc(), getLoc()});
+      Block *after = b.createBlock(&loop.getAfter(), {}, {indexType, indexType},
+                                   {getLoc(), getLoc()});
       x = after->getArgument(0);
       y = after->getArgument(1);
       Value x1 = arith::AddIOp::create(b, x, one);
@@ -298,12 +294,13 @@ void FloodFillOp::decompose(OpBuilder &builder) {
       Value rightBeatsDiagonal =
           arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, right, diagonal);
       Value nextX = arith::SelectOp::create(
-          b, downWins, x1, arith::SelectOp::create(b, rightBeatsDiagonal, x, x1));
+          b, downWins, x1,
+          arith::SelectOp::create(b, rightBeatsDiagonal, x, x1));
       Value nextY = arith::SelectOp::create(
-          b, downWins, arith::SelectOp::create(b, downBeatsDiagonal, y, y1), y1);
+          b, downWins, arith::SelectOp::create(b, downBeatsDiagonal, y, y1),
+          y1);
       Value inside = arith::AndIOp::create(
-          b,
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, nextX, blocks),
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, nextX, blocks),
           arith::CmpIOp::create(b, arith::CmpIPredicate::ult, nextY, blocks));
       auto ifInside = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
       {

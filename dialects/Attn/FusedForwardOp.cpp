@@ -71,8 +71,7 @@ LogicalResult FusedForwardOp::verify() {
     return emitOpError() << (isList ? "schedule 'list' takes no kv_tiles"
                                     : "schedules 'dense' and 'range' need "
                                       "kv_tiles(begin, end)");
-  if (isList &&
-      cast<MemRefType>(getTileCounts().getType()).getDimSize(3) != 2)
+  if (isList && cast<MemRefType>(getTileCounts().getType()).getDimSize(3) != 2)
     return emitOpError() << "kv_list counts must have a last extent of 2 "
                             "(full and partial tiles), got "
                          << getTileCounts().getType();
@@ -112,10 +111,10 @@ FusedForwardOp::Problem FusedForwardOp::buildProblem(OpBuilder &b,
   Value counts = operand(getTileCounts());
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   auto listCoordinate = [&](unsigned dim, Value coordinate) -> Value {
-    Value shared = arith::CmpIOp::create(
-        b, loc, arith::CmpIPredicate::eq,
-        memref::DimOp::create(b, loc, counts, dim),
-        arith::ConstantIndexOp::create(b, loc, 1));
+    Value shared =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                              memref::DimOp::create(b, loc, counts, dim),
+                              arith::ConstantIndexOp::create(b, loc, 1));
     return arith::SelectOp::create(b, loc, shared, zero, coordinate);
   };
   problem.tileIndices = operand(getTileIndices());
@@ -152,9 +151,8 @@ Value FusedForwardOp::buildTileAt(OpBuilder &b, Location loc,
 }
 
 Value FusedForwardOp::buildIsPartialTile(OpBuilder &b, Location loc,
-                                         const Problem &problem,
-                                         Value position, Value queryStart,
-                                         Value keyStart) {
+                                         const Problem &problem, Value position,
+                                         Value queryStart, Value keyStart) {
   if (getSchedule() == ScheduleKind::List)
     return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, position,
                                  problem.fullCount);
@@ -227,9 +225,9 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
     OpBuilder::InsertionGuard loopGuard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value position = loop.getInductionVar();
-    Value keyStart = arith::MulIOp::create(
-        b, buildTileAt(b, getLoc(), problem, position),
-        arith::ConstantIndexOp::create(b, blockK));
+    Value keyStart =
+        arith::MulIOp::create(b, buildTileAt(b, getLoc(), problem, position),
+                              arith::ConstantIndexOp::create(b, blockK));
     TileLoadOp::create(b, getKey(), batch, problem.kvHead, keyStart, keyTile);
     TileLoadOp::create(b, getValue(), batch, problem.kvHead, keyStart,
                        valueTile);

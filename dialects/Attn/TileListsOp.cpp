@@ -21,17 +21,16 @@ using namespace mlir;
 using namespace attn;
 
 LogicalResult TileListsOp::verify() {
-  for (auto [name, size] :
-       {std::pair<StringRef, int64_t>{"size", getSize()},
-        {"block_q", getBlockQ()},
-        {"block_k", getBlockK()}})
+  for (auto [name, size] : {std::pair<StringRef, int64_t>{"size", getSize()},
+                            {"block_q", getBlockQ()},
+                            {"block_k", getBlockK()}})
     if (size < 1 || size > (int64_t{1} << 30) || !llvm::isPowerOf2_64(size))
       return emitOpError() << name << " = " << size
                            << " must be a power of two";
   if (getBandLower() && getBandUpper() && *getBandLower() > *getBandUpper())
     return emitOpError() << "band_lower (" << *getBandLower()
-                         << ") must not exceed band_upper ("
-                         << *getBandUpper() << ")";
+                         << ") must not exceed band_upper (" << *getBandUpper()
+                         << ")";
   auto counts = cast<MemRefType>(getTileCounts().getType());
   auto indices = cast<MemRefType>(getTileIndices().getType());
   if (counts.getDimSize(3) != 2)
@@ -88,21 +87,20 @@ TileListsOp::buildTileClass(OpBuilder &builder, Location loc, Value listBatch,
     Value blockRow = rows.getInductionVar();
     auto columns = scf::ForOp::create(
         b, arith::DivUIOp::create(b, keyBegin, size),
-        arith::AddIOp::create(b, arith::DivUIOp::create(b, lastKey, size),
-                              one),
+        arith::AddIOp::create(b, arith::DivUIOp::create(b, lastKey, size), one),
         one, rows.getRegionIterArgs());
     b.setInsertionPointToStart(columns.getBody());
     SmallVector<Value, 4> position;
     if (isPerHead())
       position.append({listBatch, listHead});
     position.append({blockRow, columns.getInductionVar()});
-    Value on = arith::CmpIOp::create(
-        b, arith::CmpIPredicate::ne,
-        memref::LoadOp::create(b, mask, position), zero);
+    Value on =
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ne,
+                              memref::LoadOp::create(b, mask, position), zero);
     scf::YieldOp::create(
-        b, ValueRange{
-               arith::OrIOp::create(b, columns.getRegionIterArg(0), on),
-               arith::AndIOp::create(b, columns.getRegionIterArg(1), on)});
+        b,
+        ValueRange{arith::OrIOp::create(b, columns.getRegionIterArg(0), on),
+                   arith::AndIOp::create(b, columns.getRegionIterArg(1), on)});
     b.setInsertionPointAfter(columns);
     scf::YieldOp::create(b, columns.getResults());
   }
@@ -156,13 +154,14 @@ void TileListsOp::decompose(OpBuilder &builder) {
   Value zero = index(0), one = index(1);
   Value counts = getTileCounts(), indices = getTileIndices();
   Value mask = getBlockMask();
-  Value listBatches = isPerHead() ? Value(memref::DimOp::create(b, mask, 0))
-                                  : one;
-  Value listHeads = isPerHead() ? Value(memref::DimOp::create(b, mask, 1))
-                                : one;
+  Value listBatches =
+      isPerHead() ? Value(memref::DimOp::create(b, mask, 0)) : one;
+  Value listHeads =
+      isPerHead() ? Value(memref::DimOp::create(b, mask, 1)) : one;
   Value queryTiles =
       arith::CeilDivUIOp::create(b, getQueryLen(), index(getBlockQ()));
-  Value keyTiles = arith::CeilDivUIOp::create(b, getKeyLen(), index(getBlockK()));
+  Value keyTiles =
+      arith::CeilDivUIOp::create(b, getKeyLen(), index(getBlockK()));
   Type i32 = b.getI32Type();
 
   auto forEach = [&](Value upper, function_ref<void(Value)> body) {
@@ -181,15 +180,14 @@ void TileListsOp::decompose(OpBuilder &builder) {
           OpBuilder::InsertionGuard loopGuard(b);
           b.setInsertionPointToStart(loop.getBody());
           Value keyTile = loop.getInductionVar();
-          TileClass tileClass = buildTileClass(b, getLoc(), listBatch,
-                                               listHead, queryTile, keyTile);
-          Value take =
-              full ? tileClass.full
-                   : arith::AndIOp::create(
-                         b, tileClass.visited,
-                         arith::XOrIOp::create(
-                             b, tileClass.full,
-                             arith::ConstantIntOp::create(b, 1, 1)));
+          TileClass tileClass = buildTileClass(b, getLoc(), listBatch, listHead,
+                                               queryTile, keyTile);
+          Value take = full ? tileClass.full
+                            : arith::AndIOp::create(
+                                  b, tileClass.visited,
+                                  arith::XOrIOp::create(
+                                      b, tileClass.full,
+                                      arith::ConstantIntOp::create(b, 1, 1)));
           Value end = loop.getRegionIterArg(0);
           auto ifTake = scf::IfOp::create(b, take, /*withElseRegion=*/false);
           {
@@ -206,9 +204,9 @@ void TileListsOp::decompose(OpBuilder &builder) {
         };
         Value fullEnd = append(zero, /*full=*/true);
         Value partialEnd = append(fullEnd, /*full=*/false);
-        memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, fullEnd),
-                                counts,
-                                ValueRange{listBatch, listHead, queryTile, zero});
+        memref::StoreOp::create(
+            b, arith::IndexCastOp::create(b, i32, fullEnd), counts,
+            ValueRange{listBatch, listHead, queryTile, zero});
         memref::StoreOp::create(
             b,
             arith::IndexCastOp::create(

@@ -101,10 +101,10 @@ constexpr uint64_t kScratchAlignment = 256;
 std::string formatShape(const std::vector<Dim> &shape) {
   std::string text = "[";
   for (size_t i = 0; i < shape.size(); ++i)
-    text += (i ? ", " : "") +
-            (shape[i].isSymbol()       ? shape[i].symbol
-             : shape[i].isExpression() ? shape[i].expression
-                                       : std::to_string(shape[i].value));
+    text += (i ? ", " : "") + (shape[i].isSymbol() ? shape[i].symbol
+                               : shape[i].isExpression()
+                                   ? shape[i].expression
+                                   : std::to_string(shape[i].value));
   return text + "]";
 }
 
@@ -351,7 +351,8 @@ Result<LaunchPlan> Bundle::validate(const std::vector<TensorRef> &args) const {
       expr.collectSymbols(used);
       std::string where = "argument '" + spec.name + "' dimension " +
                           std::to_string(d) + " (" + dim.expression + ")";
-      std::string values = used.empty() ? "" : " (" + describeSymbols(used) + ")";
+      std::string values =
+          used.empty() ? "" : " (" + describeSymbols(used) + ")";
       Result<int64_t> expected = expr.evaluate(bindings);
       if (!expected)
         return Error(where + ": " + expected.error().message() + values);
@@ -434,15 +435,18 @@ Result<LaunchPlan> Bundle::validate(const std::vector<TensorRef> &args) const {
       buffer.shape.push_back(*extent);
       if (__builtin_mul_overflow(elements, static_cast<uint64_t>(*extent),
                                  &elements))
-        return Error("scratch buffer '" + spec.name + "' is larger than "
-                     "2^64 elements" + values);
+        return Error("scratch buffer '" + spec.name +
+                     "' is larger than "
+                     "2^64 elements" +
+                     values);
     }
     uint64_t offset = (plan.workspaceBytes + kScratchAlignment - 1) /
                       kScratchAlignment * kScratchAlignment;
     if (__builtin_mul_overflow(elements, dtypeSize(spec.dtype),
                                &buffer.bytes) ||
         __builtin_add_overflow(offset, buffer.bytes, &plan.workspaceBytes))
-      return Error("scratch buffer '" + spec.name + "' is larger than 2^64 "
+      return Error("scratch buffer '" + spec.name +
+                   "' is larger than 2^64 "
                    "bytes");
     buffer.offset = offset;
     plan.scratch.push_back(std::move(buffer));
@@ -571,8 +575,8 @@ Status Bundle::launch(const std::vector<TensorRef> &args, CUstream stream,
   Result<LaunchPlan> plan = validate(args);
   if (!plan)
     return plan.error();
-  return impl->launch(*plan, args, stream, /*callerWorkspace=*/true,
-                      workspace, workspaceBytes, nullptr);
+  return impl->launch(*plan, args, stream, /*callerWorkspace=*/true, workspace,
+                      workspaceBytes, nullptr);
 }
 
 Status Bundle::launch(const std::vector<TensorRef> &args, CUstream stream,
@@ -581,14 +585,14 @@ Status Bundle::launch(const std::vector<TensorRef> &args, CUstream stream,
   Result<LaunchPlan> plan = validate(args);
   if (!plan)
     return plan.error();
-  return impl->launch(*plan, args, stream, /*callerWorkspace=*/true,
-                      workspace, workspaceBytes, &driver);
+  return impl->launch(*plan, args, stream, /*callerWorkspace=*/true, workspace,
+                      workspaceBytes, &driver);
 }
 
 Status Bundle::Impl::launch(const LaunchPlan &plan,
-                            const std::vector<TensorRef> &args,
-                            CUstream stream, bool callerWorkspace,
-                            void *workspace, uint64_t workspaceBytes,
+                            const std::vector<TensorRef> &args, CUstream stream,
+                            bool callerWorkspace, void *workspace,
+                            uint64_t workspaceBytes,
                             const std::shared_ptr<Driver> *driver) {
   if (callerWorkspace && plan.workspaceBytes > 0) {
     if (workspaceBytes < plan.workspaceBytes)
@@ -643,9 +647,9 @@ Bundle::Impl::ownedWorkspace(const std::shared_ptr<Driver> &driver,
   CUdeviceptr pointer = 0;
   if (CUresult result = cu.cuMemAlloc(&pointer, static_cast<size_t>(bytes));
       result != CUDA_SUCCESS)
-    return Error("allocating a workspace of " + std::to_string(bytes) +
-                 " bytes for the scratch buffers failed: " +
-                 cu.describe(result));
+    return Error(
+        "allocating a workspace of " + std::to_string(bytes) +
+        " bytes for the scratch buffers failed: " + cu.describe(result));
   owned->pointer = pointer;
   owned->bytes = bytes;
   return pointer;

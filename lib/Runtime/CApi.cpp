@@ -162,9 +162,8 @@ int attn_bundle_workspace_bytes(const attn_bundle *bundle,
 }
 
 int attn_bundle_launch_with_workspace(attn_bundle *bundle,
-                                      const attn_tensor *args,
-                                      int32_t num_args, void *stream,
-                                      void *workspace,
+                                      const attn_tensor *args, int32_t num_args,
+                                      void *stream, void *workspace,
                                       uint64_t workspace_bytes) {
   return guarded([&]() -> Status {
     if (!bundle)

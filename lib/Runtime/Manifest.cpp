@@ -556,8 +556,8 @@ Result<Manifest> parseManifestText(std::string_view text,
       };
       auto it = std::find_if(manifest.arguments.begin(),
                              manifest.arguments.end(), named);
-      auto scratchIt = std::find_if(manifest.scratch.begin(),
-                                    manifest.scratch.end(), named);
+      auto scratchIt =
+          std::find_if(manifest.scratch.begin(), manifest.scratch.end(), named);
       if (it != manifest.arguments.end())
         launch.args.push_back(it - manifest.arguments.begin());
       else if (scratchIt != manifest.scratch.end())

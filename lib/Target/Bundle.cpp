@@ -2,10 +2,10 @@
 //
 // Manifest: the `attn.bundle` facts of the function, with each launch's
 // `args` recovered from its gpu.launch_func: the kernel operands are the
-// function's (LLVM) arguments (its own, then one per scratch buffer), a memref argument of rank r expanded into
-// 3 + 2r of them (the memref descriptor ABI), so each operand maps back to
-// the argument it came from; consecutive operands of one argument name it
-// once.
+// function's (LLVM) arguments (its own, then one per scratch buffer), a memref
+// argument of rank r expanded into 3 + 2r of them (the memref descriptor ABI),
+// so each operand maps back to the argument it came from; consecutive operands
+// of one argument name it once.
 //
 //===----------------------------------------------------------------------===//
 

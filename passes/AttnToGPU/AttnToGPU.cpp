@@ -201,22 +201,22 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
   /// op whose GPU lowering does not exist yet, or L0/L1 ops that attn-plan
   /// and attn-tile have not run on.
   LogicalResult checkLowerable() {
-    WalkResult result = getOperation()->walk<WalkOrder::PreOrder>(
-        [&](Operation *op) {
-      if (!isa<AttnDialect>(op->getDialect()))
-        return WalkResult::advance();
-      // Mask values left without users are inert.
-      if (isa<FusedForwardOp, TileListsOp, MaskOpInterface>(op) ||
-          op->getName().getStringRef().starts_with("attn.tile."))
-        return WalkResult::skip();
-      if (isa<AttentionOp, PlanOp>(op))
-        op->emitOpError() << "attn-to-gpu: run attn-plan and attn-tile "
-                             "first (attn-lower-to-ptx does)";
-      else
-        op->emitOpError() << "attn-to-gpu: '" << op->getName()
-                          << "' has no GPU lowering yet";
-      return WalkResult::interrupt();
-    });
+    WalkResult result =
+        getOperation()->walk<WalkOrder::PreOrder>([&](Operation *op) {
+          if (!isa<AttnDialect>(op->getDialect()))
+            return WalkResult::advance();
+          // Mask values left without users are inert.
+          if (isa<FusedForwardOp, TileListsOp, MaskOpInterface>(op) ||
+              op->getName().getStringRef().starts_with("attn.tile."))
+            return WalkResult::skip();
+          if (isa<AttentionOp, PlanOp>(op))
+            op->emitOpError() << "attn-to-gpu: run attn-plan and attn-tile "
+                                 "first (attn-lower-to-ptx does)";
+          else
+            op->emitOpError() << "attn-to-gpu: '" << op->getName()
+                              << "' has no GPU lowering yet";
+          return WalkResult::interrupt();
+        });
     return failure(result.wasInterrupted());
   }
 
@@ -232,16 +232,15 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     for (memref::AllocOp alloc : allocs) {
       auto name = alloc->getAttrOfType<StringAttr>(kScratchAttrName);
       if (!name)
-        return alloc.emitOpError()
-               << "attn-to-gpu: " << kScratchAttrName
-               << " must name the buffer (a string)";
+        return alloc.emitOpError() << "attn-to-gpu: " << kScratchAttrName
+                                   << " must name the buffer (a string)";
       if (failed(functionFacts.addScratch(alloc.getLoc(), name.getValue(),
                                           alloc.getType(),
                                           alloc.getDynamicSizes())))
         return failure();
       unsigned index = func.getNumArguments();
-      if (failed(func.insertArgument(index, alloc.getType(),
-                                     DictionaryAttr(), alloc.getLoc())))
+      if (failed(func.insertArgument(index, alloc.getType(), DictionaryAttr(),
+                                     alloc.getLoc())))
         return failure();
       for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
         if (isa<memref::DeallocOp>(user))

@@ -195,7 +195,6 @@ LogicalResult LaunchFacts::addLaunch(Location loc, StringRef kernel,
   return success();
 }
 
-
 LogicalResult LaunchFacts::describeBlockMask(TileListsOp lists) {
   Value mask = lists.getBlockMask();
   auto argument = dyn_cast<BlockArgument>(mask);

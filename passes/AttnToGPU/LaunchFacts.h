@@ -88,8 +88,7 @@ public:
   /// extents): memory the runtime allocates for the launches, passed to
   /// the kernels after the function's arguments, in the order recorded.
   mlir::LogicalResult addScratch(mlir::Location loc, llvm::StringRef name,
-                                 mlir::MemRefType type,
-                                 mlir::ValueRange sizes);
+                                 mlir::MemRefType type, mlir::ValueRange sizes);
 
   /// Describes the arguments no step named and writes `attn.bundle` on the
   /// function.

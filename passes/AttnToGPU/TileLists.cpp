@@ -34,10 +34,10 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
   Value mask = op.getBlockMask();
   Value queryTiles =
       arith::CeilDivUIOp::create(b, op.getQueryLen(), index(op.getBlockQ()));
-  Value listHeads = op.isPerHead() ? Value(memref::DimOp::create(b, mask, 1))
-                                   : index(1);
-  Value listBatches = op.isPerHead() ? Value(memref::DimOp::create(b, mask, 0))
-                                     : index(1);
+  Value listHeads =
+      op.isPerHead() ? Value(memref::DimOp::create(b, mask, 1)) : index(1);
+  Value listBatches =
+      op.isPerHead() ? Value(memref::DimOp::create(b, mask, 0)) : index(1);
   // Shared memory: the number of tiles each warp takes in one step.
   SharedMemoryLayout layout;
   layout.add(paddedType(MemRefType::get({kWarps}, i32)));
@@ -96,11 +96,11 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
       b.setInsertionPointToStart(ifInRange.thenBlock());
       TileListsOp::TileClass tileClass = op.buildTileClass(
           b, b.getLoc(), listBatch, listHead, queryTile, keyTile);
-      Value take = full ? tileClass.full
-                        : arith::AndIOp::create(
-                              b, tileClass.visited,
-                              arith::XOrIOp::create(b, tileClass.full,
-                                                    trueValue));
+      Value take =
+          full ? tileClass.full
+               : arith::AndIOp::create(
+                     b, tileClass.visited,
+                     arith::XOrIOp::create(b, tileClass.full, trueValue));
       scf::YieldOp::create(b, take);
       b.setInsertionPointToStart(ifInRange.elseBlock());
       scf::YieldOp::create(b, falseValue);
@@ -108,14 +108,13 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
     Value take = ifInRange.getResult(0);
     Value ballot = NVVM::VoteSyncOp::create(b, i32, allLanes, take,
                                             NVVM::VoteSyncKind::ballot);
-    Value rank = math::CtPopOp::create(
-        b, arith::AndIOp::create(b, ballot, lanesBelow));
+    Value rank =
+        math::CtPopOp::create(b, arith::AndIOp::create(b, ballot, lanesBelow));
     auto ifLane0 = scf::IfOp::create(b, isLane0, /*withElseRegion=*/false);
     {
       OpBuilder::InsertionGuard ifGuard(b);
       b.setInsertionPointToStart(ifLane0.thenBlock());
-      memref::StoreOp::create(b, math::CtPopOp::create(b, ballot), taken,
-                              warp);
+      memref::StoreOp::create(b, math::CtPopOp::create(b, ballot), taken, warp);
     }
     gpu::BarrierOp::create(b);
     Value before = arith::ConstantIntOp::create(b, i32, 0);
@@ -139,16 +138,16 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
       b.setInsertionPointToStart(ifTake.thenBlock());
       Value position = arith::AddIOp::create(
           b, base,
-          arith::IndexCastOp::create(
-              b, b.getIndexType(), arith::AddIOp::create(b, before, rank)));
+          arith::IndexCastOp::create(b, b.getIndexType(),
+                                     arith::AddIOp::create(b, before, rank)));
       memref::StoreOp::create(
           b, arith::IndexCastOp::create(b, i32, keyTile), op.getTileIndices(),
           ValueRange{listBatch, listHead, queryTile, position});
     }
     scf::YieldOp::create(
-        b, ValueRange{arith::AddIOp::create(
-               b, base,
-               arith::IndexCastOp::create(b, b.getIndexType(), total))});
+        b,
+        ValueRange{arith::AddIOp::create(
+            b, base, arith::IndexCastOp::create(b, b.getIndexType(), total))});
     return loop.getResult(0);
   };
   Value fullEnd = append(index(0), /*full=*/true);

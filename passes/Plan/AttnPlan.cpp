@@ -133,7 +133,7 @@ struct AttnPlanPass : public attn::impl::AttnPlanBase<AttnPlanPass> {
     OpBuilder builder(op);
     // A block mask asks for per-q-tile lists; otherwise the band decides
     // between a range and every tile.
-    ScheduleKind schedule = plan.blockMask ? ScheduleKind::List
+    ScheduleKind schedule = plan.blockMask   ? ScheduleKind::List
                             : plan.hasBand() ? ScheduleKind::Range
                                              : ScheduleKind::Dense;
     auto planOp = PlanOp::create(

@@ -118,9 +118,8 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     // memory, freed after them).
     Value tileCounts, tileIndices;
     if (plan.getSchedule() == ScheduleKind::List)
-      std::tie(tileCounts, tileIndices) =
-          buildTileLists(b, plan, batch, queryHeads, queryLen, keyLen,
-                         numQTiles, numKTiles);
+      std::tie(tileCounts, tileIndices) = buildTileLists(
+          b, plan, batch, queryHeads, queryLen, keyLen, numQTiles, numKTiles);
 
     auto forall = scf::ForallOp::create(
         b, ArrayRef<OpFoldResult>{batch, queryHeads, numQTiles}, ValueRange{},
@@ -209,10 +208,9 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     Type i32 = b.getI32Type();
     auto countsType =
         MemRefType::get({listExtent, listExtent, ShapedType::kDynamic, 2}, i32);
-    auto indicesType = MemRefType::get({listExtent, listExtent,
-                                        ShapedType::kDynamic,
-                                        ShapedType::kDynamic},
-                                       i32);
+    auto indicesType = MemRefType::get(
+        {listExtent, listExtent, ShapedType::kDynamic, ShapedType::kDynamic},
+        i32);
     SmallVector<Value> leading;
     if (perHead)
       leading = {batch, queryHeads};
@@ -235,9 +233,8 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
   /// The predicate of a block-sparse step: the block mask's entry at
   /// ((b, h,) i / size, j / size) is non-zero, and the plan's predicate
   /// (if any) holds.
-  void buildBlockMaskPredicate(ImplicitLocOpBuilder &outer,
-                               FusedForwardOp step, PlanOp plan,
-                               Value blockMask) {
+  void buildBlockMaskPredicate(ImplicitLocOpBuilder &outer, FusedForwardOp step,
+                               PlanOp plan, Value blockMask) {
     OpBuilder::InsertionGuard guard(outer);
     Type indexType = outer.getIndexType();
     Location loc = plan.getLoc();
@@ -270,6 +267,5 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     }
     YieldOp::create(b, allowed);
   }
-
 };
 } // namespace

@@ -77,9 +77,8 @@ int attn_bundle_workspace_bytes(const attn_bundle *bundle,
  *  stream has run the kernels. attn_bundle_launch uses a workspace the
  *  bundle owns (one per context and stream, grown when needed). */
 int attn_bundle_launch_with_workspace(attn_bundle *bundle,
-                                      const attn_tensor *args,
-                                      int32_t num_args, void *stream,
-                                      void *workspace,
+                                      const attn_tensor *args, int32_t num_args,
+                                      void *stream, void *workspace,
                                       uint64_t workspace_bytes);
 
 /** The number of arguments the bundle takes; -1 if `bundle` is NULL. */

@@ -727,8 +727,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       keys = tileView(b, keyBuffer, keyTile, Value());
       values = tileView(b, valueBuffer, valueTile, Value());
     }
-    Value k0 = arith::MulIOp::create(b, tileAt(position),
-                                     kernel.index(blockK));
+    Value k0 = arith::MulIOp::create(b, tileAt(position), kernel.index(blockK));
     if (!pipelined) {
       // Loaded by the per-op lowering, barrier included.
       TileLoadOp::create(b, key, batch, problem.kvHead, k0, keys);

@@ -54,15 +54,16 @@ std::string blockKernelIR(const BlockCase &c) {
   const Problem &p = c.problem;
   std::string t = p.dtype == DType::F32 ? "f32" : "bf16";
   std::string act = "memref<?x?x?x" + std::to_string(p.headDim) + "x" + t + ">";
-  std::string mask = std::string(c.perHead ? "memref<?x?x?x?x" : "memref<?x?x") +
-                     (c.boolean ? "i1>" : "i8>");
+  std::string mask =
+      std::string(c.perHead ? "memref<?x?x?x?x" : "memref<?x?x") +
+      (c.boolean ? "i1>" : "i8>");
   std::ostringstream os;
   os << "func.func @block_kernel(%q: " << act << ", %k: " << act
      << ", %v: " << act << ", %o: " << act
      << ", %lse: memref<?x?x?xf32>, %bm: " << mask
      << ") attributes {llvm.emit_c_interface} {\n"
-     << "  %blocks = attn.mask.block %bm size(" << c.blockSize << ") : "
-     << mask << "\n";
+     << "  %blocks = attn.mask.block %bm size(" << c.blockSize << ") : " << mask
+     << "\n";
   std::string combined = "%blocks";
   if (c.causal) {
     os << "  %causal = attn.mask.causal\n";
@@ -107,9 +108,9 @@ reference::IntTensor randomBlockMask(const BlockCase &c, uint64_t seed) {
   return mask;
 }
 
-BlockCase make(DType dtype, int64_t headDim, int64_t b, int64_t hq,
-               int64_t hk, int64_t nq, int64_t nk, int64_t blockQ,
-               int64_t blockK, int64_t blockSize, double density) {
+BlockCase make(DType dtype, int64_t headDim, int64_t b, int64_t hq, int64_t hk,
+               int64_t nq, int64_t nk, int64_t blockQ, int64_t blockK,
+               int64_t blockSize, double density) {
   BlockCase c;
   Problem &p = c.problem;
   p.dtype = dtype;
@@ -173,9 +174,8 @@ TEST_P(BlockSparseTest, MatchesReference) {
   SCOPED_TRACE("reproduce with ATTN_TEST_SEED=" + std::to_string(seed));
   std::string error;
   const Kernel *kernel = compileKernel(
-      blockKernelIR(c),
-      "attn-lower-to-cpu{" + pipelineOptions(c.problem) + "}", "block_kernel",
-      error);
+      blockKernelIR(c), "attn-lower-to-cpu{" + pipelineOptions(c.problem) + "}",
+      "block_kernel", error);
   ASSERT_NE(kernel, nullptr) << error;
 
   reference::Block block{c.blockSize, randomBlockMask(c, seed)};
@@ -194,12 +194,11 @@ TEST_P(BlockSparseTest, MatchesReference) {
   RunBuffers run;
   error = runProblem(*kernel, c.problem, seed, run, {blockArgument});
   ASSERT_TRUE(error.empty()) << error;
-  EXPECT_TRUE(matchesReference(c.problem, run,
-                               referenceResult(c.problem, run, mask)));
+  EXPECT_TRUE(
+      matchesReference(c.problem, run, referenceResult(c.problem, run, mask)));
 }
 
-INSTANTIATE_TEST_SUITE_P(L0, BlockSparseTest,
-                         ::testing::ValuesIn(blockCases()),
+INSTANTIATE_TEST_SUITE_P(L0, BlockSparseTest, ::testing::ValuesIn(blockCases()),
                          [](const ::testing::TestParamInfo<BlockCase> &info) {
                            return caseName(info.param);
                          });

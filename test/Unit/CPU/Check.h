@@ -131,9 +131,9 @@ matchesReference(const Problem &p, const RunBuffers &run,
 /// The reference result of the run's inputs for the problem (the kernel's
 /// scale is 1/sqrt(D) rounded to f32, as attn-plan stores it).
 /// `mask` replaces the problem's own (e.g. a block mask a test builds).
-inline reference::AttentionResult
-referenceResult(const Problem &p, const RunBuffers &run,
-                const reference::Mask &mask) {
+inline reference::AttentionResult referenceResult(const Problem &p,
+                                                  const RunBuffers &run,
+                                                  const reference::Mask &mask) {
   double scale = static_cast<float>(1.0 / std::sqrt(double(p.headDim)));
   return reference::attention(run.q, run.k, run.v, mask, scale);
 }

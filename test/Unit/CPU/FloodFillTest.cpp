@@ -69,17 +69,16 @@ std::string floatText(double value) {
 
 std::string floodIR(const FloodCase &c) {
   std::string mask = c.boolean ? "memref<?x?xi1>" : "memref<?x?xi8>";
-  const char *variant = c.variant == reference::SpionVariant::CF ? "conv_flood_fill"
-                        : c.variant == reference::SpionVariant::F
-                            ? "flood_fill"
-                            : "conv_topk";
+  const char *variant = c.variant == reference::SpionVariant::CF
+                            ? "conv_flood_fill"
+                        : c.variant == reference::SpionVariant::F ? "flood_fill"
+                                                                  : "conv_topk";
   std::ostringstream os;
   os << "func.func @flood(%scores: memref<?x?xf32>, %mask: " << mask
      << ") attributes {llvm.emit_c_interface} {\n"
-     << "  attn.flood_fill ins(%scores : memref<?x?xf32>) outs(%mask : "
-     << mask << ") conv_size(" << c.convSize << ") block_size("
-     << c.blockSize << ") quantile(" << floatText(c.quantile) << ") variant("
-     << variant
+     << "  attn.flood_fill ins(%scores : memref<?x?xf32>) outs(%mask : " << mask
+     << ") conv_size(" << c.convSize << ") block_size(" << c.blockSize
+     << ") quantile(" << floatText(c.quantile) << ") variant(" << variant
      << ")";
   if (c.variant == reference::SpionVariant::C)
     os << " density(" << floatText(c.density) << ")";
@@ -163,10 +162,10 @@ TEST_P(FloodFillTest, MatchesReference) {
   std::vector<float> scoreData(scores.data().begin(), scores.data().end());
   int64_t blocks = c.n / c.blockSize;
   std::vector<int8_t> maskData(blocks * blocks, 7); // poison
-  StridedMemRefType<float, 2> scoreDesc{scoreData.data(), scoreData.data(), 0,
-                                        {c.n, c.n}, {c.n, 1}};
-  StridedMemRefType<int8_t, 2> maskDesc{maskData.data(), maskData.data(), 0,
-                                        {blocks, blocks}, {blocks, 1}};
+  StridedMemRefType<float, 2> scoreDesc{
+      scoreData.data(), scoreData.data(), 0, {c.n, c.n}, {c.n, 1}};
+  StridedMemRefType<int8_t, 2> maskDesc{
+      maskData.data(), maskData.data(), 0, {blocks, blocks}, {blocks, 1}};
   error = kernel->invoke({&scoreDesc, &maskDesc});
   ASSERT_TRUE(error.empty()) << error;
   int64_t on = 0;
@@ -176,8 +175,7 @@ TEST_P(FloodFillTest, MatchesReference) {
       ASSERT_TRUE(got == 0 || got == 1)
           << "block (" << x << ", " << y << ") = " << int(got)
           << " (never written?)";
-      EXPECT_EQ(got, expected.at({x, y}))
-          << "block (" << x << ", " << y << ")";
+      EXPECT_EQ(got, expected.at({x, y})) << "block (" << x << ", " << y << ")";
       on += got;
     }
   // Not a trivial mask: more than the diagonal, less than everything

@@ -426,8 +426,7 @@ StridedMemRefType<T, N> makeDescriptor(T *data,
 template <typename T>
 std::string runTyped(const Kernel &kernel, const Problem &p,
                      RunBuffers &buffers, const std::vector<IntArgument> &extra,
-                     T poison,
-                     const std::function<T(double)> &toStorage,
+                     T poison, const std::function<T(double)> &toStorage,
                      const std::function<float(T)> &fromStorage) {
   auto toDevice = [&](const reference::Tensor &t) {
     std::vector<T> data;

@@ -19,8 +19,8 @@
 
 #include "gtest/gtest.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <random>
 #include <sstream>
@@ -79,8 +79,7 @@ std::string listKernelIR(const ListCase &c) {
   os << "func.func @list_kernel(%q: " << act << ", %k: " << act
      << ", %v: " << act << ", %o: " << act << ", %lse: memref<?x?x?xf32>"
      << ", %block: " << block << ", %counts: " << counts
-     << ", %indices: " << indices
-     << ") attributes {llvm.emit_c_interface} {\n"
+     << ", %indices: " << indices << ") attributes {llvm.emit_c_interface} {\n"
      << "  %c0 = arith.constant 0 : index\n"
      << "  %c1 = arith.constant 1 : index\n"
      << "  %c2 = arith.constant 2 : index\n"
@@ -94,8 +93,8 @@ std::string listKernelIR(const ListCase &c) {
      << "  scf.forall (%b, %h, %t) in (%nb, %hq, %qtiles) {\n"
      << "    %q0 = arith.muli %t, %bq : index\n"
      << "    %kvh = arith.divui %h, %group : index\n"
-     << "    attn.fused.forward ins(%q, %k, %v : " << act << ", " << act
-     << ", " << act << ") outs(%o : " << act
+     << "    attn.fused.forward ins(%q, %k, %v : " << act << ", " << act << ", "
+     << act << ") outs(%o : " << act
      << ") lse(%lse : memref<?x?x?xf32>) at(%b, %h, %q0) kv_head(%kvh)"
      << " kv_list(%counts, %indices : " << counts << ", " << indices << ")"
      << " block(" << p.blockQ << ", " << p.blockK << ") scale(" << scale
@@ -142,8 +141,8 @@ reference::IntTensor randomBlockMask(const ListCase &c, uint64_t seed) {
 void buildLists(const ListCase &c, const reference::Mask &mask,
                 IntArgument &counts, IntArgument &indices) {
   const Problem &p = c.problem;
-  reference::AttentionShape shape{p.batch, p.queryHeads, p.kvHeads,
-                                  p.queryLen, p.keyLen};
+  reference::AttentionShape shape{p.batch, p.queryHeads, p.kvHeads, p.queryLen,
+                                  p.keyLen};
   int64_t qTiles = (p.queryLen + p.blockQ - 1) / p.blockQ;
   int64_t kTiles = (p.keyLen + p.blockK - 1) / p.blockK;
   int64_t listBatch = c.shared ? 1 : p.batch;
@@ -246,8 +245,8 @@ TEST_P(ListScheduleTest, MatchesReference) {
   error = runProblem(*kernel, c.problem, seed, run,
                      {blockArgument, counts, indices});
   ASSERT_TRUE(error.empty()) << error;
-  EXPECT_TRUE(matchesReference(c.problem, run,
-                               referenceResult(c.problem, run, mask)));
+  EXPECT_TRUE(
+      matchesReference(c.problem, run, referenceResult(c.problem, run, mask)));
 }
 
 INSTANTIATE_TEST_SUITE_P(L2, ListScheduleTest, ::testing::ValuesIn(listCases()),

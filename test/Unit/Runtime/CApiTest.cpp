@@ -135,10 +135,8 @@ TEST_F(CApi, WorkspaceBytes) {
   ASSERT_EQ(attn_bundle_workspace_bytes(bundle, causal.tensors, 5, &bytes), 0)
       << attn_last_error();
   EXPECT_EQ(bytes, 0u);
-  EXPECT_EQ(attn_bundle_workspace_bytes(bundle, causal.tensors, 5, nullptr),
-            1);
-  EXPECT_STREQ(attn_last_error(),
-               "attn_bundle_workspace_bytes: bytes is NULL");
+  EXPECT_EQ(attn_bundle_workspace_bytes(bundle, causal.tensors, 5, nullptr), 1);
+  EXPECT_STREQ(attn_last_error(), "attn_bundle_workspace_bytes: bytes is NULL");
   EXPECT_EQ(attn_bundle_workspace_bytes(bundle, causal.tensors, 4, &bytes), 1);
 
   // Two scratch buffers: [ceildiv(N, 128), 2] i32 at 0 and [N] i8 at 256.
@@ -163,10 +161,10 @@ TEST_F(CApi, WorkspaceBytes) {
   ASSERT_EQ(attn_bundle_workspace_bytes(lists, &x, 1, &bytes), 0)
       << attn_last_error();
   EXPECT_EQ(bytes, 256u + 300u);
-  EXPECT_EQ(attn_bundle_launch_with_workspace(
-                lists, &x, 1, nullptr, reinterpret_cast<void *>(0x20000000),
-                100),
-            1);
+  EXPECT_EQ(
+      attn_bundle_launch_with_workspace(
+          lists, &x, 1, nullptr, reinterpret_cast<void *>(0x20000000), 100),
+      1);
   EXPECT_STREQ(attn_last_error(), "the workspace of 100 bytes is smaller "
                                   "than the 556 bytes this call needs");
   attn_bundle_free(lists);

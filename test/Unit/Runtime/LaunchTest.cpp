@@ -332,8 +332,7 @@ TEST_F(Launch, ScratchBuffersLiveInOneOwnedWorkspacePerStream) {
           tensor(DType::I8, {16}, 0x10100000)};
   ASSERT_TRUE((*lists)->launch(args, fakeStream(), driver).ok());
   ASSERT_EQ(fake->memAllocs.size(), 2u);
-  EXPECT_EQ(fake->synchronizedStreams,
-            (std::vector<CUstream>{fakeStream()}));
+  EXPECT_EQ(fake->synchronizedStreams, (std::vector<CUstream>{fakeStream()}));
   EXPECT_EQ(fake->memFrees, (std::vector<uint64_t>{base}));
 
   // Another stream gets a workspace of its own; the bundle frees both.
