@@ -1,7 +1,8 @@
 //===- FloodFillOp.cpp - SPION's block-pattern derivation -------*- C++ -*-===//
 //
-// attn.flood_fill: the block average every lowering shares
-// (buildBlockAverage) and the CPU lowering (decompose), step by step as
+// attn.flood_fill: the pieces every lowering shares (buildBlockSum,
+// buildQuantileRanks, buildInterpolation, buildWalk) and the CPU lowering
+// (decompose), step by step as
 // SEMANTICS.md's "Flood fill (SPION-CF pattern derivation, exact)" states:
 //
 //   Bm[x, y] = (1 / bs²) Σ_{(i, j) in block (x, y)} Σ_{|t| <= h} A[i+t, j+t]
@@ -33,9 +34,9 @@ int64_t FloodFillOp::getFilterHalfWidth() {
   return getVariant() == SpionVariant::FloodFill ? 0 : (getConvSize() - 1) / 2;
 }
 
-Value FloodFillOp::buildBlockAverage(OpBuilder &builder, Location loc,
-                                     Value blockRow, Value blockCol,
-                                     const IRMapping &mapping) {
+Value FloodFillOp::buildBlockSum(OpBuilder &builder, Location loc,
+                                 Value blockRow, Value blockCol, Value first,
+                                 Value step, const IRMapping &mapping) {
   ImplicitLocOpBuilder b(loc, builder);
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, value);
@@ -55,22 +56,25 @@ Value FloodFillOp::buildBlockAverage(OpBuilder &builder, Location loc,
   };
   auto [rowBegin, rowEnd] = clampedRange(rowOrigin);
   auto [colBegin, colEnd] = clampedRange(colOrigin);
+  Value width = arith::SubIOp::create(b, colEnd, colBegin);
+  Value count = arith::MulIOp::create(
+      b, arith::SubIOp::create(b, rowEnd, rowBegin), width);
   Type f32 = b.getF32Type();
   Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
-  auto rows = scf::ForOp::create(b, rowBegin, rowEnd, one, zeroF);
+  auto loop = scf::ForOp::create(b, first, count, step, zeroF);
   {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(rows.getBody());
-    Value p = rows.getInductionVar();
+    b.setInsertionPointToStart(loop.getBody());
+    Value element = loop.getInductionVar();
+    Value p = arith::AddIOp::create(
+        b, rowBegin, arith::DivUIOp::create(b, element, width));
+    Value q = arith::AddIOp::create(
+        b, colBegin, arith::RemUIOp::create(b, element, width));
     Value a = arith::SubIOp::create(b, p, rowOrigin);
-    auto cols =
-        scf::ForOp::create(b, colBegin, colEnd, one, rows.getRegionIterArg(0));
-    b.setInsertionPointToStart(cols.getBody());
-    Value q = cols.getInductionVar();
     Value c = arith::SubIOp::create(b, q, colOrigin);
     // Taps t in [-h, h] with p - t and q - t in the block.
-    Value highest =
-        arith::MinSIOp::create(b, arith::MinSIOp::create(b, a, c), index(half));
+    Value highest = arith::MinSIOp::create(
+        b, arith::MinSIOp::create(b, a, c), index(half));
     Value lowest = arith::MaxSIOp::create(
         b,
         arith::MaxSIOp::create(b, arith::SubIOp::create(b, a, index(size - 1)),
@@ -86,16 +90,122 @@ Value FloodFillOp::buildBlockAverage(OpBuilder &builder, Location loc,
       score = arith::ExtFOp::create(b, f32, score);
     Value weight = arith::UIToFPOp::create(
         b, f32, arith::IndexCastOp::create(b, b.getI32Type(), taps));
-    scf::YieldOp::create(b, ValueRange{arith::AddFOp::create(
-                                b, cols.getRegionIterArg(0),
-                                arith::MulFOp::create(b, weight, score))});
-    b.setInsertionPointAfter(cols);
-    scf::YieldOp::create(b, cols.getResults());
+    scf::YieldOp::create(
+        b, ValueRange{arith::AddFOp::create(
+               b, loop.getRegionIterArg(0),
+               arith::MulFOp::create(b, weight, score))});
   }
-  return arith::MulFOp::create(
-      b, rows.getResult(0),
+  return loop.getResult(0);
+}
+
+FloodFillOp::QuantileRanks
+FloodFillOp::buildQuantileRanks(OpBuilder &builder, Location loc,
+                                Value cells) {
+  ImplicitLocOpBuilder b(loc, builder);
+  Type f64 = b.getF64Type();
+  Value rank = arith::MulFOp::create(
+      b,
+      arith::UIToFPOp::create(
+          b, f64,
+          arith::IndexCastOp::create(
+              b, b.getI64Type(),
+              arith::SubIOp::create(b, cells,
+                                    arith::ConstantIndexOp::create(b, 1)))),
       arith::ConstantOp::create(
-          b, b.getF32FloatAttr(1.0f / static_cast<float>(size * size))));
+          b, b.getF64FloatAttr(getQuantile().convertToDouble())));
+  Value below = math::FloorOp::create(b, rank);
+  auto toIndex = [&](Value value) -> Value {
+    return arith::IndexCastOp::create(
+        b, b.getIndexType(),
+        arith::FPToUIOp::create(b, b.getI64Type(), value));
+  };
+  return {toIndex(below), toIndex(math::CeilOp::create(b, rank)),
+          arith::SubFOp::create(b, rank, below)};
+}
+
+Value FloodFillOp::buildInterpolation(OpBuilder &builder, Location loc,
+                                      Value low, Value high, Value fraction) {
+  ImplicitLocOpBuilder b(loc, builder);
+  Value spread = arith::SubFOp::create(b, high, low);
+  Value half = arith::ConstantOp::create(b, b.getF64FloatAttr(0.5));
+  Value oneF = arith::ConstantOp::create(b, b.getF64FloatAttr(1.0));
+  return arith::SelectOp::create(
+      b, arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, fraction, half),
+      arith::AddFOp::create(b, low, arith::MulFOp::create(b, fraction, spread)),
+      arith::SubFOp::create(
+          b, high,
+          arith::MulFOp::create(b, spread,
+                                arith::SubFOp::create(b, oneF, fraction))));
+}
+
+void FloodFillOp::buildWalk(OpBuilder &builder, Location loc, Value blockMap,
+                            Value mask, Value blocks, Value threshold,
+                            Value startRow, Value startCol) {
+  ImplicitLocOpBuilder b(loc, builder);
+  Value one = arith::ConstantIndexOp::create(b, 1);
+  Type indexType = b.getIndexType(), f64 = b.getF64Type();
+  Type maskElement = cast<MemRefType>(mask.getType()).getElementType();
+  Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+  // The map with one padding row and column of zeros.
+  auto padded = [&](Value x, Value y) -> Value {
+    Value inside = arith::AndIOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, blocks),
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, y, blocks));
+    Value last = arith::SubIOp::create(b, blocks, one);
+    Value value = memref::LoadOp::create(
+        b, blockMap,
+        ValueRange{arith::MinUIOp::create(b, x, last),
+                   arith::MinUIOp::create(b, y, last)});
+    return arith::SelectOp::create(b, inside, value, zeroF);
+  };
+  auto loop = scf::WhileOp::create(b, TypeRange{indexType, indexType},
+                                   ValueRange{startRow, startCol});
+  OpBuilder::InsertionGuard guard(b);
+  Block *before = b.createBlock(&loop.getBefore(), {}, {indexType, indexType},
+                                {loc, loc});
+  Value x = before->getArgument(0), y = before->getArgument(1);
+  scf::ConditionOp::create(
+      b,
+      arith::AndIOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, blocks),
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, y, blocks)),
+      ValueRange{x, y});
+  Block *after = b.createBlock(&loop.getAfter(), {}, {indexType, indexType},
+                               {loc, loc});
+  x = after->getArgument(0);
+  y = after->getArgument(1);
+  Value x1 = arith::AddIOp::create(b, x, one);
+  Value y1 = arith::AddIOp::create(b, y, one);
+  Value down = padded(x1, y), right = padded(x, y1), diagonal = padded(x1, y1);
+  // down > right: down unless the diagonal is not below it; else right
+  // unless the diagonal is not below it (strict > throughout).
+  Value downWins =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, down, right);
+  Value downBeatsDiagonal =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, down, diagonal);
+  Value rightBeatsDiagonal =
+      arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, right, diagonal);
+  Value nextX = arith::SelectOp::create(
+      b, downWins, x1, arith::SelectOp::create(b, rightBeatsDiagonal, x, x1));
+  Value nextY = arith::SelectOp::create(
+      b, downWins, arith::SelectOp::create(b, downBeatsDiagonal, y, y1), y1);
+  Value inside = arith::AndIOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, nextX, blocks),
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, nextY, blocks));
+  auto ifInside = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard ifGuard(b);
+    b.setInsertionPointToStart(ifInside.thenBlock());
+    Value above = arith::CmpFOp::create(
+        b, arith::CmpFPredicate::OGT,
+        arith::ExtFOp::create(b, f64, padded(nextX, nextY)), threshold);
+    auto ifAbove = scf::IfOp::create(b, above, /*withElseRegion=*/false);
+    b.setInsertionPointToStart(ifAbove.thenBlock());
+    memref::StoreOp::create(
+        b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 1)),
+        mask, ValueRange{nextX, nextY});
+  }
+  scf::YieldOp::create(b, ValueRange{nextX, nextY});
 }
 
 void FloodFillOp::decompose(OpBuilder &builder) {
@@ -144,8 +254,12 @@ void FloodFillOp::decompose(OpBuilder &builder) {
       ValueRange{blocks, blocks});
   forEach(blocks, [&](Value x) {
     forEach(blocks, [&](Value y) {
-      memref::StoreOp::create(b, buildBlockAverage(b, getLoc(), x, y), pooled,
-                              ValueRange{x, y});
+      Value sum = buildBlockSum(b, getLoc(), x, y, zero, one);
+      Value average = arith::MulFOp::create(
+          b, sum,
+          arith::ConstantOp::create(
+              b, b.getF32FloatAttr(1.0f / static_cast<float>(getBlockArea()))));
+      memref::StoreOp::create(b, average, pooled, ValueRange{x, y});
       memref::StoreOp::create(b, off, mask, ValueRange{x, y});
     });
   });
@@ -196,19 +310,8 @@ void FloodFillOp::decompose(OpBuilder &builder) {
                                          arith::RemUIOp::create(b, i, blocks)});
     });
   } else {
-    // The threshold: order statistics k_lo = floor(q (m - 1)) and
-    // k_hi = ceil(q (m - 1)), interpolated as torch.quantile does.
-    Value rank = arith::MulFOp::create(
-        b, toF64(arith::SubIOp::create(b, cells, one)),
-        arith::ConstantOp::create(
-            b, b.getF64FloatAttr(getQuantile().convertToDouble())));
-    Value below = math::FloorOp::create(b, rank);
-    Value fraction = arith::SubFOp::create(b, rank, below);
-    auto toIndex = [&](Value value) -> Value {
-      return arith::IndexCastOp::create(
-          b, b.getIndexType(),
-          arith::FPToUIOp::create(b, b.getI64Type(), value));
-    };
+    // The threshold: the order statistics of the quantile's two ranks.
+    QuantileRanks ranks = buildQuantileRanks(b, getLoc(), cells);
     auto orderStatistic = [&](Value k) -> Value {
       auto loop = scf::ForOp::create(
           b, zero, cells, one,
@@ -229,94 +332,22 @@ void FloodFillOp::decompose(OpBuilder &builder) {
         Value isIt = arith::AndIOp::create(
             b, arith::CmpIOp::create(b, arith::CmpIPredicate::ule, less, k),
             arith::CmpIOp::create(b, arith::CmpIPredicate::ult, k, atMost));
-        scf::YieldOp::create(b, ValueRange{arith::SelectOp::create(
-                                    b, isIt, value, loop.getRegionIterArg(0))});
+        scf::YieldOp::create(
+            b, ValueRange{arith::SelectOp::create(b, isIt, value,
+                                                  loop.getRegionIterArg(0))});
       }
       return arith::ExtFOp::create(b, f64, loop.getResult(0));
     };
-    Value low = orderStatistic(toIndex(below));
-    Value high = orderStatistic(toIndex(math::CeilOp::create(b, rank)));
-    Value spread = arith::SubFOp::create(b, high, low);
-    Value half = arith::ConstantOp::create(b, b.getF64FloatAttr(0.5));
-    Value threshold = arith::SelectOp::create(
-        b, arith::CmpFOp::create(b, arith::CmpFPredicate::OLT, fraction, half),
-        arith::AddFOp::create(b, low,
-                              arith::MulFOp::create(b, fraction, spread)),
-        arith::SubFOp::create(
-            b, high,
-            arith::MulFOp::create(
-                b, spread,
-                arith::SubFOp::create(
-                    b, arith::ConstantOp::create(b, b.getF64FloatAttr(1.0)),
-                    fraction))));
-
+    Value threshold =
+        buildInterpolation(b, getLoc(), orderStatistic(ranks.low),
+                           orderStatistic(ranks.high), ranks.fraction);
     // The walks: from every top-row cell, then every left-column cell.
-    Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
-    auto padded = [&](Value x, Value y) -> Value {
-      Value inside = arith::AndIOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, blocks),
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, y, blocks));
-      Value last = arith::SubIOp::create(b, blocks, one);
-      Value value = memref::LoadOp::create(
-          b, pooled,
-          ValueRange{arith::MinUIOp::create(b, x, last),
-                     arith::MinUIOp::create(b, y, last)});
-      return arith::SelectOp::create(b, inside, value, zeroF);
-    };
-    auto walk = [&](Value startRow, Value startCol) {
-      Type indexType = b.getIndexType();
-      auto loop = scf::WhileOp::create(b, TypeRange{indexType, indexType},
-                                       ValueRange{startRow, startCol});
-      OpBuilder::InsertionGuard walkGuard(b);
-      Block *before = b.createBlock(
-          &loop.getBefore(), {}, {indexType, indexType}, {getLoc(), getLoc()});
-      Value x = before->getArgument(0), y = before->getArgument(1);
-      scf::ConditionOp::create(
-          b,
-          arith::AndIOp::create(
-              b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, blocks),
-              arith::CmpIOp::create(b, arith::CmpIPredicate::ult, y, blocks)),
-          ValueRange{x, y});
-      Block *after = b.createBlock(&loop.getAfter(), {}, {indexType, indexType},
-                                   {getLoc(), getLoc()});
-      x = after->getArgument(0);
-      y = after->getArgument(1);
-      Value x1 = arith::AddIOp::create(b, x, one);
-      Value y1 = arith::AddIOp::create(b, y, one);
-      Value down = padded(x1, y), right = padded(x, y1),
-            diagonal = padded(x1, y1);
-      // down > right: down unless the diagonal is not below it; else right
-      // unless the diagonal is not below it (strict > throughout).
-      Value downWins =
-          arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, down, right);
-      Value downBeatsDiagonal =
-          arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, down, diagonal);
-      Value rightBeatsDiagonal =
-          arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, right, diagonal);
-      Value nextX = arith::SelectOp::create(
-          b, downWins, x1,
-          arith::SelectOp::create(b, rightBeatsDiagonal, x, x1));
-      Value nextY = arith::SelectOp::create(
-          b, downWins, arith::SelectOp::create(b, downBeatsDiagonal, y, y1),
-          y1);
-      Value inside = arith::AndIOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, nextX, blocks),
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, nextY, blocks));
-      auto ifInside = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
-      {
-        OpBuilder::InsertionGuard ifGuard(b);
-        b.setInsertionPointToStart(ifInside.thenBlock());
-        Value above = arith::CmpFOp::create(
-            b, arith::CmpFPredicate::OGT,
-            arith::ExtFOp::create(b, f64, padded(nextX, nextY)), threshold);
-        auto ifAbove = scf::IfOp::create(b, above, /*withElseRegion=*/false);
-        b.setInsertionPointToStart(ifAbove.thenBlock());
-        memref::StoreOp::create(b, on, mask, ValueRange{nextX, nextY});
-      }
-      scf::YieldOp::create(b, ValueRange{nextX, nextY});
-    };
-    forEach(blocks, [&](Value k) { walk(zero, k); });
-    forEach(blocks, [&](Value k) { walk(k, zero); });
+    forEach(blocks, [&](Value k) {
+      buildWalk(b, getLoc(), pooled, mask, blocks, threshold, zero, k);
+    });
+    forEach(blocks, [&](Value k) {
+      buildWalk(b, getLoc(), pooled, mask, blocks, threshold, k, zero);
+    });
   }
   // The diagonal, always on.
   forEach(blocks, [&](Value d) {

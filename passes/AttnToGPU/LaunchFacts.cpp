@@ -139,9 +139,14 @@ FailureOr<std::string> LaunchFacts::expressionOf(Location loc, Value value) {
     std::optional<int64_t> index = dim.getConstantIndex();
     if (argument && argument.getOwner() == &func.getBody().front() && index) {
       // Described now if no step named it, so that the grid can use it.
-      std::optional<Argument> &entry = arguments[argument.getArgNumber()];
-      if (entry && *index < static_cast<int64_t>(entry->shape.size()))
-        return shapeEntryText(entry->shape[*index]);
+      unsigned number = argument.getArgNumber();
+      if (number < arguments.size() &&
+          isa<MemRefType>(argument.getType()) &&
+          succeeded(describeGeneric(number))) {
+        std::optional<Argument> &entry = arguments[number];
+        if (*index < static_cast<int64_t>(entry->shape.size()))
+          return shapeEntryText(entry->shape[*index]);
+      }
     }
   }
   auto binary = [&](Value lhs, Value rhs,
@@ -261,6 +266,40 @@ LogicalResult LaunchFacts::addScratch(Location loc, StringRef name,
   return success();
 }
 
+LogicalResult LaunchFacts::describeGeneric(unsigned index) {
+  std::optional<Argument> &entry = arguments[index];
+  if (entry)
+    return success();
+  // An argument no role named: its attributes, or argN and argN_dK.
+  Builder b(func.getContext());
+  auto memref = cast<MemRefType>(func.getArgument(index).getType());
+  Argument generic;
+  auto name = func.getArgAttrOfType<StringAttr>(index, "attn.name");
+  generic.name = name ? name.str() : "arg" + std::to_string(index);
+  auto shape = func.getArgAttrOfType<ArrayAttr>(index, "attn.shape");
+  if (shape && shape.size() != static_cast<size_t>(memref.getRank()))
+    return func.emitOpError()
+           << "attn-to-gpu: attn.shape of argument #" << index << " has "
+           << shape.size() << " entries for a rank-" << memref.getRank()
+           << " memref";
+  for (auto [dim, extent] : llvm::enumerate(memref.getShape())) {
+    if (!ShapedType::isDynamic(extent)) {
+      generic.shape.push_back(b.getI64IntegerAttr(extent));
+      continue;
+    }
+    Attribute given = shape ? shape[dim] : Attribute();
+    if (given && !isa<StringAttr, IntegerAttr>(given))
+      return func.emitOpError()
+             << "attn-to-gpu: attn.shape of argument #" << index
+             << " must hold symbols (strings) and integers";
+    generic.shape.push_back(
+        given ? given
+              : b.getStringAttr(generic.name + "_d" + std::to_string(dim)));
+  }
+  entry = generic;
+  return success();
+}
+
 LogicalResult LaunchFacts::write() {
   Builder b(func.getContext());
   SmallVector<Attribute> described;
@@ -273,34 +312,8 @@ LogicalResult LaunchFacts::write() {
              << "attn-to-gpu: argument #" << index << " of type " << type
              << " cannot be passed to a kernel bundle (expected a memref of "
                 "f16, bf16, f32, i32, i8 or i1)";
-    if (!entry) {
-      // An argument no step named: its attributes, or argN and argN_dK.
-      Argument generic;
-      auto name = func.getArgAttrOfType<StringAttr>(index, "attn.name");
-      generic.name = name ? name.str() : "arg" + std::to_string(index);
-      auto shape = func.getArgAttrOfType<ArrayAttr>(index, "attn.shape");
-      if (shape && shape.size() != static_cast<size_t>(memref.getRank()))
-        return func.emitOpError()
-               << "attn-to-gpu: attn.shape of argument #" << index << " has "
-               << shape.size() << " entries for a rank-" << memref.getRank()
-               << " memref";
-      for (auto [dim, extent] : llvm::enumerate(memref.getShape())) {
-        if (!ShapedType::isDynamic(extent)) {
-          generic.shape.push_back(b.getI64IntegerAttr(extent));
-          continue;
-        }
-        Attribute given = shape ? shape[dim] : Attribute();
-        if (given && !isa<StringAttr, IntegerAttr>(given))
-          return func.emitOpError()
-                 << "attn-to-gpu: attn.shape of argument #" << index
-                 << " must hold symbols (strings) and integers";
-        generic.shape.push_back(
-            given ? given
-                  : b.getStringAttr(generic.name + "_d" +
-                                    std::to_string(dim)));
-      }
-      entry = generic;
-    }
+    if (failed(describeGeneric(index)))
+      return failure();
     described.push_back(b.getDictionaryAttr({
         b.getNamedAttr("name", b.getStringAttr(entry->name)),
         b.getNamedAttr("dtype", b.getStringAttr(dtype)),

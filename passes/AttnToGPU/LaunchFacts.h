@@ -101,6 +101,9 @@ private:
   };
   mlir::FailureOr<std::string> expressionOf(mlir::Location loc,
                                             mlir::Value value);
+  /// Describes argument `index`, if no role has, by its `attn.name` and
+  /// `attn.shape` attributes or as argN with extents argN_dK.
+  mlir::LogicalResult describeGeneric(unsigned index);
   mlir::LogicalResult describe(mlir::Location loc, mlir::Value operand,
                                llvm::StringRef role,
                                llvm::ArrayRef<llvm::StringRef> symbols,

@@ -259,16 +259,40 @@ def Attn_FloodFillOp : Attn_Op<"flood_fill"> {
     /// The half width of the diagonal filter: (conv_size - 1) / 2, or 0
     /// for the variant without it (flood_fill).
     int64_t getFilterHalfWidth();
-    /// Builds the f32 average of the (filtered) score map over block
-    /// (x, y) at the insertion point of `b`, operands read through
-    /// `mapping`: every score A[p, q] within `half` rows and columns of the
-    /// block counts with the number of filter taps t in [-half, half] that
-    /// carry it into the block ((p - t, q - t) in the block), i.e.
-    /// sum over the block of C[i, j] = sum_t A[i + t, j + t].
-    ::mlir::Value buildBlockAverage(::mlir::OpBuilder &b, ::mlir::Location loc,
-                                    ::mlir::Value blockRow,
-                                    ::mlir::Value blockCol,
-                                    const ::mlir::IRMapping &mapping = {});
+    /// Builds the f32 sum of the (filtered) score map over block (x, y)
+    /// at the insertion point of `b`, operands read through `mapping`:
+    /// every score A[p, q] within `half` rows and columns of the block
+    /// counts with the number of filter taps t in [-half, half] that carry
+    /// it into the block ((p - t, q - t) in the block), i.e. the sum over
+    /// the block of C[i, j] = sum_t A[i + t, j + t]. Only the scores
+    /// `first`, `first + step`, ... of the block's neighbourhood (row-major)
+    /// are summed, so that threads can share a block (first = 0, step = 1
+    /// for all of it). The average is the sum / getBlockArea().
+    ::mlir::Value buildBlockSum(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                ::mlir::Value blockRow, ::mlir::Value blockCol,
+                                ::mlir::Value first, ::mlir::Value step,
+                                const ::mlir::IRMapping &mapping = {});
+    int64_t getBlockArea() { return getBlockSize() * getBlockSize(); }
+    /// The ranks of the quantile's two order statistics among `cells`
+    /// values, floor and ceil of q (cells - 1), and the fraction between.
+    struct QuantileRanks {
+      ::mlir::Value low, high; // index
+      ::mlir::Value fraction;  // f64
+    };
+    QuantileRanks buildQuantileRanks(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                     ::mlir::Value cells);
+    /// The threshold from the two order statistics (f64), interpolated as
+    /// torch.quantile does.
+    ::mlir::Value buildInterpolation(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                     ::mlir::Value low, ::mlir::Value high,
+                                     ::mlir::Value fraction);
+    /// Builds one walk of the flood fill from (startRow, startCol) over the
+    /// f32 block map `blockMap` ([blocks, blocks]), marking in `mask` the
+    /// cells it reaches whose value exceeds `threshold` (f64).
+    void buildWalk(::mlir::OpBuilder &b, ::mlir::Location loc,
+                   ::mlir::Value blockMap, ::mlir::Value mask,
+                   ::mlir::Value blocks, ::mlir::Value threshold,
+                   ::mlir::Value startRow, ::mlir::Value startCol);
     /// Replaces this op by scalar loops (the CPU lowering): the block
     /// averages into a scratch map, the threshold (the quantile by rank
     /// counting, or SPION-C's top-k ranks), the flood-fill walks and the
