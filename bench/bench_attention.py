@@ -517,6 +517,103 @@ def time_block_sparse(bundles, d, n, density, rounds):
             "list_kernel_s": lists, "kernels": kernels}
 
 
+def spion_reference(scores, variant, conv=31, bs=64, q=0.9):
+    """SEMANTICS.md's SPION-CF / SPION-F in float64 (the filter as a sum of
+    shifted views, torch.quantile, the walks in Python): the block mask as
+    a [nb, nb] int8 tensor on the CPU."""
+    a = scores.double()
+    n = a.shape[0]
+    half = (conv - 1) // 2 if variant == "conv_flood_fill" else 0
+    if half:
+        padded = F.pad(a, (half, half, half, half))
+        c = sum(padded[half + t:half + t + n, half + t:half + t + n]
+                for t in range(-half, half + 1))
+    else:
+        c = a
+    nb = n // bs
+    pooled = c.view(nb, bs, nb, bs).mean(dim=(1, 3))
+    tau = torch.quantile(pooled.flatten(), q).item()
+    bm = pooled.cpu().tolist()
+    mask = [[0] * nb for _ in range(nb)]
+
+    def value(x, y):
+        return bm[x][y] if x < nb and y < nb else 0.0
+
+    def walk(x, y):
+        while x < nb and y < nb:
+            down, right, diag = value(x + 1, y), value(x, y + 1), \
+                value(x + 1, y + 1)
+            if down > right:
+                nx, ny = x + 1, (y if down > diag else y + 1)
+            else:
+                nx, ny = (x if right > diag else x + 1), y + 1
+            if nx < nb and ny < nb and value(nx, ny) > tau:
+                mask[nx][ny] = 1
+            x, y = nx, ny
+
+    for k in range(nb):
+        walk(0, k)
+    for k in range(nb):
+        walk(k, 0)
+    for d in range(nb):
+        mask[d][d] = 1
+    return torch.tensor(mask, dtype=torch.int8)
+
+
+def check_flood_fill(bundles, seed):
+    """The SPION bundles against spion_reference: equal on integer maps
+    (every sum exact in f32); on random maps the disagreements are
+    counted."""
+    lines, failures = [], 0
+    torch.manual_seed(seed)
+    for variant in ("conv_flood_fill", "flood_fill"):
+        bundle = bundles[variant]
+        for n, kind in ((1024, "integers"), (4096, "integers"),
+                        (4096, "random")):
+            if kind == "integers":
+                scores = torch.randint(0, 10, (n, n), device="cuda").float()
+            else:
+                scores = torch.rand(n, n, device="cuda")
+            blocks = torch.full((n // 64, n // 64), 7, dtype=torch.int8,
+                                device="cuda")
+            bundle(scores, blocks)
+            torch.cuda.synchronize()
+            expected = spion_reference(scores, variant)
+            got = blocks.cpu()
+            unwritten = int(((got != 0) & (got != 1)).sum())
+            differ = int((got != expected).sum())
+            ok = unwritten == 0 and (differ == 0 or kind == "random")
+            failures += not ok
+            lines.append(f"check spion {variant:15} N={n:5} {kind:8} "
+                         f"blocks_on={int(got.clamp(0, 1).sum())}/"
+                         f"{got.numel()} differ={differ} "
+                         f"unwritten={unwritten} "
+                         f"{'ok' if ok else 'FAIL'}")
+            print(lines[-1], flush=True)
+    return lines, failures
+
+
+def time_flood_fill(bundles, rounds):
+    """SPION-CF from a stored 16384² f32 map, against the time to read the
+    map once at the copy bandwidth this GPU measures (a device-to-device
+    copy reads and writes the map: half its time)."""
+    n = 16384
+    scores = torch.rand(n, n, device="cuda")
+    copy = torch.empty_like(scores)
+    blocks = torch.empty(n // 64, n // 64, dtype=torch.int8, device="cuda")
+    contenders = {
+        "spion_cf": lambda s, c, m: bundles["conv_flood_fill"](s, m),
+        "copy": lambda s, c, m: c.copy_(s),
+    }
+    seconds = interleaved_times(contenders, [(scores, copy, blocks)], rounds)
+    read = seconds["copy"] / 2
+    kernels = kernel_times(contenders["spion_cf"], (scores, copy, blocks))
+    return {"n": n, "seconds": seconds, "read_once_s": read,
+            "ratio_to_read": seconds["spion_cf"] / read,
+            "read_bandwidth_gbs": scores.numel() * 4 / read / 1e9,
+            "kernels": kernels}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bundles", default=str(ROOT / "bench" / "bundles"))
@@ -526,7 +623,8 @@ def main():
                         help="timing rounds (every contender once each)")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--timing",
-                        default="causal,full,window,blocksparse,blocklist",
+                        default="causal,full,window,blocksparse,blocklist,"
+                                "spion",
                         help="the masks to time (blocklist: the list "
                              "schedule against dense causal and flex)")
     parser.add_argument("--skip-checks", action="store_true")
@@ -626,6 +724,13 @@ def main():
                 f"{status}")
         print(line, flush=True)
         checks.append(line)
+    spion = {variant: Bundle(str(pathlib.Path(args.bundles) /
+                                 f"spion_{variant}"))
+             for variant in ("conv_flood_fill", "flood_fill")}
+    if not args.skip_checks:
+        spion_lines, spion_failures = check_flood_fill(spion, seed0)
+        checks += spion_lines
+        failures += spion_failures
     print(f"correctness: {len(checks) - failures} passed, {failures} failed")
 
     timings = []
@@ -653,6 +758,18 @@ def main():
             row = time_block_list(bundles, n, args.reps)
             timings.append(row)
             print(json.dumps(row), flush=True)
+
+    if not args.skip_timing and "spion" in timed:
+        row = time_flood_fill(spion, args.reps)
+        print(json.dumps(row), flush=True)
+        spion_timing = (f"SPION-CF from a stored {row['n']}² f32 map: "
+                        f"{row['seconds']['spion_cf'] * 1e3:.3f} ms, "
+                        f"{row['ratio_to_read']:.2f}x the time to read the "
+                        f"map once ({row['read_bandwidth_gbs']:.0f} GB/s); "
+                        f"kernels: " + ", ".join(
+                            f"{k} {v * 1e6:.1f} us"
+                            for k, v in row["kernels"].items()))
+        checks.append(spion_timing)
 
     report = format_report(info, checks, failures, timings)
     (out / "bench.md").write_text(report)

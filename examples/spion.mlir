@@ -1,10 +1,14 @@
 // SPION block-sparse attention: a 64x64-block pattern is derived from a
 // score map (e.g. a layer's averaged attention probabilities) by diagonal
 // convolution, pooling, a 0.9-quantile threshold and flood fill, then used
-// as a block mask shared by every batch and head.
+// as a block mask shared by every batch and head. The bundle runs it all:
+// the block map, the threshold and the flood fill (two kernels), the tile
+// lists, then the block-sparse attention; the block map and the lists live
+// in scratch memory the runtime provides.
 func.func @spion(%q: memref<?x16x4096x64xbf16>, %k: memref<?x16x4096x64xbf16>,
                  %v: memref<?x16x4096x64xbf16>, %o: memref<?x16x4096x64xbf16>,
-                 %scores: memref<4096x4096xf32>, %blocks: memref<64x64xi1>) {
+                 %scores: memref<4096x4096xf32> {attn.name = "scores"},
+                 %blocks: memref<64x64xi1> {attn.name = "blocks"}) {
   attn.flood_fill ins(%scores : memref<4096x4096xf32>)
                   outs(%blocks : memref<64x64xi1>)
                   conv_size(31) block_size(64) quantile(0.9)

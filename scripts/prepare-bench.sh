@@ -99,3 +99,19 @@ echo "rowlimit_d64       compiled"
 "$build_dir/bin/attn-compile" "$root/bench/kernels/block_list_l2.mlir" \
   -o "$out/blocklist_d64"
 echo "blocklist_d64      compiled"
+
+# SPION's pattern derivation alone (CF and F; 64 x 64 blocks, filter 31,
+# 0.9 quantile), from a score map of any size.
+for variant in conv_flood_fill flood_fill; do
+  name=spion_${variant}
+  cat > "$out/ir/$name.mlir" <<IR
+func.func @${name}(%scores: memref<?x?xf32> {attn.name = "scores"},
+                   %blocks: memref<?x?xi8> {attn.name = "blocks"}) {
+  attn.flood_fill ins(%scores : memref<?x?xf32>) outs(%blocks : memref<?x?xi8>)
+                  conv_size(31) block_size(64) quantile(0.9) variant($variant)
+  return
+}
+IR
+  "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
+  echo "$name compiled"
+done

@@ -27,6 +27,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FloodFill.h"
 #include "LaunchFacts.h"
 #include "PerOpLowering.h"
 #include "SharedMemory.h"
@@ -174,8 +175,21 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       if (described.wasInterrupted())
         return signalPassFailure();
     }
-    // Launches in program order: the tile lists a nest reads come before
-    // it.
+    // Launches in program order: SPION's derivation and the tile lists a
+    // nest reads come before it.
+    SmallVector<FloodFillOp> floodFills;
+    getOperation()->walk([&](FloodFillOp op) { floodFills.push_back(op); });
+    for (FloodFillOp op : floodFills) {
+      LaunchFacts *functionFacts = factsOf(op);
+      if (!functionFacts)
+        return signalPassFailure();
+      FailureOr<SmallVector<gpu::LaunchOp, 2>> launches =
+          convertFloodFill(op, *functionFacts);
+      if (failed(launches))
+        return signalPassFailure();
+      for (gpu::LaunchOp launch : *launches)
+        rematerializeCapturedScalars(launch);
+    }
     SmallVector<TileListsOp> lists;
     getOperation()->walk([&](TileListsOp op) { lists.push_back(op); });
     for (TileListsOp op : lists) {
@@ -206,7 +220,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
           if (!isa<AttnDialect>(op->getDialect()))
             return WalkResult::advance();
           // Mask values left without users are inert.
-          if (isa<FusedForwardOp, TileListsOp, MaskOpInterface>(op) ||
+          if (isa<FusedForwardOp, TileListsOp, FloodFillOp, MaskOpInterface>(
+              op) ||
               op->getName().getStringRef().starts_with("attn.tile."))
             return WalkResult::skip();
           if (isa<AttentionOp, PlanOp>(op))

@@ -238,6 +238,59 @@ LogicalResult LaunchFacts::describeBlockMask(TileListsOp lists) {
   return success();
 }
 
+LogicalResult LaunchFacts::describeFloodFill(FloodFillOp derivation) {
+  Builder b(func.getContext());
+  auto argumentOf = [&](Value value) -> std::optional<unsigned> {
+    auto argument = dyn_cast<BlockArgument>(value);
+    if (!argument || argument.getOwner() != &func.getBody().front())
+      return std::nullopt;
+    return argument.getArgNumber();
+  };
+  std::optional<unsigned> scores = argumentOf(derivation.getScores());
+  std::optional<unsigned> mask = argumentOf(derivation.getBlockMask());
+  if (!scores || !mask)
+    return derivation.emitOpError()
+           << "attn-to-gpu: the score map and the block mask must be "
+              "arguments of the function, so that a bundle can describe them";
+  auto nameOf = [&](unsigned index, StringRef fallback) {
+    auto name = func.getArgAttrOfType<StringAttr>(index, "attn.name");
+    return name ? name.str() : fallback.str();
+  };
+  // The map's side: static, or one symbol for both extents.
+  auto scoresType = cast<MemRefType>(derivation.getScores().getType());
+  std::string side;
+  if (!arguments[*scores] && !func.getArgAttr(*scores, "attn.shape")) {
+    Argument described;
+    described.name = nameOf(*scores, "scores");
+    int64_t extent = scoresType.isDynamicDim(0) ? scoresType.getDimSize(1)
+                                                : scoresType.getDimSize(0);
+    Attribute entry = ShapedType::isDynamic(extent)
+                          ? Attribute(b.getStringAttr(described.name + "_n"))
+                          : Attribute(b.getI64IntegerAttr(extent));
+    described.shape = {entry, entry};
+    side = shapeEntryText(entry);
+    arguments[*scores] = described;
+    if (ShapedType::isDynamic(extent))
+      constraints.push_back(side + " % " +
+                            std::to_string(derivation.getBlockSize()) +
+                            " == 0");
+  } else {
+    if (failed(describeGeneric(*scores)))
+      return failure();
+    side = shapeEntryText(arguments[*scores]->shape[0]);
+  }
+  if (!arguments[*mask] && !func.getArgAttr(*mask, "attn.shape")) {
+    Argument described;
+    described.name = nameOf(*mask, "block_mask");
+    Attribute blocks = b.getStringAttr(
+        "ceildiv(" + side + ", " + std::to_string(derivation.getBlockSize()) +
+        ")");
+    described.shape = {blocks, blocks};
+    arguments[*mask] = described;
+  }
+  return success();
+}
+
 LogicalResult LaunchFacts::addScratch(Location loc, StringRef name,
                                       MemRefType type, ValueRange sizes) {
   Builder b(func.getContext());

@@ -83,6 +83,12 @@ public:
   /// s)], or [B, Hq, ...] per head, so that the runtime checks them.
   mlir::LogicalResult describeBlockMask(TileListsOp lists);
 
+  /// Describes the score map and block mask of `derivation` (function
+  /// arguments without an `attn.shape`): the map square, [S, S] with S a
+  /// multiple of the block size (a constraint), the mask [ceildiv(S, bs),
+  /// ceildiv(S, bs)].
+  mlir::LogicalResult describeFloodFill(FloodFillOp derivation);
+
   /// Records a scratch buffer `name` of type `type` whose dynamic extents
   /// are `sizes` (values of the function, expressions of argument
   /// extents): memory the runtime allocates for the launches, passed to

@@ -24,9 +24,8 @@ NOT_YET = {
     "hash.mlir": "not supported by the planner yet",
     "drop.mlir": "not supported by the planner yet",
     "nm.mlir": "not supported by the planner yet",
-    "spion.mlir": "'attn.flood_fill' has no GPU lowering yet",
-    "linear.mlir": "no function holds an attn.attention, attn.plan or",
-    "conv_basis.mlir": "no function holds an attn.attention, attn.plan or",
+    "linear.mlir": "no function holds an attn.attention, attn.plan, ",
+    "conv_basis.mlir": "no function holds an attn.attention, attn.plan, ",
 }
 RESOURCES = re.compile(r"Used (\d+) registers.*?(\d+) bytes smem")
 SPILLS = re.compile(r"(\d+) bytes spill stores, (\d+) bytes spill loads")

@@ -76,11 +76,13 @@ static LogicalResult compile(MLIRContext &context) {
   // Pick the function and lower it alone.
   func::FuncOp func;
   for (auto candidate : module->getOps<func::FuncOp>()) {
-    // Attention at any level the pipeline takes: L0, L1 or L2.
+    // Attention at any level the pipeline takes (L0, L1 or L2), or a
+    // preprocessing op that compiles on its own (SPION's derivation).
     bool hasAttention =
         candidate
             .walk([](Operation *op) {
-              return isa<AttentionOp, PlanOp, FusedForwardOp>(op)
+              return isa<AttentionOp, PlanOp, FusedForwardOp, FloodFillOp>(
+                         op)
                          ? WalkResult::interrupt()
                          : WalkResult::advance();
             })
@@ -98,8 +100,8 @@ static LogicalResult compile(MLIRContext &context) {
     return mlir::emitError(module->getLoc())
            << (functionName.empty()
                    ? std::string("attn-compile: no function holds an "
-                                 "attn.attention, attn.plan or "
-                                 "attn.fused.forward op")
+                                 "attn.attention, attn.plan, "
+                                 "attn.fused.forward or attn.flood_fill op")
                    : "attn-compile: no function named '" + functionName + "'");
   std::string name = func.getName().str();
   for (auto other : llvm::make_early_inc_range(module->getOps<func::FuncOp>()))
