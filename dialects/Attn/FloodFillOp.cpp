@@ -35,8 +35,9 @@ int64_t FloodFillOp::getFilterHalfWidth() {
 }
 
 Value FloodFillOp::buildBlockSum(OpBuilder &builder, Location loc,
-                                 Value blockRow, Value blockCol, Value first,
-                                 Value step, const IRMapping &mapping) {
+                                 Value blockRow, Value blockCol,
+                                 Value firstRow, Value rowStep, Value firstCol,
+                                 Value colStep, const IRMapping &mapping) {
   ImplicitLocOpBuilder b(loc, builder);
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, value);
@@ -56,21 +57,19 @@ Value FloodFillOp::buildBlockSum(OpBuilder &builder, Location loc,
   };
   auto [rowBegin, rowEnd] = clampedRange(rowOrigin);
   auto [colBegin, colEnd] = clampedRange(colOrigin);
-  Value width = arith::SubIOp::create(b, colEnd, colBegin);
-  Value count = arith::MulIOp::create(
-      b, arith::SubIOp::create(b, rowEnd, rowBegin), width);
   Type f32 = b.getF32Type();
   Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
-  auto loop = scf::ForOp::create(b, first, count, step, zeroF);
+  auto rows = scf::ForOp::create(
+      b, arith::AddIOp::create(b, rowBegin, firstRow), rowEnd, rowStep, zeroF);
   {
     OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value element = loop.getInductionVar();
-    Value p = arith::AddIOp::create(
-        b, rowBegin, arith::DivUIOp::create(b, element, width));
-    Value q = arith::AddIOp::create(
-        b, colBegin, arith::RemUIOp::create(b, element, width));
+    b.setInsertionPointToStart(rows.getBody());
+    Value p = rows.getInductionVar();
     Value a = arith::SubIOp::create(b, p, rowOrigin);
+    auto cols = scf::ForOp::create(b, arith::AddIOp::create(b, colBegin, firstCol),
+                                   colEnd, colStep, rows.getRegionIterArg(0));
+    b.setInsertionPointToStart(cols.getBody());
+    Value q = cols.getInductionVar();
     Value c = arith::SubIOp::create(b, q, colOrigin);
     // Taps t in [-h, h] with p - t and q - t in the block.
     Value highest = arith::MinSIOp::create(
@@ -92,10 +91,12 @@ Value FloodFillOp::buildBlockSum(OpBuilder &builder, Location loc,
         b, f32, arith::IndexCastOp::create(b, b.getI32Type(), taps));
     scf::YieldOp::create(
         b, ValueRange{arith::AddFOp::create(
-               b, loop.getRegionIterArg(0),
+               b, cols.getRegionIterArg(0),
                arith::MulFOp::create(b, weight, score))});
+    b.setInsertionPointAfter(cols);
+    scf::YieldOp::create(b, cols.getResults());
   }
-  return loop.getResult(0);
+  return rows.getResult(0);
 }
 
 FloodFillOp::QuantileRanks
@@ -254,7 +255,7 @@ void FloodFillOp::decompose(OpBuilder &builder) {
       ValueRange{blocks, blocks});
   forEach(blocks, [&](Value x) {
     forEach(blocks, [&](Value y) {
-      Value sum = buildBlockSum(b, getLoc(), x, y, zero, one);
+      Value sum = buildBlockSum(b, getLoc(), x, y, zero, one, zero, one);
       Value average = arith::MulFOp::create(
           b, sum,
           arith::ConstantOp::create(

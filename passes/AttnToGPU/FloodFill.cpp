@@ -86,16 +86,19 @@ attn::convertFloodFill(FloodFillOp op, LaunchFacts &facts) {
     Value partials = layout.materialize(b).front();
     Value thread = launch->getThreadIds().x;
     Value x = launch->getBlockIds().y, y = launch->getBlockIds().x;
-    Value sum = op.buildBlockSum(b, b.getLoc(), x, y, thread,
-                                 index(kMapThreads));
+    // A warp per row, a lane per column: each row segment is read
+    // coalesced.
+    Value lane = arith::RemUIOp::create(b, thread, index(kWarpSize));
+    Value warp = arith::DivUIOp::create(b, thread, index(kWarpSize));
+    Value sum = op.buildBlockSum(b, b.getLoc(), x, y, warp,
+                                 index(kMapThreads / kWarpSize), lane,
+                                 index(kWarpSize));
     for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
       sum = arith::AddFOp::create(
           b, sum,
           gpu::ShuffleOp::create(b, sum, offset, kWarpSize,
                                  gpu::ShuffleMode::XOR)
               .getShuffleResult());
-    Value lane = arith::RemUIOp::create(b, thread, index(kWarpSize));
-    Value warp = arith::DivUIOp::create(b, thread, index(kWarpSize));
     auto ifLane0 = scf::IfOp::create(
         b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, index(0)),
         /*withElseRegion=*/false);

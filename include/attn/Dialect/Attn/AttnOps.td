@@ -264,13 +264,16 @@ def Attn_FloodFillOp : Attn_Op<"flood_fill"> {
     /// every score A[p, q] within `half` rows and columns of the block
     /// counts with the number of filter taps t in [-half, half] that carry
     /// it into the block ((p - t, q - t) in the block), i.e. the sum over
-    /// the block of C[i, j] = sum_t A[i + t, j + t]. Only the scores
-    /// `first`, `first + step`, ... of the block's neighbourhood (row-major)
-    /// are summed, so that threads can share a block (first = 0, step = 1
-    /// for all of it). The average is the sum / getBlockArea().
+    /// the block of C[i, j] = sum_t A[i + t, j + t]. Only the rows
+    /// firstRow, firstRow + rowStep, ... and the columns firstCol,
+    /// firstCol + colStep, ... of the block's neighbourhood are summed, so
+    /// that threads can share a block (0, 1, 0, 1 for all of it; a warp
+    /// per row and a lane per column on a GPU). The average is the sum /
+    /// getBlockArea().
     ::mlir::Value buildBlockSum(::mlir::OpBuilder &b, ::mlir::Location loc,
                                 ::mlir::Value blockRow, ::mlir::Value blockCol,
-                                ::mlir::Value first, ::mlir::Value step,
+                                ::mlir::Value firstRow, ::mlir::Value rowStep,
+                                ::mlir::Value firstCol, ::mlir::Value colStep,
                                 const ::mlir::IRMapping &mapping = {});
     int64_t getBlockArea() { return getBlockSize() * getBlockSize(); }
     /// The ranks of the quantile's two order statistics among `cells`
