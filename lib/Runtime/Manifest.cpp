@@ -275,9 +275,14 @@ Result<Manifest> parseManifestText(std::string_view text,
     std::string field;
   };
   std::vector<PendingExpression> pendingExpressions;
-  for (size_t i = 0; i < (*arguments)->elements.size(); ++i) {
-    const Value &entry = (*arguments)->elements[i];
-    std::string prefix = ManifestReader::index("arguments", i);
+  // The name, dtype and shape array of an argument or scratch buffer
+  // (`what` names the kind in the duplicate-name message).
+  struct TensorHeader {
+    ArgumentSpec spec;
+    const Value *shape;
+  };
+  auto readTensorHeader = [&](const Value &entry, const std::string &prefix,
+                              const std::string &what) -> Result<TensorHeader> {
     if (entry.kind != Kind::Object)
       return reader.fail(entry, prefix,
                          std::string("expected an object, got ") +
@@ -286,16 +291,17 @@ Result<Manifest> parseManifestText(std::string_view text,
             reader.onlyKnown(entry, prefix, {"name", "dtype", "shape"});
         !known)
       return known.error();
-    ArgumentSpec argument;
-    auto argName = reader.member(entry, prefix, "name", Kind::String);
-    if (!argName)
-      return argName.error();
-    argument.name = (*argName)->string;
-    if (argument.name.empty())
-      return reader.fail(**argName, prefix + ".name", "must not be empty");
-    if (!argumentNames.insert(argument.name).second)
-      return reader.fail(**argName, prefix + ".name",
-                         "duplicate argument name '" + argument.name + "'");
+    TensorHeader header;
+    auto name = reader.member(entry, prefix, "name", Kind::String);
+    if (!name)
+      return name.error();
+    header.spec.name = (*name)->string;
+    if (header.spec.name.empty())
+      return reader.fail(**name, prefix + ".name", "must not be empty");
+    if (!argumentNames.insert(header.spec.name).second)
+      return reader.fail(**name, prefix + ".name",
+                         "duplicate " + what + " name '" + header.spec.name +
+                             "'");
     auto dtype = reader.member(entry, prefix, "dtype", Kind::String);
     if (!dtype)
       return dtype.error();
@@ -304,12 +310,23 @@ Result<Manifest> parseManifestText(std::string_view text,
       return reader.fail(**dtype, prefix + ".dtype",
                          "unknown dtype \"" + (*dtype)->string +
                              "\" (expected f16, bf16, f32, i32, i8 or i1)");
-    argument.dtype = *type;
+    header.spec.dtype = *type;
     auto shape = reader.member(entry, prefix, "shape", Kind::Array);
     if (!shape)
       return shape.error();
-    for (size_t d = 0; d < (*shape)->elements.size(); ++d) {
-      const Value &extent = (*shape)->elements[d];
+    header.shape = *shape;
+    return header;
+  };
+  for (size_t i = 0; i < (*arguments)->elements.size(); ++i) {
+    const Value &entry = (*arguments)->elements[i];
+    std::string prefix = ManifestReader::index("arguments", i);
+    Result<TensorHeader> header = readTensorHeader(entry, prefix, "argument");
+    if (!header)
+      return header.error();
+    ArgumentSpec argument = std::move(header->spec);
+    const Value *shape = header->shape;
+    for (size_t d = 0; d < shape->elements.size(); ++d) {
+      const Value &extent = shape->elements[d];
       std::string field = ManifestReader::index(prefix + ".shape", d);
       Dim dim;
       if (extent.kind == Kind::Integer) {
@@ -338,7 +355,7 @@ Result<Manifest> parseManifestText(std::string_view text,
       argument.shape.push_back(std::move(dim));
     }
     manifest.arguments.push_back(std::move(argument));
-    manifest.argumentExprs.emplace_back((*shape)->elements.size());
+    manifest.argumentExprs.emplace_back(shape->elements.size());
   }
   for (const PendingExpression &pending : pendingExpressions) {
     const Dim &dim = manifest.arguments[pending.argument].shape[pending.dim];
@@ -379,40 +396,15 @@ Result<Manifest> parseManifestText(std::string_view text,
     for (size_t i = 0; i < scratch->elements.size(); ++i) {
       const Value &entry = scratch->elements[i];
       std::string prefix = ManifestReader::index("scratch", i);
-      if (entry.kind != Kind::Object)
-        return reader.fail(entry, prefix,
-                           std::string("expected an object, got ") +
-                               json::kindName(entry.kind));
-      if (Status known =
-              reader.onlyKnown(entry, prefix, {"name", "dtype", "shape"});
-          !known)
-        return known.error();
-      ArgumentSpec buffer;
-      auto name = reader.member(entry, prefix, "name", Kind::String);
-      if (!name)
-        return name.error();
-      buffer.name = (*name)->string;
-      if (buffer.name.empty())
-        return reader.fail(**name, prefix + ".name", "must not be empty");
-      if (!argumentNames.insert(buffer.name).second)
-        return reader.fail(**name, prefix + ".name",
-                           "duplicate argument or scratch name '" +
-                               buffer.name + "'");
-      auto dtype = reader.member(entry, prefix, "dtype", Kind::String);
-      if (!dtype)
-        return dtype.error();
-      std::optional<DType> type = parseDType((*dtype)->string);
-      if (!type)
-        return reader.fail(**dtype, prefix + ".dtype",
-                           "unknown dtype \"" + (*dtype)->string +
-                               "\" (expected f16, bf16, f32, i32, i8 or i1)");
-      buffer.dtype = *type;
-      auto shape = reader.member(entry, prefix, "shape", Kind::Array);
-      if (!shape)
-        return shape.error();
+      Result<TensorHeader> header =
+          readTensorHeader(entry, prefix, "argument or scratch");
+      if (!header)
+        return header.error();
+      ArgumentSpec buffer = std::move(header->spec);
+      const Value *shape = header->shape;
       std::vector<Expr> extents;
-      for (size_t d = 0; d < (*shape)->elements.size(); ++d) {
-        const Value &extent = (*shape)->elements[d];
+      for (size_t d = 0; d < shape->elements.size(); ++d) {
+        const Value &extent = shape->elements[d];
         std::string field = ManifestReader::index(prefix + ".shape", d);
         Dim dim;
         std::string text;

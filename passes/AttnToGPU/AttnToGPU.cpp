@@ -362,22 +362,12 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     ImplicitLocOpBuilder b(nest.getLoc(), nest);
     SmallVector<Value> upper = getValueOrCreateConstantIndexOp(
         b, nest.getLoc(), nest.getMixedUpperBound());
-    Value one = arith::ConstantIndexOp::create(b, 1);
-    Value blockSize = arith::ConstantIndexOp::create(b, threads);
     // forall (batch, head, q-tile) -> grid (x = q-tile, y = head, z = batch).
-    auto launch = gpu::LaunchOp::create(
-        b, upper[2], upper[1], upper[0], blockSize, one, one,
-        /*dynamicSharedMemorySize=*/
-        arith::ConstantIntOp::create(b, b.getI32Type(), layout.getBytes()));
-    std::string kernelName = facts.nextKernelName();
-    launch.setModuleAttr(FlatSymbolRefAttr::get(
-        b.getContext(), b.getStringAttr(facts.moduleName())));
-    launch.setFunctionAttr(
-        FlatSymbolRefAttr::get(b.getContext(), b.getStringAttr(kernelName)));
-    if (failed(facts.addLaunch(nest.getLoc(), kernelName,
-                               {upper[2], upper[1], upper[0]}, threads,
-                               layout.getBytes())))
+    FailureOr<gpu::LaunchOp> created = facts.createLaunch(
+        b, {upper[2], upper[1], upper[0]}, threads, layout.getBytes());
+    if (failed(created))
       return failure();
+    gpu::LaunchOp launch = *created;
 
     Block &body = launch.getBody().front();
     b.setInsertionPointToStart(&body);

@@ -29,20 +29,10 @@ static FailureOr<gpu::LaunchOp> startLaunch(ImplicitLocOpBuilder &b,
                                             ArrayRef<Value> grid,
                                             int64_t threads,
                                             const SharedMemoryLayout &layout) {
-  Value one = arith::ConstantIndexOp::create(b, 1);
-  auto launch = gpu::LaunchOp::create(
-      b, grid[0], grid[1], grid[2], arith::ConstantIndexOp::create(b, threads),
-      one, one,
-      arith::ConstantIntOp::create(b, b.getI32Type(), layout.getBytes()));
-  std::string kernelName = facts.nextKernelName();
-  launch.setModuleAttr(FlatSymbolRefAttr::get(
-      b.getContext(), b.getStringAttr(facts.moduleName())));
-  launch.setFunctionAttr(
-      FlatSymbolRefAttr::get(b.getContext(), b.getStringAttr(kernelName)));
-  if (failed(facts.addLaunch(b.getLoc(), kernelName, grid, threads,
-                             layout.getBytes())))
-    return failure();
-  b.setInsertionPointToStart(&launch.getBody().front());
+  FailureOr<gpu::LaunchOp> launch =
+      facts.createLaunch(b, grid, threads, layout.getBytes());
+  if (succeeded(launch))
+    b.setInsertionPointToStart(&launch->getBody().front());
   return launch;
 }
 

@@ -170,6 +170,26 @@ FailureOr<std::string> LaunchFacts::expressionOf(Location loc, Value value) {
                            "bundle cannot state it";
 }
 
+FailureOr<gpu::LaunchOp> LaunchFacts::createLaunch(ImplicitLocOpBuilder &b,
+                                                   ArrayRef<Value> grid,
+                                                   int64_t threads,
+                                                   int64_t sharedBytes) {
+  Value one = arith::ConstantIndexOp::create(b, 1);
+  Value blockSize = arith::ConstantIndexOp::create(b, threads);
+  auto launch = gpu::LaunchOp::create(
+      b, grid[0], grid[1], grid[2], blockSize, one, one,
+      /*dynamicSharedMemorySize=*/
+      arith::ConstantIntOp::create(b, b.getI32Type(), sharedBytes));
+  std::string kernelName = nextKernelName();
+  launch.setModuleAttr(FlatSymbolRefAttr::get(
+      b.getContext(), b.getStringAttr(moduleName())));
+  launch.setFunctionAttr(
+      FlatSymbolRefAttr::get(b.getContext(), b.getStringAttr(kernelName)));
+  if (failed(addLaunch(b.getLoc(), kernelName, grid, threads, sharedBytes)))
+    return failure();
+  return launch;
+}
+
 LogicalResult LaunchFacts::addLaunch(Location loc, StringRef kernel,
                                      ArrayRef<Value> grid, int64_t threads,
                                      int64_t sharedBytes) {

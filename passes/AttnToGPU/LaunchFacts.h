@@ -40,6 +40,8 @@
 #include "attn/Dialect/Attn/AttnOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 
 #include <string>
 
@@ -68,6 +70,14 @@ public:
   std::string nextKernelName() const;
   /// The name of the one gpu.module that holds the function's kernels.
   std::string moduleName() const;
+
+  /// Creates, at the insertion point of `b`, the gpu.launch of the
+  /// function's next kernel with grid (x, y, z) = `grid`, `threads`
+  /// threads and `sharedBytes` of dynamic shared memory, names it (module
+  /// and function attributes) and records it (addLaunch).
+  mlir::FailureOr<mlir::gpu::LaunchOp>
+  createLaunch(mlir::ImplicitLocOpBuilder &b, llvm::ArrayRef<mlir::Value> grid,
+               int64_t threads, int64_t sharedBytes);
 
   /// Records a launch of kernel `kernel` with grid (x, y, z) computed by
   /// `grid` (values of the function, expressions of argument extents),

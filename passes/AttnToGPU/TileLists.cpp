@@ -42,19 +42,11 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
   SharedMemoryLayout layout;
   layout.add(paddedType(MemRefType::get({kWarps}, i32)));
   int64_t threads = kWarps * kWarpSize;
-  Value one = index(1);
-  auto launch = gpu::LaunchOp::create(
-      b, queryTiles, listHeads, listBatches, index(threads), one, one,
-      arith::ConstantIntOp::create(b, i32, layout.getBytes()));
-  std::string kernelName = facts.nextKernelName();
-  launch.setModuleAttr(FlatSymbolRefAttr::get(
-      b.getContext(), b.getStringAttr(facts.moduleName())));
-  launch.setFunctionAttr(
-      FlatSymbolRefAttr::get(b.getContext(), b.getStringAttr(kernelName)));
-  if (failed(facts.addLaunch(op.getLoc(), kernelName,
-                             {queryTiles, listHeads, listBatches}, threads,
-                             layout.getBytes())))
+  FailureOr<gpu::LaunchOp> created = facts.createLaunch(
+      b, {queryTiles, listHeads, listBatches}, threads, layout.getBytes());
+  if (failed(created))
     return failure();
+  gpu::LaunchOp launch = *created;
 
   b.setInsertionPointToStart(&launch.getBody().front());
   Value taken = layout.materialize(b).front();
