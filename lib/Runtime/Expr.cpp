@@ -185,7 +185,22 @@ private:
     return static_cast<int>(out.nodes.size()) - 1;
   }
 
+  /// Parentheses and ceildiv nest at most this deep: the parser recurses
+  /// once per level, and a manifest is untrusted input.
+  static constexpr int kMaxNesting = 64;
+  int nesting = 0;
+
   bool parseSum(Expr &out) {
+    if (nesting == kMaxNesting)
+      return fail("expression nested deeper than " +
+                  std::to_string(kMaxNesting) + " levels");
+    ++nesting;
+    bool parsed = parseSumBody(out);
+    --nesting;
+    return parsed;
+  }
+
+  bool parseSumBody(Expr &out) {
     if (!parseProduct(out))
       return false;
     while (current.kind == Token::Plus) {

@@ -22,26 +22,62 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <set>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace attn {
 namespace runtime {
 
 Result<std::string> readFile(const std::string &path) {
-  std::FILE *file = std::fopen(path.c_str(), "rb");
-  if (!file)
+  // Not through a symlink (it could name a FIFO, a device or a file outside
+  // the bundle), opened without blocking (a FIFO would wait for a writer),
+  // and only a regular file of bounded size.
+  struct stat linkInfo;
+  if (::lstat(path.c_str(), &linkInfo) != 0)
     return Error(std::strerror(errno));
+  if (S_ISLNK(linkInfo.st_mode))
+    return Error("is a symbolic link (a bundle's files must be regular "
+                 "files inside it)");
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return Error(std::strerror(errno));
+  struct stat info;
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return Error("is not a regular file");
+  }
+  if (info.st_size > kMaxFileBytes) {
+    ::close(fd);
+    return Error("is larger than " + std::to_string(kMaxFileBytes >> 20) +
+                 " MiB");
+  }
   std::string contents;
+  contents.reserve(static_cast<size_t>(info.st_size));
   char buffer[1 << 16];
-  size_t count;
-  while ((count = std::fread(buffer, 1, sizeof(buffer), file)) > 0)
-    contents.append(buffer, count);
-  bool failed = std::ferror(file);
-  int error = errno;
-  std::fclose(file);
-  if (failed)
-    return Error(std::strerror(error));
+  while (true) {
+    ssize_t count = ::read(fd, buffer, sizeof(buffer));
+    if (count < 0 && errno == EINTR)
+      continue;
+    if (count < 0) {
+      int error = errno;
+      ::close(fd);
+      return Error(std::strerror(error));
+    }
+    if (count == 0)
+      break;
+    contents.append(buffer, static_cast<size_t>(count));
+    if (contents.size() > static_cast<size_t>(kMaxFileBytes)) {
+      ::close(fd);
+      return Error("is larger than " + std::to_string(kMaxFileBytes >> 20) +
+                   " MiB");
+    }
+  }
+  ::close(fd);
   return contents;
 }
 
@@ -581,6 +617,20 @@ Result<Manifest> parseManifestText(std::string_view text,
   // The PTX file must exist and define every kernel with the right number of
   // parameters.
   std::string ptxPath = directory + "/" + manifest.ptxFile;
+  // Inside the bundle after resolving every directory on the way (a
+  // symlinked subdirectory could lead anywhere).
+  if (char *resolvedDir = ::realpath(directory.c_str(), nullptr)) {
+    std::string root = resolvedDir;
+    std::free(resolvedDir);
+    if (char *resolved = ::realpath(ptxPath.c_str(), nullptr)) {
+      std::string file = resolved;
+      std::free(resolved);
+      if (file.compare(0, root.size() + 1, root + "/") != 0)
+        return reader.fail(**ptx, "ptx",
+                           "PTX file '" + ptxPath + "' resolves to '" + file +
+                               "', outside the bundle");
+    }
+  }
   Result<std::string> ptxText = readFile(ptxPath);
   if (!ptxText)
     return reader.fail(**ptx, "ptx",

@@ -52,7 +52,12 @@ Result<Manifest> parseManifest(const std::string &directory);
 Result<Manifest> parseManifestText(std::string_view text,
                                    const std::string &directory);
 
-/// Reads a whole file; the error message is strerror(errno).
+/// The largest manifest or PTX file a bundle may have.
+constexpr int64_t kMaxFileBytes = int64_t{1} << 30;
+
+/// Reads a whole regular file of at most kMaxFileBytes, not through a
+/// symbolic link and without blocking on a FIFO; the error message is
+/// strerror(errno) or says which of these it is not.
 Result<std::string> readFile(const std::string &path);
 
 } // namespace runtime

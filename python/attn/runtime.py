@@ -15,6 +15,7 @@ message. See docs/Runtime.md.
 """
 
 import ctypes
+import operator
 import os
 import threading
 
@@ -108,6 +109,24 @@ def load_library():
         return lib
 
 
+def _extents(name, what, values, allow_negative=False):
+    """`values` as a tuple of Python ints that fit an int64 (and are not
+    negative unless allowed); raises AttnError naming the argument."""
+    result = []
+    for value in values:
+        try:
+            value = operator.index(value)
+        except TypeError:
+            raise AttnError("argument '%s': %s holds %r, not an integer"
+                            % (name, what, value)) from None
+        if value >= 2 ** 63 or value < (-2 ** 63 if allow_negative else 0):
+            raise AttnError("argument '%s': %s holds %d, outside [%s, 2^63)"
+                            % (name, what, value,
+                               "-2^63" if allow_negative else "0"))
+        result.append(value)
+    return tuple(result)
+
+
 def _raise_last_error(lib):
     message = lib.attn_last_error()
     raise AttnError(message.decode("utf-8", "replace") if message else
@@ -141,8 +160,10 @@ class Bundle:
         self._handle = handle
         self.path = os.fspath(path)
         count = self._lib.attn_bundle_num_arguments(handle)
+        # A name that is not valid UTF-8 is shown escaped, not raised on.
         self.argument_names = tuple(
-            self._lib.attn_bundle_argument_name(handle, i).decode("utf-8")
+            self._lib.attn_bundle_argument_name(handle, i).decode(
+                "utf-8", "backslashreplace")
             for i in range(count))
 
     def __del__(self):
@@ -169,8 +190,13 @@ class Bundle:
                                 "(expected one of %s)" % (
                                     name, getattr(tensor, "dtype", None),
                                     ", ".join(sorted(_DTYPES))))
-            shape = tuple(int(extent) for extent in tensor.shape)
-            strides = tuple(int(stride) for stride in tensor.stride())
+            shape = _extents(name, "shape", tensor.shape)
+            strides = _extents(name, "stride()", tensor.stride(),
+                               allow_negative=True)
+            if len(strides) != len(shape):
+                raise AttnError("argument '%s': stride() has %d entries for "
+                                "a shape of rank %d" % (name, len(strides),
+                                                        len(shape)))
             shape_buffer = (ctypes.c_int64 * max(len(shape), 1))(*shape)
             stride_buffer = (ctypes.c_int64 * max(len(strides), 1))(*strides)
             keep += [shape_buffer, stride_buffer]

@@ -12,6 +12,9 @@
 
 #include "TestBundle.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "Manifest.h"
 
 using namespace attn::runtime;
@@ -303,6 +306,23 @@ TEST(Manifest, BadGridExpressions) {
   }
 }
 
+TEST(Manifest, DeeplyNestedExpressionIsAnErrorNotACrash) {
+  // 20,000 parentheses deep: a located error, not a stack overflow.
+  std::string deep = std::string(20000, '(') + "Nq" + std::string(20000, ')');
+  std::string message = loadError(replaced(
+      kCausalManifest, "\"ceildiv(Nq, 64)\"", "\"" + deep + "\""));
+  EXPECT_NE(message.find("field 'launches[0].grid[0]': expression nested "
+                         "deeper than 64 levels at column 65"),
+            std::string::npos)
+      << message.substr(0, 300);
+  // 64 levels are fine.
+  std::string fine = std::string(63, '(') + "Nq" + std::string(63, ')');
+  TestBundle dir(replaced(kCausalManifest, "\"ceildiv(Nq, 64)\"",
+                          "\"" + fine + "\""));
+  auto loaded = dir.load();
+  EXPECT_TRUE(loaded.ok()) << loaded.error().message();
+}
+
 TEST(Manifest, UnknownSymbolInGrid) {
   std::string manifest =
       replaced(kCausalManifest, "\"ceildiv(Nq, 64)\"", "\"ceildiv(Nx, 64)\"");
@@ -316,6 +336,45 @@ TEST(Manifest, MissingPtxFile) {
   EXPECT_EQ(loadError(kCausalManifest, ""),
             "<dir>/manifest.json:6:10: field 'ptx': cannot read PTX file "
             "'<dir>/kernels.ptx': No such file or directory");
+}
+
+TEST(Manifest, PtxMustBeARegularFileInsideTheBundle) {
+  // A FIFO: refused at once, not waited on.
+  {
+    TestBundle dir(kCausalManifest, /*ptx=*/"");
+    ASSERT_EQ(mkfifo((dir.path() + "/kernels.ptx").c_str(), 0600), 0);
+    auto loaded = dir.load();
+    ASSERT_FALSE(loaded.ok());
+    std::string message = loaded.error().message();
+    EXPECT_NE(message.find("is not a regular file"), std::string::npos)
+        << message;
+  }
+  // A symlink to /dev/zero, or to a file outside the bundle.
+  for (const char *target : {"/dev/zero", "/etc/hostname"}) {
+    TestBundle dir(kCausalManifest, /*ptx=*/"");
+    ASSERT_EQ(symlink(target, (dir.path() + "/kernels.ptx").c_str()), 0);
+    auto loaded = dir.load();
+    ASSERT_FALSE(loaded.ok());
+    std::string message = loaded.error().message();
+    EXPECT_TRUE(message.find("outside the bundle") != std::string::npos ||
+                message.find("is a symbolic link") != std::string::npos)
+        << message;
+  }
+  // A symlinked subdirectory leading outside.
+  {
+    TempDir outside;
+    outside.write("kernels.ptx", causalPtx());
+    TestBundle dir(replaced(kCausalManifest, "\"kernels.ptx\"",
+                            "\"sub/kernels.ptx\""),
+                   /*ptx=*/"");
+    ASSERT_EQ(symlink(outside.path().c_str(), (dir.path() + "/sub").c_str()),
+              0);
+    auto loaded = dir.load();
+    ASSERT_FALSE(loaded.ok());
+    std::string message = loaded.error().message();
+    EXPECT_NE(message.find("outside the bundle"), std::string::npos)
+        << message;
+  }
 }
 
 TEST(Manifest, KernelMissingFromPtx) {
