@@ -673,7 +673,8 @@ LogicalResult MaskBlockOp::contributeToPlan(
   if (plan.blockMask)
     return emitError() << "an 'and' of two block masks is not supported yet "
                           "(combine them into one block mask)";
-  plan.blockMask = MaskPlan::BlockMask{getBlockMask(), getSize()};
+  plan.blockMask =
+      MaskPlan::BlockMask{getBlockMask(), static_cast<int64_t>(getSize())};
   return success();
 }
 
