@@ -288,7 +288,6 @@ public:
     // 2^kRescaleThreshold, and the rescaling of acc (valueDim / 2 products
     // per row tile) is skipped. O = acc / l and LSE = m' ln 2 + ln l hold
     // for any m' used consistently, so the result is unchanged.
-    Value negInf = tiles.f32(-std::numeric_limits<float>::infinity());
     SmallVector<Value> tileMax(2 * rowTiles), oldMax(2 * rowTiles);
     Value anyRowRises;
     for (int64_t r = 0; r < rowTiles; ++r)

@@ -179,12 +179,15 @@ TEST_P(BlockSparseTest, MatchesReference) {
   ASSERT_NE(kernel, nullptr) << error;
 
   reference::Block block{c.blockSize, randomBlockMask(c, seed)};
-  reference::And mask{{block}};
+  std::vector<reference::Mask> children;
+  children.reserve(3);
+  children.emplace_back(block);
   if (c.causal)
-    mask.children.push_back(reference::Causal{});
+    children.emplace_back(reference::Causal{});
   if (c.evenKeys)
-    mask.children.push_back(
+    children.emplace_back(
         reference::Custom{[](int64_t, int64_t j) { return j % 2 == 0; }, {}});
+  reference::And mask{std::move(children)};
   IntArgument blockArgument;
   blockArgument.shape = block.blockMask.shape();
   blockArgument.bytes = true;
