@@ -14,6 +14,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <unordered_set>
 
 namespace attn {
 namespace runtime {
@@ -355,6 +356,9 @@ private:
       ++pos;
       return true;
     }
+    // The keys seen so far: a hash set, so that an object of n keys costs
+    // O(n), not the O(n²) of looking each up among the members.
+    std::unordered_set<std::string> keys;
     while (true) {
       skipSpace();
       if (pos >= text.size() || text[pos] != '"')
@@ -364,7 +368,7 @@ private:
       std::string key;
       if (!parseString(key))
         return false;
-      if (out.find(key))
+      if (!keys.insert(key).second)
         return failAt(keyStart, "duplicate key \"" + key + "\"");
       skipSpace();
       if (pos >= text.size() || text[pos] != ':')

@@ -137,6 +137,24 @@ TEST(Manifest, DeepNestingIsAnErrorNotACrash) {
             "<dir>/manifest.json:1:65: nesting deeper than 64");
 }
 
+TEST(Manifest, ManyKeysAreCheckedForDuplicatesOnce) {
+  // 100,000 distinct keys parse (each checked against the others through a
+  // set), then the first unknown one is named; a repeated key among them
+  // is still found.
+  std::string keys;
+  for (int i = 0; i < 100000; ++i)
+    keys += ", \"k" + std::to_string(i) + "\": 0";
+  std::string manifest =
+      "{\"format\": \"attn-bundle\", \"version\": 1" + keys + "}";
+  EXPECT_EQ(loadError(manifest),
+            "<dir>/manifest.json:1:47: unknown field 'k0'");
+  std::string repeated =
+      "{\"format\": \"attn-bundle\", \"version\": 1" + keys + ", \"k77\": 1}";
+  std::string message = loadError(repeated);
+  EXPECT_NE(message.find("duplicate key \"k77\""), std::string::npos)
+      << message.substr(0, 200);
+}
+
 TEST(Manifest, TopLevelMustBeAnObject) {
   EXPECT_EQ(loadError("[]"), "<dir>/manifest.json:1:1: the manifest must be "
                              "a JSON object, got an array");
