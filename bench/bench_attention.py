@@ -455,17 +455,23 @@ def kernel_times(fn, args, calls=10):
     return times
 
 
-def time_block_sparse(bundles, d, n, density, rounds):
+def time_block_sparse(bundles, d, n, density, rounds, blocks=None,
+                      label=None):
     """The block-sparse bundle (causal and random 128 x 128 blocks at
-    `density`) against flex_attention with the same BlockMask, our dense
-    causal kernel and cuDNN's dense causal kernel, on the same inputs.
-    TFLOP/s count each one's allowed pairs; `per_tile` compares the time
-    per visited kv-tile with the dense kernel's."""
+    `density`, or the given `blocks`) against flex_attention with the same
+    BlockMask, our dense causal kernel and cuDNN's dense causal kernel, on
+    the same inputs. TFLOP/s count each one's allowed pairs; `per_tile`
+    compares the time per visited kv-tile with the dense kernel's."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
     b, h = TOKENS // n, HIDDEN // d
     dev = "cuda"
-    blocks, mask = block_sparse_inputs("blockcausal", b, h, n, n, density,
-                                       dev)
+    if blocks is None:
+        blocks, mask = block_sparse_inputs("blockcausal", b, h, n, n,
+                                           density, dev)
+    else:
+        i = torch.arange(n, device=dev)[:, None]
+        j = torch.arange(n, device=dev)[None, :]
+        mask = blocks[i // BLOCK, j // BLOCK] & (j <= i)
     bytes_per_set = 4 * b * h * n * d * 2
     sets = max(2, min(8, math.ceil(200e6 / bytes_per_set)))
     input_sets = []
@@ -509,7 +515,8 @@ def time_block_sparse(bundles, d, n, density, rounds):
     kernels = kernel_times(contenders["attn_sparse"], input_sets[0])
     lists = sum(t for name, t in kernels.items()
                 if name.endswith("_kernel"))
-    return {"d": d, "mask": f"blocksparse{density}", "n": n, "b": b, "h": h,
+    return {"d": d, "mask": label or f"blocksparse{density}", "n": n,
+            "b": b, "h": h,
             "pair_fraction": sparse_pairs / dense_pairs,
             "seconds": seconds, "tflops": tflops,
             "per_tile_vs_dense": (seconds["attn_sparse"] / sparse_tiles) /
@@ -517,13 +524,28 @@ def time_block_sparse(bundles, d, n, density, rounds):
             "list_kernel_s": lists, "kernels": kernels}
 
 
-def spion_reference(scores, variant, conv=31, bs=64, q=0.9):
-    """SEMANTICS.md's SPION-CF / SPION-F in float64 (the filter as a sum of
-    shifted views, torch.quantile, the walks in Python): the block mask as
-    a [nb, nb] int8 tensor on the CPU."""
+# The SPION derivation bundles scripts/prepare-bench.sh builds: name ->
+# (variant, filter size, block size, density for conv_topk, score dtype).
+# Block size 64 with filter 31 reads the map once (h < bs); block size 8
+# takes the neighbourhood kernel (h >= bs); bf16 scores load 8 per vector.
+SPION_BUNDLES = {
+    "spion_conv_flood_fill": ("conv_flood_fill", 31, 64, None, "f32"),
+    "spion_flood_fill": ("flood_fill", 31, 64, None, "f32"),
+    "spion_conv_topk": ("conv_topk", 31, 64, 0.2, "f32"),
+    "spion_conv_flood_fill_b8": ("conv_flood_fill", 31, 8, None, "f32"),
+    "spion_conv_flood_fill_bf16": ("conv_flood_fill", 15, 32, None, "bf16"),
+    "spion_conv_flood_fill_b128": ("conv_flood_fill", 31, 128, None, "f32"),
+}
+
+
+def spion_reference(scores, variant, conv=31, bs=64, q=0.9, density=None):
+    """SEMANTICS.md's SPION-CF / SPION-F / SPION-C in float64 (the filter
+    as a sum of shifted views, torch.quantile, the walks in Python; top-k
+    by a stable sort): the block mask as a [nb, nb] int8 tensor on the
+    CPU."""
     a = scores.double()
     n = a.shape[0]
-    half = (conv - 1) // 2 if variant == "conv_flood_fill" else 0
+    half = (conv - 1) // 2 if variant != "flood_fill" else 0
     if half:
         padded = F.pad(a, (half, half, half, half))
         c = sum(padded[half + t:half + t + n, half + t:half + t + n]
@@ -532,6 +554,14 @@ def spion_reference(scores, variant, conv=31, bs=64, q=0.9):
         c = a
     nb = n // bs
     pooled = c.view(nb, bs, nb, bs).mean(dim=(1, 3))
+    if variant == "conv_topk":
+        keep = max(int(density * nb * nb - nb), 0)
+        order = torch.argsort(-pooled.flatten().cpu(), stable=True)
+        flat = torch.zeros(nb * nb, dtype=torch.int8)
+        flat[order[:keep]] = 1
+        mask = flat.view(nb, nb)
+        mask.diagonal().fill_(1)
+        return mask
     tau = torch.quantile(pooled.flatten(), q).item()
     bm = pooled.cpu().tolist()
     mask = [[0] * nb for _ in range(nb)]
@@ -561,30 +591,38 @@ def spion_reference(scores, variant, conv=31, bs=64, q=0.9):
 
 
 def check_flood_fill(bundles, seed):
-    """The SPION bundles against spion_reference: equal on integer maps
-    (every sum exact in f32); on random maps the disagreements are
-    counted."""
+    """The SPION bundles against spion_reference: equal on integer maps and
+    on tie-heavy maps of a few values (every sum exact in f32); on random
+    maps the disagreements are counted and reported."""
     lines, failures = [], 0
     torch.manual_seed(seed)
-    for variant in ("conv_flood_fill", "flood_fill"):
-        bundle = bundles[variant]
-        for n, kind in ((1024, "integers"), (4096, "integers"),
-                        (4096, "random")):
+    for name, bundle in bundles.items():
+        variant, conv, bs, density, dtype = SPION_BUNDLES[name]
+        sizes = ((1024, "integers"), (4096, "integers"), (1024, "ties"),
+                 (4096, "random"))
+        if bs < 32:
+            sizes = ((512, "integers"), (1024, "ties"), (1024, "random"))
+        for n, kind in sizes:
             if kind == "integers":
                 scores = torch.randint(0, 10, (n, n), device="cuda").float()
+            elif kind == "ties":
+                scores = torch.randint(0, 2, (n, n), device="cuda").float()
             else:
                 scores = torch.rand(n, n, device="cuda")
-            blocks = torch.full((n // 64, n // 64), 7, dtype=torch.int8,
+            scores = scores.to(getattr(torch, {"f32": "float32",
+                                               "bf16": "bfloat16"}[dtype]))
+            blocks = torch.full((n // bs, n // bs), 7, dtype=torch.int8,
                                 device="cuda")
             bundle(scores, blocks)
             torch.cuda.synchronize()
-            expected = spion_reference(scores, variant)
+            expected = spion_reference(scores, variant, conv, bs,
+                                       density=density)
             got = blocks.cpu()
             unwritten = int(((got != 0) & (got != 1)).sum())
             differ = int((got != expected).sum())
             ok = unwritten == 0 and (differ == 0 or kind == "random")
             failures += not ok
-            lines.append(f"check spion {variant:15} N={n:5} {kind:8} "
+            lines.append(f"check {name:27} N={n:5} {kind:8} "
                          f"blocks_on={int(got.clamp(0, 1).sum())}/"
                          f"{got.numel()} differ={differ} "
                          f"unwritten={unwritten} "
@@ -593,25 +631,62 @@ def check_flood_fill(bundles, seed):
     return lines, failures
 
 
+def banded_global_map(n, device, band=256, globals_=64, seed=0):
+    """A synthetic attention map with the structure SPION targets: each row
+    a softmax over a local band (scores falling off with distance), a few
+    global key columns and noise; rows sum to 1. f32, [n, n]."""
+    g = torch.Generator(device=device).manual_seed(seed)
+    scores = torch.empty(n, n, device=device)
+    chunk = 2048
+    j = torch.arange(n, device=device)[None, :]
+    for start in range(0, n, chunk):
+        i = torch.arange(start, min(start + chunk, n), device=device)[:, None]
+        logits = -(i - j).abs().float() / band
+        logits = logits + 4.0 * (j < globals_).float()
+        logits = logits + 0.5 * torch.randn(logits.shape, device=device,
+                                            generator=g)
+        scores[start:start + chunk] = torch.softmax(logits, dim=-1)
+    return scores
+
+
 def time_flood_fill(bundles, rounds):
-    """SPION-CF from a stored 16384² f32 map, against the time to read the
-    map once at the copy bandwidth this GPU measures (a device-to-device
-    copy reads and writes the map: half its time)."""
+    """SPION-CF, -F and -C from a stored 16384² f32 map, against the time
+    to read the map once at the copy bandwidth this GPU measures (a
+    device-to-device copy reads and writes the map: half its time)."""
     n = 16384
     scores = torch.rand(n, n, device="cuda")
     copy = torch.empty_like(scores)
     blocks = torch.empty(n // 64, n // 64, dtype=torch.int8, device="cuda")
-    contenders = {
-        "spion_cf": lambda s, c, m: bundles["conv_flood_fill"](s, m),
-        "copy": lambda s, c, m: c.copy_(s),
-    }
+    names = {"spion_cf": "spion_conv_flood_fill", "spion_f": "spion_flood_fill",
+             "spion_c": "spion_conv_topk"}
+    contenders = {key: (lambda s, c, m, name=name: bundles[name](s, m))
+                  for key, name in names.items()}
+    contenders["copy"] = lambda s, c, m: c.copy_(s)
     seconds = interleaved_times(contenders, [(scores, copy, blocks)], rounds)
     read = seconds["copy"] / 2
-    kernels = kernel_times(contenders["spion_cf"], (scores, copy, blocks))
+    kernels = {key: kernel_times(contenders[key], (scores, copy, blocks))
+               for key in names}
     return {"n": n, "seconds": seconds, "read_once_s": read,
-            "ratio_to_read": seconds["spion_cf"] / read,
+            "ratio_to_read": {key: seconds[key] / read for key in names},
             "read_bandwidth_gbs": scores.numel() * 4 / read / 1e9,
             "kernels": kernels}
+
+
+def time_spion_attention(bundles, spion, d, n, rounds):
+    """SPION end to end at block 128: the CF mask derived (by our bundle)
+    from a synthetic banded + global attention map, then block-sparse
+    causal attention with it against flex_attention with the same
+    BlockMask and the dense kernels (time_block_sparse)."""
+    scores = banded_global_map(n, "cuda")
+    blocks = torch.empty(n // BLOCK, n // BLOCK, dtype=torch.int8,
+                         device="cuda")
+    spion["spion_conv_flood_fill_b128"](scores, blocks)
+    del scores
+    blocks = blocks.bool()
+    density = float(blocks.float().mean())
+    row = time_block_sparse(bundles, d, n, density, rounds, blocks=blocks,
+                            label=f"spion_cf{density:.3f}")
+    return row
 
 
 def main():
@@ -724,9 +799,8 @@ def main():
                 f"{status}")
         print(line, flush=True)
         checks.append(line)
-    spion = {variant: Bundle(str(pathlib.Path(args.bundles) /
-                                 f"spion_{variant}"))
-             for variant in ("conv_flood_fill", "flood_fill")}
+    spion = {name: Bundle(str(pathlib.Path(args.bundles) / name))
+             for name in SPION_BUNDLES}
     if not args.skip_checks:
         spion_lines, spion_failures = check_flood_fill(spion, seed0)
         checks += spion_lines
@@ -762,14 +836,21 @@ def main():
     if not args.skip_timing and "spion" in timed:
         row = time_flood_fill(spion, args.reps)
         print(json.dumps(row), flush=True)
-        spion_timing = (f"SPION-CF from a stored {row['n']}² f32 map: "
-                        f"{row['seconds']['spion_cf'] * 1e3:.3f} ms, "
-                        f"{row['ratio_to_read']:.2f}x the time to read the "
-                        f"map once ({row['read_bandwidth_gbs']:.0f} GB/s); "
-                        f"kernels: " + ", ".join(
-                            f"{k} {v * 1e6:.1f} us"
-                            for k, v in row["kernels"].items()))
-        checks.append(spion_timing)
+        for key in row["ratio_to_read"]:
+            spion_timing = (
+                f"{key} from a stored {row['n']}² f32 map: "
+                f"{row['seconds'][key] * 1e3:.3f} ms, "
+                f"{row['ratio_to_read'][key]:.2f}x the time to read the "
+                f"map once ({row['read_bandwidth_gbs']:.0f} GB/s); "
+                f"kernels: " + ", ".join(
+                    f"{k} {v * 1e6:.1f} us"
+                    for k, v in row["kernels"][key].items()))
+            checks.append(spion_timing)
+        for n in [int(x) for x in args.sizes.split(",")]:
+            for d in (64, 128):
+                row = time_spion_attention(bundles, spion, d, n, args.reps)
+                timings.append(row)
+                print(json.dumps(row), flush=True)
 
     report = format_report(info, checks, failures, timings)
     (out / "bench.md").write_text(report)
@@ -798,7 +879,7 @@ def format_report(info, checks, failures, timings):
     list_rows = [row for row in timings
                  if row["mask"].startswith("blocklist")]
     sparse_rows = [row for row in timings
-                   if row["mask"].startswith("blocksparse")]
+                   if row["mask"].startswith(("blocksparse", "spion_cf"))]
     timings = [row for row in timings
                if row not in list_rows and row not in sparse_rows]
     for row in timings:
@@ -822,7 +903,9 @@ def format_report(info, checks, failures, timings):
             lines.append(f"| {row['n']} | {row['d']} | {row['mask']} | "
                          + " | ".join(cells) + " |")
     if sparse_rows:
-        lines += ["", "Block-sparse (causal and random 128 x 128 blocks; "
+        lines += ["", "Block-sparse (causal and 128 x 128 blocks: random at "
+                  "the density shown, or spion_cf: the SPION-CF mask our "
+                  "bundle derives from a synthetic banded + global map; "
                   "TFLOP/s on each one's allowed pairs; per tile = time per "
                   "visited kv-tile / the dense kernel's; lists = the list "
                   "kernel's share of the sparse call):", "",
@@ -835,7 +918,7 @@ def format_report(info, checks, failures, timings):
             per_tile = row["per_tile_vs_dense"]
             lines.append(
                 f"| {row['n']} | {row['d']} | "
-                f"{row['mask'][len('blocksparse'):]} | "
+                f"{row['mask'].removeprefix('blocksparse')} | "
                 f"{row['pair_fraction']:.3f} | {fmt(t['attn_sparse'])} | "
                 f"{fmt(t['flex_sparse'])} | {fmt(t['attn_dense'])} | "
                 f"{fmt(t['cudnn_dense'])} | "

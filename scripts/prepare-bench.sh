@@ -100,18 +100,27 @@ echo "rowlimit_d64       compiled"
   -o "$out/blocklist_d64"
 echo "blocklist_d64      compiled"
 
-# SPION's pattern derivation alone (CF and F; 64 x 64 blocks, filter 31,
-# 0.9 quantile), from a score map of any size.
-for variant in conv_flood_fill flood_fill; do
-  name=spion_${variant}
+# SPION's pattern derivation alone, from a score map of any size: the
+# bundles bench/bench_attention.py's SPION_BUNDLES lists (name, variant,
+# filter size, block size, density, score dtype; quantile 0.9).
+while read -r name variant conv block density dtype; do
+  extra=""
+  [[ $density != - ]] && extra="density($density)"
   cat > "$out/ir/$name.mlir" <<IR
-func.func @${name}(%scores: memref<?x?xf32> {attn.name = "scores"},
+func.func @${name}(%scores: memref<?x?x${dtype}> {attn.name = "scores"},
                    %blocks: memref<?x?xi8> {attn.name = "blocks"}) {
-  attn.flood_fill ins(%scores : memref<?x?xf32>) outs(%blocks : memref<?x?xi8>)
-                  conv_size(31) block_size(64) quantile(0.9) variant($variant)
+  attn.flood_fill ins(%scores : memref<?x?x${dtype}>) outs(%blocks : memref<?x?xi8>)
+                  conv_size($conv) block_size($block) quantile(0.9) variant($variant) $extra
   return
 }
 IR
   "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
   echo "$name compiled"
-done
+done <<'LIST'
+spion_conv_flood_fill conv_flood_fill 31 64 - f32
+spion_flood_fill flood_fill 31 64 - f32
+spion_conv_topk conv_topk 31 64 0.2 f32
+spion_conv_flood_fill_b8 conv_flood_fill 31 8 - f32
+spion_conv_flood_fill_bf16 conv_flood_fill 15 32 - bf16
+spion_conv_flood_fill_b128 conv_flood_fill 31 128 - f32
+LIST

@@ -139,26 +139,15 @@ Value FloodFillOp::buildInterpolation(OpBuilder &builder, Location loc,
                                 arith::SubFOp::create(b, oneF, fraction))));
 }
 
-void FloodFillOp::buildWalk(OpBuilder &builder, Location loc, Value blockMap,
-                            Value mask, Value blocks, Value threshold,
-                            Value startRow, Value startCol) {
+std::pair<Value, Value> FloodFillOp::buildWalk(
+    OpBuilder &builder, Location loc,
+    function_ref<Value(OpBuilder &, Value, Value)> paddedValue, Value mask,
+    Value blocks, Value rowLimit, Value threshold, Value startRow,
+    Value startCol) {
   ImplicitLocOpBuilder b(loc, builder);
   Value one = arith::ConstantIndexOp::create(b, 1);
   Type indexType = b.getIndexType(), f64 = b.getF64Type();
   Type maskElement = cast<MemRefType>(mask.getType()).getElementType();
-  Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
-  // The map with one padding row and column of zeros.
-  auto padded = [&](Value x, Value y) -> Value {
-    Value inside = arith::AndIOp::create(
-        b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, blocks),
-        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, y, blocks));
-    Value last = arith::SubIOp::create(b, blocks, one);
-    Value value = memref::LoadOp::create(
-        b, blockMap,
-        ValueRange{arith::MinUIOp::create(b, x, last),
-                   arith::MinUIOp::create(b, y, last)});
-    return arith::SelectOp::create(b, inside, value, zeroF);
-  };
   auto loop = scf::WhileOp::create(b, TypeRange{indexType, indexType},
                                    ValueRange{startRow, startCol});
   OpBuilder::InsertionGuard guard(b);
@@ -168,7 +157,7 @@ void FloodFillOp::buildWalk(OpBuilder &builder, Location loc, Value blockMap,
   scf::ConditionOp::create(
       b,
       arith::AndIOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, blocks),
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, rowLimit),
           arith::CmpIOp::create(b, arith::CmpIPredicate::ult, y, blocks)),
       ValueRange{x, y});
   Block *after = b.createBlock(&loop.getAfter(), {}, {indexType, indexType},
@@ -177,7 +166,8 @@ void FloodFillOp::buildWalk(OpBuilder &builder, Location loc, Value blockMap,
   y = after->getArgument(1);
   Value x1 = arith::AddIOp::create(b, x, one);
   Value y1 = arith::AddIOp::create(b, y, one);
-  Value down = padded(x1, y), right = padded(x, y1), diagonal = padded(x1, y1);
+  Value down = paddedValue(b, x1, y), right = paddedValue(b, x, y1),
+        diagonal = paddedValue(b, x1, y1);
   // down > right: down unless the diagonal is not below it; else right
   // unless the diagonal is not below it (strict > throughout).
   Value downWins =
@@ -190,23 +180,28 @@ void FloodFillOp::buildWalk(OpBuilder &builder, Location loc, Value blockMap,
       b, downWins, x1, arith::SelectOp::create(b, rightBeatsDiagonal, x, x1));
   Value nextY = arith::SelectOp::create(
       b, downWins, arith::SelectOp::create(b, downBeatsDiagonal, y, y1), y1);
+  // The next cell's value is one of the three just read.
+  Value nextValue = arith::SelectOp::create(
+      b, downWins,
+      arith::SelectOp::create(b, downBeatsDiagonal, down, diagonal),
+      arith::SelectOp::create(b, rightBeatsDiagonal, right, diagonal));
   Value inside = arith::AndIOp::create(
       b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, nextX, blocks),
       arith::CmpIOp::create(b, arith::CmpIPredicate::ult, nextY, blocks));
-  auto ifInside = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
+  Value above = arith::CmpFOp::create(b, arith::CmpFPredicate::OGT,
+                                      arith::ExtFOp::create(b, f64, nextValue),
+                                      threshold);
+  auto ifMarked = scf::IfOp::create(b, arith::AndIOp::create(b, inside, above),
+                                    /*withElseRegion=*/false);
   {
     OpBuilder::InsertionGuard ifGuard(b);
-    b.setInsertionPointToStart(ifInside.thenBlock());
-    Value above = arith::CmpFOp::create(
-        b, arith::CmpFPredicate::OGT,
-        arith::ExtFOp::create(b, f64, padded(nextX, nextY)), threshold);
-    auto ifAbove = scf::IfOp::create(b, above, /*withElseRegion=*/false);
-    b.setInsertionPointToStart(ifAbove.thenBlock());
+    b.setInsertionPointToStart(ifMarked.thenBlock());
     memref::StoreOp::create(
         b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 1)),
         mask, ValueRange{nextX, nextY});
   }
   scf::YieldOp::create(b, ValueRange{nextX, nextY});
+  return {loop.getResult(0), loop.getResult(1)};
 }
 
 void FloodFillOp::decompose(OpBuilder &builder) {
@@ -343,11 +338,27 @@ void FloodFillOp::decompose(OpBuilder &builder) {
         buildInterpolation(b, getLoc(), orderStatistic(ranks.low),
                            orderStatistic(ranks.high), ranks.fraction);
     // The walks: from every top-row cell, then every left-column cell.
+    auto paddedValue = [&](OpBuilder &builder, Value x, Value y) -> Value {
+      ImplicitLocOpBuilder lb(getLoc(), builder);
+      Value inside = arith::AndIOp::create(
+          lb, arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, x, blocks),
+          arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, y, blocks));
+      Value last = arith::SubIOp::create(lb, blocks, one);
+      Value value = memref::LoadOp::create(
+          lb, pooled,
+          ValueRange{arith::MinUIOp::create(lb, x, last),
+                     arith::MinUIOp::create(lb, y, last)});
+      return arith::SelectOp::create(
+          lb, inside, value,
+          arith::ConstantOp::create(lb, lb.getF32FloatAttr(0.0f)));
+    };
     forEach(blocks, [&](Value k) {
-      buildWalk(b, getLoc(), pooled, mask, blocks, threshold, zero, k);
+      buildWalk(b, getLoc(), paddedValue, mask, blocks, blocks, threshold, zero,
+                k);
     });
     forEach(blocks, [&](Value k) {
-      buildWalk(b, getLoc(), pooled, mask, blocks, threshold, k, zero);
+      buildWalk(b, getLoc(), paddedValue, mask, blocks, blocks, threshold, k,
+                zero);
     });
   }
   // The diagonal, always on.

@@ -9,6 +9,7 @@
 #include "SharedMemory.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
@@ -16,11 +17,19 @@
 using namespace mlir;
 using namespace attn;
 
-/// Threads of the block-map kernel and of the threshold-and-walks kernel.
+/// Threads of the block-map kernels and of the selection kernel.
 static constexpr int64_t kMapThreads = 256;
-static constexpr int64_t kWalkThreads = 1024;
+static constexpr int64_t kSelectThreads = 1024;
 /// Bits per radix-select pass (4 passes over 32-bit keys).
 static constexpr int64_t kDigitBits = 8;
+/// f32 values of the selection kernel's shared stripe of the block map.
+static constexpr int64_t kStripeValues = 32768;
+
+namespace {
+/// The terms of a block's one-read sum: its own cell and the six cells its
+/// scores reach along the diagonal filter (index into the partial sums).
+enum Term : int64_t { Own, Up, Left, UpLeft, Down, Right, DownRight, Terms };
+} // namespace
 
 /// Starts a gpu.launch of `facts`' next kernel at the insertion point of
 /// `b` and moves `b` into its body.
@@ -36,11 +45,828 @@ static FailureOr<gpu::LaunchOp> startLaunch(ImplicitLocOpBuilder &b,
   return launch;
 }
 
+/// Emits, in a block of kMapThreads threads, the sum over the block of
+/// `perThread` (one value per thread, `count` of them) and returns it in
+/// thread 0 (other threads: a partial). Uses `warpSums` (shared, a slot
+/// per warp); ends with the block past a barrier.
+static Value blockSum(ImplicitLocOpBuilder &b, KernelBuilder &kernel,
+                      Value perThread, Value warpSums, Value slot) {
+  Value sum = kernel.warpSum(perThread);
+  auto ifLane0 =
+      scf::IfOp::create(b,
+                        arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                              kernel.lane(), kernel.index(0)),
+                        /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifLane0.thenBlock());
+    memref::StoreOp::create(b, sum, warpSums, slot);
+  }
+  gpu::BarrierOp::create(b);
+  return sum;
+}
+
+/// The one-read block map (filter half width h < bs): block (x, y) of
+/// threads reads its own bs x bs block of scores once, 16 bytes per load,
+/// and adds each score A[a, b] (local position) with its tap counts to
+/// seven partial sums, one per Term: with mA = min(a, h), mA' = min(bs-1-a,
+/// h) and mB, mB' alike for b,
+///   own   = min(mA, mB) + min(mA', mB') + 1
+///   up    = max(mB - mA, 0), left  = max(mA - mB, 0), up-left  = h -
+///   max(mA, mB) down  = max(mB' - mA', 0), right = max(mA' - mB', 0),
+///   down-right = h - max(mA', mB')
+/// (the taps t in [-h, h] that carry (a - t, b - t) into each cell; they
+/// sum to 2h + 1). Writes partials[term][x][y]; a second kernel gathers
+/// each cell's seven terms in a fixed order. With h = 0 there is only the
+/// own term, written as the average straight into `blockMap`.
+static LogicalResult emitOneReadMap(ImplicitLocOpBuilder &b, FloodFillOp op,
+                                    LaunchFacts &facts, Value blocks,
+                                    Value partials, Value blockMap,
+                                    SmallVectorImpl<gpu::LaunchOp> &launches) {
+  OpBuilder::InsertionGuard guard(b);
+  Type f32 = b.getF32Type();
+  Value scores = op.getScores();
+  Type element = cast<MemRefType>(scores.getType()).getElementType();
+  int64_t half = op.getFilterHalfWidth(), size = op.getBlockSize();
+  int64_t terms = half > 0 ? int64_t{Terms} : 1;
+  int64_t width =
+      std::min<int64_t>(128 / element.getIntOrFloatBitWidth(), size);
+  int64_t chunksPerRow = size / width, chunks = size * chunksPerRow;
+  int64_t perThread = (chunks + kMapThreads - 1) / kMapThreads;
+  int64_t warps = kMapThreads / kWarpSize;
+  SharedMemoryLayout layout;
+  layout.add(paddedType(MemRefType::get({terms * warps}, f32)));
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, value);
+  };
+  FailureOr<gpu::LaunchOp> launch =
+      startLaunch(b, facts, {blocks, blocks, index(1)}, kMapThreads, layout);
+  if (failed(launch))
+    return failure();
+  launches.push_back(*launch);
+  Value warpSums = layout.materialize(b).front();
+  Value thread = launch->getThreadIds().x;
+  KernelBuilder kernel(b, thread, index(kMapThreads));
+  Value x = launch->getBlockIds().y, y = launch->getBlockIds().x;
+  Value rowOrigin = arith::MulIOp::create(b, x, index(size));
+  Value colOrigin = arith::MulIOp::create(b, y, index(size));
+  auto f32Constant = [&](double value) -> Value {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(value));
+  };
+  auto toF32 = [&](Value indexValue) -> Value {
+    return arith::UIToFPOp::create(
+        b, f32, arith::IndexCastOp::create(b, b.getI32Type(), indexValue));
+  };
+  Value halfF = f32Constant(half), lastF = f32Constant(size - 1);
+  Value zeroF = f32Constant(0.0), oneF = f32Constant(1.0);
+  auto minF = [&](Value l, Value r) -> Value {
+    return arith::MinNumFOp::create(b, l, r);
+  };
+  auto maxF = [&](Value l, Value r) -> Value {
+    return arith::MaxNumFOp::create(b, l, r);
+  };
+  // The clamped distances of a local position to the block's low edge
+  // (min(a, h)) and high edge (min(bs - 1 - a, h)).
+  auto edges = [&](Value local) -> std::pair<Value, Value> {
+    Value localF = toF32(local);
+    return {minF(localF, halfF),
+            minF(arith::SubFOp::create(b, lastF, localF), halfF)};
+  };
+  SmallVector<Value> sums(terms, zeroF);
+  VectorType chunkType = VectorType::get({width}, element);
+  for (int64_t i = 0; i < perThread; ++i) {
+    Value chunk = arith::AddIOp::create(b, thread, index(i * kMapThreads));
+    Value a = arith::DivUIOp::create(b, chunk, index(chunksPerRow));
+    Value col = arith::MulIOp::create(
+        b, arith::RemUIOp::create(b, chunk, index(chunksPerRow)), index(width));
+    SmallVector<Value, 2> position{arith::AddIOp::create(b, rowOrigin, a),
+                                   arith::AddIOp::create(b, colOrigin, col)};
+    Value loaded;
+    auto load = [&] {
+      return vector::LoadOp::create(
+          b, chunkType, scores, position, /*nontemporal=*/false,
+          llvm::MaybeAlign(width * element.getIntOrFloatBitWidth() / 8));
+    };
+    if (chunks % kMapThreads == 0) {
+      loaded = load();
+    } else {
+      auto ifInside =
+          scf::IfOp::create(b, TypeRange{chunkType},
+                            arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                                  chunk, index(chunks)),
+                            /*withElseRegion=*/true);
+      OpBuilder::InsertionGuard ifGuard(b);
+      b.setInsertionPointToStart(ifInside.thenBlock());
+      scf::YieldOp::create(b, ValueRange{load()});
+      b.setInsertionPointToStart(ifInside.elseBlock());
+      scf::YieldOp::create(
+          b,
+          ValueRange{arith::ConstantOp::create(
+              b, DenseElementsAttr::get(chunkType, b.getZeroAttr(element)))});
+      loaded = ifInside.getResult(0);
+    }
+    auto [lowA, highA] = edges(a);
+    for (int64_t j = 0; j < width; ++j) {
+      Value score = kernel.toF32(
+          vector::ExtractOp::create(b, loaded, ArrayRef<int64_t>{j}));
+      if (half == 0) {
+        sums[Own] = arith::AddFOp::create(b, sums[Own], score);
+        continue;
+      }
+      auto [lowB, highB] =
+          edges(arith::AddIOp::create(b, col, index(j)).getResult());
+      Value upSide = arith::SubFOp::create(b, lowB, lowA);
+      Value downSide = arith::SubFOp::create(b, highB, highA);
+      Value up = maxF(upSide, zeroF), down = maxF(downSide, zeroF);
+      Value weights[Terms];
+      weights[Own] = arith::AddFOp::create(
+          b, arith::AddFOp::create(b, minF(lowA, lowB), minF(highA, highB)),
+          oneF);
+      weights[Up] = up;
+      weights[Left] = arith::SubFOp::create(b, up, upSide);
+      weights[UpLeft] = arith::SubFOp::create(b, halfF, maxF(lowA, lowB));
+      weights[Down] = down;
+      weights[Right] = arith::SubFOp::create(b, down, downSide);
+      weights[DownRight] = arith::SubFOp::create(b, halfF, maxF(highA, highB));
+      for (int64_t term = 0; term < Terms; ++term)
+        sums[term] = math::FmaOp::create(b, weights[term], score, sums[term]);
+    }
+  }
+  Value warp = kernel.warp();
+  for (int64_t term = 0; term < terms; ++term)
+    sums[term] = kernel.warpSum(sums[term]);
+  auto ifLane0 =
+      scf::IfOp::create(b,
+                        arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                              kernel.lane(), index(0)),
+                        /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard ifGuard(b);
+    b.setInsertionPointToStart(ifLane0.thenBlock());
+    for (int64_t term = 0; term < terms; ++term)
+      memref::StoreOp::create(
+          b, sums[term], warpSums,
+          arith::AddIOp::create(b, arith::MulIOp::create(b, warp, index(terms)),
+                                index(term))
+              .getResult());
+  }
+  gpu::BarrierOp::create(b);
+  // Thread `term` adds the warps' sums of its term, in warp order.
+  auto ifTerm = scf::IfOp::create(
+      b,
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, thread, index(terms)),
+      /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard ifGuard(b);
+    b.setInsertionPointToStart(ifTerm.thenBlock());
+    Value total = zeroF;
+    for (int64_t w = 0; w < warps; ++w)
+      total = arith::AddFOp::create(
+          b, total,
+          memref::LoadOp::create(
+              b, warpSums,
+              arith::AddIOp::create(b, index(w * terms), thread).getResult()));
+    if (half > 0) {
+      memref::StoreOp::create(b, total, partials, ValueRange{thread, x, y});
+    } else {
+      Value cell =
+          arith::AddIOp::create(b, arith::MulIOp::create(b, x, blocks), y);
+      memref::StoreOp::create(
+          b,
+          arith::MulFOp::create(
+              b, total,
+              f32Constant(1.0 / static_cast<double>(op.getBlockArea()))),
+          blockMap, cell);
+      Type maskElement =
+          cast<MemRefType>(op.getBlockMask().getType()).getElementType();
+      memref::StoreOp::create(
+          b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 0)),
+          op.getBlockMask(), ValueRange{x, y});
+    }
+  }
+  gpu::TerminatorOp::create(b);
+  return success();
+}
+
+/// Gathers each cell's seven terms (its own, then those its six
+/// neighbours' scores carry into it, in Term order) into the average,
+/// and clears the mask cell: a thread per cell.
+static LogicalResult emitGather(ImplicitLocOpBuilder &b, FloodFillOp op,
+                                LaunchFacts &facts, Value blocks,
+                                Value partials, Value blockMap,
+                                SmallVectorImpl<gpu::LaunchOp> &launches) {
+  OpBuilder::InsertionGuard guard(b);
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, value);
+  };
+  Value cells = arith::MulIOp::create(b, blocks, blocks);
+  SharedMemoryLayout layout;
+  FailureOr<gpu::LaunchOp> launch =
+      startLaunch(b, facts,
+                  {arith::CeilDivUIOp::create(b, cells, index(kMapThreads)),
+                   index(1), index(1)},
+                  kMapThreads, layout);
+  if (failed(launch))
+    return failure();
+  launches.push_back(*launch);
+  Value cell = arith::AddIOp::create(
+      b, arith::MulIOp::create(b, launch->getBlockIds().x, index(kMapThreads)),
+      launch->getThreadIds().x);
+  auto ifCell = scf::IfOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, cell, cells),
+      /*withElseRegion=*/false);
+  b.setInsertionPointToStart(ifCell.thenBlock());
+  Value x = arith::DivUIOp::create(b, cell, blocks);
+  Value y = arith::RemUIOp::create(b, cell, blocks);
+  Value last = arith::SubIOp::create(b, blocks, index(1));
+  Value zeroF = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+  // The neighbour (x + dx, y + dy)'s `term`, 0 outside the map.
+  auto from = [&](Term term, int64_t dx, int64_t dy) -> Value {
+    auto shifted = [&](Value coordinate,
+                       int64_t delta) -> std::pair<Value, Value> {
+      if (delta == 0)
+        return {coordinate, Value()};
+      if (delta > 0)
+        return {arith::MinUIOp::create(
+                    b, arith::AddIOp::create(b, coordinate, index(1)), last),
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ult, coordinate,
+                                      last)};
+      return {arith::SubIOp::create(
+                  b, arith::MaxUIOp::create(b, coordinate, index(1)), index(1)),
+              arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, coordinate,
+                                    index(0))};
+    };
+    auto [row, rowInside] = shifted(x, dx);
+    auto [col, colInside] = shifted(y, dy);
+    Value value =
+        memref::LoadOp::create(b, partials, ValueRange{index(term), row, col});
+    Value inside = rowInside && colInside
+                       ? Value(arith::AndIOp::create(b, rowInside, colInside))
+                       : (rowInside ? rowInside : colInside);
+    return inside ? Value(arith::SelectOp::create(b, inside, value, zeroF))
+                  : value;
+  };
+  // A neighbour's Up term lands in the cell above it, and so on.
+  Value total = from(Own, 0, 0);
+  struct Source {
+    Term term;
+    int64_t dx, dy;
+  };
+  static constexpr Source kSources[] = {{Up, 1, 0},     {Left, 0, 1},
+                                        {UpLeft, 1, 1}, {Down, -1, 0},
+                                        {Right, 0, -1}, {DownRight, -1, -1}};
+  for (const Source &source : kSources)
+    total = arith::AddFOp::create(b, total,
+                                  from(source.term, source.dx, source.dy));
+  memref::StoreOp::create(
+      b,
+      arith::MulFOp::create(
+          b, total,
+          arith::ConstantOp::create(
+              b,
+              b.getF32FloatAttr(1.0f / static_cast<float>(op.getBlockArea())))),
+      blockMap, cell);
+  Type maskElement =
+      cast<MemRefType>(op.getBlockMask().getType()).getElementType();
+  memref::StoreOp::create(
+      b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 0)),
+      op.getBlockMask(), ValueRange{x, y});
+  b.setInsertionPointAfter(ifCell);
+  gpu::TerminatorOp::create(b);
+  return success();
+}
+
+/// The block map of a filter wider than the block (h >= bs): a block of
+/// threads per cell sums the cell's whole neighbourhood with the tap
+/// weights (FloodFillOp::buildBlockSum), a warp per row and a lane per
+/// column, and writes the average.
+static LogicalResult
+emitNeighbourhoodMap(ImplicitLocOpBuilder &b, FloodFillOp op,
+                     LaunchFacts &facts, Value blocks, Value blockMap,
+                     SmallVectorImpl<gpu::LaunchOp> &launches) {
+  OpBuilder::InsertionGuard guard(b);
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, value);
+  };
+  SharedMemoryLayout layout;
+  layout.add(
+      paddedType(MemRefType::get({kMapThreads / kWarpSize}, b.getF32Type())));
+  FailureOr<gpu::LaunchOp> launch =
+      startLaunch(b, facts, {blocks, blocks, index(1)}, kMapThreads, layout);
+  if (failed(launch))
+    return failure();
+  launches.push_back(*launch);
+  Value warpSums = layout.materialize(b).front();
+  Value thread = launch->getThreadIds().x;
+  KernelBuilder kernel(b, thread, index(kMapThreads));
+  Value x = launch->getBlockIds().y, y = launch->getBlockIds().x;
+  Value warp = kernel.warp();
+  Value sum = op.buildBlockSum(b, b.getLoc(), x, y, warp,
+                               index(kMapThreads / kWarpSize), kernel.lane(),
+                               index(kWarpSize));
+  blockSum(b, kernel, sum, warpSums, warp);
+  auto ifFirst = scf::IfOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, index(0)),
+      /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard ifGuard(b);
+    b.setInsertionPointToStart(ifFirst.thenBlock());
+    Value total = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+    for (int64_t w = 0; w < kMapThreads / kWarpSize; ++w)
+      total = arith::AddFOp::create(
+          b, total, memref::LoadOp::create(b, warpSums, index(w)));
+    Value average = arith::MulFOp::create(
+        b, total,
+        arith::ConstantOp::create(
+            b,
+            b.getF32FloatAttr(1.0f / static_cast<float>(op.getBlockArea()))));
+    memref::StoreOp::create(
+        b, average, blockMap,
+        arith::AddIOp::create(b, arith::MulIOp::create(b, x, blocks), y)
+            .getResult());
+    Type maskElement =
+        cast<MemRefType>(op.getBlockMask().getType()).getElementType();
+    memref::StoreOp::create(
+        b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 0)),
+        op.getBlockMask(), ValueRange{x, y});
+  }
+  gpu::TerminatorOp::create(b);
+  return success();
+}
+
+namespace {
+/// The selection kernel's body: order statistics of the block map by radix
+/// select, then the walks (CF, F) or the top-k scan (C).
+class SelectionKernel {
+public:
+  SelectionKernel(ImplicitLocOpBuilder &b, FloodFillOp op, Value blocks,
+                  Value blockMap, Value thread, Value histogram, Value state,
+                  Value warpCounts)
+      : b(b), op(op), kernel(b, thread, index(kSelectThreads)), blocks(blocks),
+        cells(arith::MulIOp::create(b, blocks, blocks)), blockMap(blockMap),
+        thread(thread), histogram(histogram), state(state),
+        warpCounts(warpCounts) {}
+
+  /// The k-th smallest (0-based) key of the map (see keyAt), with the
+  /// rank of k among the keys equal to it and their number.
+  struct Selected {
+    Value key;            ///< i32.
+    Value rankAmongEqual; ///< i32: k - #{keys < key}.
+    Value equal;          ///< i32: #{keys == key}.
+  };
+  /// Radix select: one 8-bit digit per pass from the top; a pass counts
+  /// the digits of the keys that match the prefix found so far into a
+  /// shared histogram (lanes with the same digit aggregated by match.sync:
+  /// one atomic per distinct digit per warp), then warp 0 finds the bin
+  /// holding rank k (each lane scans 8 bins, a shuffle scan across lanes).
+  Selected select(Value k);
+
+  /// The f32 value of a key.
+  Value valueOf(Value key) {
+    Value negative = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::eq,
+        arith::AndIOp::create(b, key, i32Constant(INT32_MIN)), i32Constant(0));
+    Value bits = arith::SelectOp::create(
+        b, negative, arith::XOrIOp::create(b, key, i32Constant(-1)),
+        arith::XOrIOp::create(b, key, i32Constant(INT32_MIN)));
+    return arith::BitcastOp::create(b, b.getF32Type(), bits);
+  }
+
+  /// The map value of a cell as an unsigned key in value order: f32 bits
+  /// with -0 as +0, negatives all flipped, others with the sign bit set.
+  Value keyAt(Value cell) {
+    Value bits = arith::BitcastOp::create(
+        b, i32(), memref::LoadOp::create(b, blockMap, cell).getResult());
+    bits = arith::SelectOp::create(
+        b,
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, bits,
+                              i32Constant(INT32_MIN)),
+        i32Constant(0), bits);
+    Value flip = arith::OrIOp::create(
+        b, arith::ShRSIOp::create(b, bits, i32Constant(31)),
+        i32Constant(INT32_MIN));
+    return arith::XOrIOp::create(b, bits, flip);
+  }
+
+  /// SPION-CF / F: the quantile threshold, the walks and the diagonal.
+  void emitFloodFill(Value stripe);
+  /// SPION-C: the cells of rank < keep by value (ties: lower row-major
+  /// index) and the diagonal.
+  void emitTopK();
+
+private:
+  Value index(int64_t value) {
+    return arith::ConstantIndexOp::create(b, value);
+  }
+  Value i32Constant(int64_t value) {
+    return arith::ConstantIntOp::create(b, i32(), value);
+  }
+  Type i32() { return b.getI32Type(); }
+  Value isThread0() {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, index(0));
+  }
+  /// `for (base = 0; base < count; base += threads) body(base + thread)`:
+  /// the trip count is the same for every thread (warp-wide ops inside).
+  void forEachRound(Value count, function_ref<void(Value)> body) {
+    auto loop = scf::ForOp::create(b, index(0), count, index(kSelectThreads));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    body(arith::AddIOp::create(b, loop.getInductionVar(), thread));
+  }
+  void storeMask(Value x, Value y, int64_t value) {
+    Type element =
+        cast<MemRefType>(op.getBlockMask().getType()).getElementType();
+    memref::StoreOp::create(
+        b, arith::ConstantOp::create(b, b.getIntegerAttr(element, value)),
+        op.getBlockMask(), ValueRange{x, y});
+  }
+  /// Walks `count` walks per round of threads, walk w from (0, w) for w <
+  /// nb and from (w - nb, 0) after, over the map read through `stripe`.
+  void emitWalks(Value threshold, Value stripe);
+
+  ImplicitLocOpBuilder &b;
+  FloodFillOp op;
+  KernelBuilder kernel;
+  Value blocks, cells, blockMap, thread, histogram, state, warpCounts;
+};
+} // namespace
+
+SelectionKernel::Selected SelectionKernel::select(Value k) {
+  Value prefix = i32Constant(0);
+  Value remaining = arith::IndexCastOp::create(b, i32(), k);
+  Value equal = i32Constant(0);
+  int64_t bins = int64_t{1} << kDigitBits;
+  int64_t binsPerLane = bins / kWarpSize;
+  Value lane = kernel.lane();
+  Value isWarp0 = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, thread,
+                                        index(kWarpSize));
+  for (int64_t pass = 0; pass < 32 / kDigitBits; ++pass) {
+    int64_t shift = 32 - kDigitBits * (pass + 1);
+    kernel.forEachDistributed(bins, [&](Value bin) {
+      memref::StoreOp::create(b, i32Constant(0), histogram, bin);
+    });
+    forEachRound(cells, [&](Value cell) {
+      Value inside =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, cell, cells);
+      Value key = keyAt(arith::MinUIOp::create(
+          b, cell, arith::SubIOp::create(b, cells, index(1))));
+      Value counts = inside;
+      if (pass > 0)
+        counts = arith::AndIOp::create(
+            b, counts,
+            arith::CmpIOp::create(
+                b, arith::CmpIPredicate::eq,
+                arith::ShRUIOp::create(b, key, i32Constant(shift + kDigitBits)),
+                prefix));
+      // Digit `bins` for keys that do not count: one group of its own.
+      Value digit = arith::SelectOp::create(
+          b, counts,
+          arith::AndIOp::create(
+              b, arith::ShRUIOp::create(b, key, i32Constant(shift)),
+              i32Constant(bins - 1)),
+          i32Constant(bins));
+      Value group = NVVM::MatchSyncOp::create(b, i32(), i32Constant(-1), digit,
+                                              NVVM::MatchSyncKind::any);
+      Value leader =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                math::CountTrailingZerosOp::create(b, group),
+                                arith::IndexCastOp::create(b, i32(), lane));
+      auto ifLeader =
+          scf::IfOp::create(b, arith::AndIOp::create(b, leader, counts),
+                            /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifLeader.thenBlock());
+      memref::AtomicRMWOp::create(
+          b, arith::AtomicRMWKind::addi, math::CtPopOp::create(b, group),
+          histogram,
+          ValueRange{arith::IndexCastOp::create(b, b.getIndexType(), digit)});
+    });
+    gpu::BarrierOp::create(b);
+    // Warp 0: lane l holds bins [8l, 8l + 8); an inclusive shuffle scan of
+    // the lanes' totals gives each lane the keys below its bins; the lane
+    // whose range holds `remaining` finds the bin and the rank within.
+    auto ifWarp0 = scf::IfOp::create(b, isWarp0, /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifWarp0.thenBlock());
+      Value firstBin = arith::MulIOp::create(b, lane, index(binsPerLane));
+      SmallVector<Value> counts;
+      Value laneTotal = i32Constant(0);
+      for (int64_t i = 0; i < binsPerLane; ++i) {
+        counts.push_back(memref::LoadOp::create(
+            b, histogram,
+            arith::AddIOp::create(b, firstBin, index(i)).getResult()));
+        laneTotal = arith::AddIOp::create(b, laneTotal, counts.back());
+      }
+      Value inclusive = laneTotal;
+      for (int32_t offset = 1; offset < kWarpSize; offset *= 2) {
+        auto shuffle = gpu::ShuffleOp::create(b, inclusive, offset, kWarpSize,
+                                              gpu::ShuffleMode::UP);
+        inclusive = arith::AddIOp::create(
+            b, inclusive,
+            arith::SelectOp::create(b, shuffle.getValid(),
+                                    shuffle.getShuffleResult(),
+                                    i32Constant(0)));
+      }
+      Value below = arith::SubIOp::create(b, inclusive, laneTotal);
+      Value holds = arith::AndIOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ule, below, remaining),
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, remaining,
+                                inclusive));
+      auto ifHolds = scf::IfOp::create(b, holds, /*withElseRegion=*/false);
+      b.setInsertionPointToStart(ifHolds.thenBlock());
+      // Within the lane: the first bin whose running total passes it.
+      Value running = below, bin = i32Constant(-1), rank = i32Constant(0),
+            count = i32Constant(0);
+      for (int64_t i = 0; i < binsPerLane; ++i) {
+        Value through = arith::AddIOp::create(b, running, counts[i]);
+        Value here = arith::AndIOp::create(
+            b,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::slt, bin,
+                                  i32Constant(0)),
+            arith::CmpIOp::create(b, arith::CmpIPredicate::ult, remaining,
+                                  through));
+        bin = arith::SelectOp::create(
+            b, here,
+            arith::IndexCastOp::create(
+                b, i32(), arith::AddIOp::create(b, firstBin, index(i)))
+                .getResult(),
+            bin);
+        rank = arith::SelectOp::create(
+            b, here, arith::SubIOp::create(b, remaining, running), rank);
+        count = arith::SelectOp::create(b, here, counts[i], count);
+        running = through;
+      }
+      memref::StoreOp::create(
+          b,
+          arith::OrIOp::create(
+              b, arith::ShLIOp::create(b, prefix, i32Constant(kDigitBits)),
+              bin),
+          state, index(0));
+      memref::StoreOp::create(b, rank, state, index(1));
+      memref::StoreOp::create(b, count, state, index(2));
+    }
+    gpu::BarrierOp::create(b);
+    prefix = memref::LoadOp::create(b, state, index(0));
+    remaining = memref::LoadOp::create(b, state, index(1));
+    equal = memref::LoadOp::create(b, state, index(2));
+    gpu::BarrierOp::create(b);
+  }
+  return {prefix, remaining, equal};
+}
+
+void SelectionKernel::emitWalks(Value threshold, Value stripe) {
+  Value zero = index(0), one = index(1);
+  Value walks = arith::AddIOp::create(b, blocks, blocks);
+  Value width = arith::AddIOp::create(b, blocks, one);
+  // Rows of a stripe after its first: each stripe holds rows [r, r + R]
+  // of the padded map, and a walk moves on while its row is below r + R.
+  Value stripeRows = arith::SubIOp::create(
+      b, arith::DivUIOp::create(b, index(kStripeValues), width), one);
+  Value fits =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::uge, stripeRows, one);
+  auto loop = scf::ForOp::create(b, zero, walks, index(kSelectThreads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value walk = arith::AddIOp::create(b, loop.getInductionVar(), thread);
+  Value fromTop =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, walk, blocks);
+  Value active =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, walk, walks);
+  // A thread without a walk starts outside the map.
+  Value startRow = arith::SelectOp::create(
+      b, active,
+      arith::SelectOp::create(b, fromTop, zero,
+                              arith::SubIOp::create(b, walk, blocks)),
+      blocks);
+  Value startCol = arith::SelectOp::create(
+      b, active, arith::SelectOp::create(b, fromTop, walk, zero), blocks);
+  auto ifFits = scf::IfOp::create(b, fits, /*withElseRegion=*/true);
+  {
+    // The stripes: load rows [r, r + R] (zeros past the map), walk on.
+    OpBuilder::InsertionGuard ifGuard(b);
+    b.setInsertionPointToStart(ifFits.thenBlock());
+    auto stripes = scf::ForOp::create(b, zero, blocks, stripeRows,
+                                      ValueRange{startRow, startCol});
+    b.setInsertionPointToStart(stripes.getBody());
+    Value first = stripes.getInductionVar();
+    gpu::BarrierOp::create(b);
+    auto rows = scf::ForOp::create(b, kernel.warp(),
+                                   arith::AddIOp::create(b, stripeRows, one),
+                                   index(kSelectThreads / kWarpSize));
+    {
+      OpBuilder::InsertionGuard rowGuard(b);
+      b.setInsertionPointToStart(rows.getBody());
+      Value row = rows.getInductionVar();
+      Value mapRow = arith::AddIOp::create(b, first, row);
+      auto cols = scf::ForOp::create(b, kernel.lane(), width, index(kWarpSize));
+      b.setInsertionPointToStart(cols.getBody());
+      Value col = cols.getInductionVar();
+      Value inside = arith::AndIOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, mapRow, blocks),
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, col, blocks));
+      auto ifInside = scf::IfOp::create(b, TypeRange{b.getF32Type()}, inside,
+                                        /*withElseRegion=*/true);
+      {
+        OpBuilder::InsertionGuard loadGuard(b);
+        b.setInsertionPointToStart(ifInside.thenBlock());
+        scf::YieldOp::create(
+            b, ValueRange{memref::LoadOp::create(
+                   b, blockMap,
+                   arith::AddIOp::create(
+                       b, arith::MulIOp::create(b, mapRow, blocks), col)
+                       .getResult())});
+        b.setInsertionPointToStart(ifInside.elseBlock());
+        scf::YieldOp::create(b, ValueRange{arith::ConstantOp::create(
+                                    b, b.getF32FloatAttr(0.0f))});
+      }
+      memref::StoreOp::create(
+          b, ifInside.getResult(0), stripe,
+          arith::AddIOp::create(b, arith::MulIOp::create(b, row, width), col)
+              .getResult());
+    }
+    gpu::BarrierOp::create(b);
+    auto inStripe = [&](OpBuilder &builder, Value x, Value y) -> Value {
+      ImplicitLocOpBuilder lb(b.getLoc(), builder);
+      return memref::LoadOp::create(
+          lb, stripe,
+          arith::AddIOp::create(
+              lb,
+              arith::MulIOp::create(lb, arith::SubIOp::create(lb, x, first),
+                                    width),
+              y)
+              .getResult());
+    };
+    Value limit = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, first, stripeRows), blocks);
+    auto [x, y] = op.buildWalk(
+        b, b.getLoc(), inStripe, op.getBlockMask(), blocks, limit, threshold,
+        stripes.getRegionIterArg(0), stripes.getRegionIterArg(1));
+    scf::YieldOp::create(b, ValueRange{x, y});
+  }
+  {
+    // A map too wide for two rows of the stripe: walk in global memory.
+    OpBuilder::InsertionGuard ifGuard(b);
+    b.setInsertionPointToStart(ifFits.elseBlock());
+    auto inMap = [&](OpBuilder &builder, Value x, Value y) -> Value {
+      ImplicitLocOpBuilder lb(b.getLoc(), builder);
+      Value inside = arith::AndIOp::create(
+          lb, arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, x, blocks),
+          arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, y, blocks));
+      Value last = arith::SubIOp::create(lb, blocks, one);
+      Value value = memref::LoadOp::create(
+          lb, blockMap,
+          arith::AddIOp::create(
+              lb,
+              arith::MulIOp::create(lb, arith::MinUIOp::create(lb, x, last),
+                                    blocks),
+              arith::MinUIOp::create(lb, y, last))
+              .getResult());
+      return arith::SelectOp::create(
+          lb, inside, value,
+          arith::ConstantOp::create(lb, lb.getF32FloatAttr(0.0f)));
+    };
+    op.buildWalk(b, b.getLoc(), inMap, op.getBlockMask(), blocks, blocks,
+                 threshold, startRow, startCol);
+  }
+}
+
+void SelectionKernel::emitFloodFill(Value stripe) {
+  FloodFillOp::QuantileRanks ranks =
+      op.buildQuantileRanks(b, b.getLoc(), cells);
+  Type f64 = b.getF64Type();
+  Selected low = select(ranks.low);
+  // The high rank's value: the low one while the keys equal to it reach
+  // past the high rank (always when the ranks are equal), else the next
+  // larger key.
+  Value equalAfterLow = arith::SubIOp::create(b, low.equal, low.rankAmongEqual);
+  Value sameValue = arith::CmpIOp::create(
+      b, arith::CmpIPredicate::ult,
+      arith::SubIOp::create(b, ranks.high, ranks.low),
+      arith::IndexCastOp::create(b, b.getIndexType(), equalAfterLow));
+  auto ifSame = scf::IfOp::create(b, TypeRange{i32()}, sameValue,
+                                  /*withElseRegion=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifSame.thenBlock());
+    scf::YieldOp::create(b, ValueRange{low.key});
+    b.setInsertionPointToStart(ifSame.elseBlock());
+    // The smallest key above the low one: an atomic min in shared memory.
+    auto ifFirst = scf::IfOp::create(b, isThread0(), /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard firstGuard(b);
+      b.setInsertionPointToStart(ifFirst.thenBlock());
+      memref::StoreOp::create(b, i32Constant(-1), state, index(3));
+    }
+    gpu::BarrierOp::create(b);
+    forEachRound(cells, [&](Value cell) {
+      auto ifInside = scf::IfOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, cell, cells),
+          /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard cellGuard(b);
+      b.setInsertionPointToStart(ifInside.thenBlock());
+      Value key = keyAt(cell);
+      auto ifAbove = scf::IfOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, key, low.key),
+          /*withElseRegion=*/false);
+      b.setInsertionPointToStart(ifAbove.thenBlock());
+      memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::minu, key, state,
+                                  ValueRange{index(3)});
+    });
+    gpu::BarrierOp::create(b);
+    Value next = memref::LoadOp::create(b, state, index(3));
+    gpu::BarrierOp::create(b);
+    scf::YieldOp::create(b, ValueRange{next});
+  }
+  Value threshold = op.buildInterpolation(
+      b, b.getLoc(), arith::ExtFOp::create(b, f64, valueOf(low.key)),
+      arith::ExtFOp::create(b, f64, valueOf(ifSame.getResult(0))),
+      ranks.fraction);
+  emitWalks(threshold, stripe);
+  // The diagonal: every store of the walks and of this loop writes 1, so
+  // their order does not matter.
+  auto diagonal = scf::ForOp::create(b, thread, blocks, index(kSelectThreads));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(diagonal.getBody());
+  storeMask(diagonal.getInductionVar(), diagonal.getInductionVar(), 1);
+}
+
+void SelectionKernel::emitTopK() {
+  Type i64 = b.getI64Type(), f64 = b.getF64Type();
+  auto toF64 = [&](Value indexValue) -> Value {
+    return arith::UIToFPOp::create(
+        b, f64, arith::IndexCastOp::create(b, i64, indexValue));
+  };
+  // keep = max(int(density nb² - nb), 0), as the CPU lowering computes it.
+  Value wanted = arith::SubFOp::create(
+      b,
+      arith::MulFOp::create(
+          b, toF64(cells),
+          arith::ConstantOp::create(
+              b, b.getF64FloatAttr(op.getDensity()->convertToDouble()))),
+      toF64(blocks));
+  Value keep = arith::IndexCastOp::create(
+      b, b.getIndexType(),
+      arith::MaxSIOp::create(
+          b, arith::FPToSIOp::create(b, i64, math::TruncOp::create(b, wanted)),
+          arith::ConstantIntOp::create(b, i64, 0)));
+  Value keepsAny =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, keep, index(0));
+  // The keep-th largest key is the (cells - keep)-th smallest; of the keys
+  // equal to it, the first (equal - rank among equal) in row-major order
+  // are kept. With keep = 0 nothing is (no key is above all ones).
+  Selected kth = select(arith::SelectOp::create(
+      b, keepsAny, arith::SubIOp::create(b, cells, keep), index(0)));
+  Value bound = arith::SelectOp::create(b, keepsAny, kth.key, i32Constant(-1));
+  Value tiesKept = arith::SelectOp::create(
+      b, keepsAny, arith::SubIOp::create(b, kth.equal, kth.rankAmongEqual),
+      i32Constant(0));
+  auto loop = scf::ForOp::create(b, index(0), cells, index(kSelectThreads),
+                                 ValueRange{i32Constant(0)});
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value cell = arith::AddIOp::create(b, loop.getInductionVar(), thread);
+  Value inside =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, cell, cells);
+  Value key = keyAt(arith::MinUIOp::create(
+      b, cell, arith::SubIOp::create(b, cells, index(1))));
+  Value tie = arith::AndIOp::create(
+      b, inside,
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, key, bound));
+  KernelBuilder::FlagCount ties =
+      kernel.countFlags(tie, warpCounts, kSelectThreads / kWarpSize);
+  Value tiesBefore =
+      arith::AddIOp::create(b, loop.getRegionIterArg(0), ties.before);
+  Value x = arith::DivUIOp::create(b, cell, blocks);
+  Value y = arith::RemUIOp::create(b, cell, blocks);
+  Value kept = arith::OrIOp::create(
+      b,
+      arith::OrIOp::create(
+          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, key, bound),
+          arith::AndIOp::create(b, tie,
+                                arith::CmpIOp::create(b,
+                                                      arith::CmpIPredicate::slt,
+                                                      tiesBefore, tiesKept))),
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, x, y));
+  auto ifInside = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
+  {
+    OpBuilder::InsertionGuard ifGuard(b);
+    b.setInsertionPointToStart(ifInside.thenBlock());
+    Type element =
+        cast<MemRefType>(op.getBlockMask().getType()).getElementType();
+    Value stored = element.isInteger(1)
+                       ? kept
+                       : Value(arith::ExtUIOp::create(b, element, kept));
+    memref::StoreOp::create(b, stored, op.getBlockMask(), ValueRange{x, y});
+  }
+  scf::YieldOp::create(b, ValueRange{arith::AddIOp::create(
+                              b, loop.getRegionIterArg(0), ties.total)});
+}
+
 FailureOr<SmallVector<gpu::LaunchOp, 2>>
 attn::convertFloodFill(FloodFillOp op, LaunchFacts &facts) {
-  if (op.getVariant() == SpionVariant::ConvTopK)
-    return op.emitOpError()
-           << "attn-to-gpu: variant conv_topk has no GPU lowering yet";
   if (failed(facts.describeFloodFill(op)))
     return failure();
   ImplicitLocOpBuilder b(op.getLoc(), op);
@@ -48,229 +874,68 @@ attn::convertFloodFill(FloodFillOp op, LaunchFacts &facts) {
     return arith::ConstantIndexOp::create(b, value);
   };
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
-  auto i32Constant = [&](int64_t value) -> Value {
-    return arith::ConstantIntOp::create(b, i32, value);
-  };
-  Value mask = op.getBlockMask();
-  Type maskElement = cast<MemRefType>(mask.getType()).getElementType();
   Value blocks = arith::CeilDivUIOp::create(
       b, memref::DimOp::create(b, op.getScores(), 0),
       index(op.getBlockSize()));
+  Value cells = arith::MulIOp::create(b, blocks, blocks);
   auto blockMap = memref::AllocOp::create(
-      b, MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic}, f32),
-      ValueRange{blocks, blocks});
+      b, MemRefType::get({ShapedType::kDynamic}, f32), ValueRange{cells});
   blockMap->setAttr(kScratchAttrName, b.getStringAttr("spion_block_map"));
-  Value one = index(1);
   SmallVector<gpu::LaunchOp, 2> launches;
 
-  // 1. The block map, one block of threads per (x, y).
-  {
-    OpBuilder::InsertionGuard guard(b);
-    SharedMemoryLayout layout;
-    layout.add(paddedType(MemRefType::get({kMapThreads / kWarpSize}, f32)));
-    FailureOr<gpu::LaunchOp> launch =
-        startLaunch(b, facts, {blocks, blocks, one}, kMapThreads, layout);
-    if (failed(launch))
+  // 1. The block map.
+  int64_t half = op.getFilterHalfWidth();
+  memref::AllocOp partials;
+  if (half >= static_cast<int64_t>(op.getBlockSize())) {
+    if (failed(emitNeighbourhoodMap(b, op, facts, blocks, blockMap, launches)))
       return failure();
-    launches.push_back(*launch);
-    Value partials = layout.materialize(b).front();
-    Value thread = launch->getThreadIds().x;
-    Value x = launch->getBlockIds().y, y = launch->getBlockIds().x;
-    // A warp per row, a lane per column: each row segment is read
-    // coalesced.
-    Value lane = arith::RemUIOp::create(b, thread, index(kWarpSize));
-    Value warp = arith::DivUIOp::create(b, thread, index(kWarpSize));
-    Value sum = op.buildBlockSum(b, b.getLoc(), x, y, warp,
-                                 index(kMapThreads / kWarpSize), lane,
-                                 index(kWarpSize));
-    for (int32_t offset = kWarpSize / 2; offset > 0; offset /= 2)
-      sum = arith::AddFOp::create(
-          b, sum,
-          gpu::ShuffleOp::create(b, sum, offset, kWarpSize,
-                                 gpu::ShuffleMode::XOR)
-              .getShuffleResult());
-    auto ifLane0 = scf::IfOp::create(
-        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, index(0)),
-        /*withElseRegion=*/false);
-    {
-      OpBuilder::InsertionGuard ifGuard(b);
-      b.setInsertionPointToStart(ifLane0.thenBlock());
-      memref::StoreOp::create(b, sum, partials, warp);
+  } else {
+    if (half > 0) {
+      partials = memref::AllocOp::create(
+          b,
+          MemRefType::get({Terms, ShapedType::kDynamic, ShapedType::kDynamic},
+                          f32),
+          ValueRange{blocks, blocks});
+      partials->setAttr(kScratchAttrName,
+                        b.getStringAttr("spion_partial_sums"));
     }
-    gpu::BarrierOp::create(b);
-    auto ifFirst = scf::IfOp::create(
-        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, index(0)),
-        /*withElseRegion=*/false);
-    {
-      OpBuilder::InsertionGuard ifGuard(b);
-      b.setInsertionPointToStart(ifFirst.thenBlock());
-      Value total = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
-      for (int64_t w = 0; w < kMapThreads / kWarpSize; ++w)
-        total = arith::AddFOp::create(
-            b, total, memref::LoadOp::create(b, partials, index(w)));
-      Value average = arith::MulFOp::create(
-          b, total,
-          arith::ConstantOp::create(
-              b, b.getF32FloatAttr(1.0f /
-                                   static_cast<float>(op.getBlockArea()))));
-      memref::StoreOp::create(b, average, blockMap, ValueRange{x, y});
-      memref::StoreOp::create(
-          b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 0)),
-          mask, ValueRange{x, y});
-    }
-    gpu::TerminatorOp::create(b);
+    if (failed(emitOneReadMap(b, op, facts, blocks,
+                              partials ? partials.getResult() : Value(),
+                              blockMap, launches)))
+      return failure();
+    if (half > 0 &&
+        failed(emitGather(b, op, facts, blocks, partials, blockMap, launches)))
+      return failure();
   }
 
-  // 2. The threshold, the walks and the diagonal, in one block.
+  // 2. The selection: one block of kSelectThreads threads.
   {
     OpBuilder::InsertionGuard guard(b);
+    bool topK = op.getVariant() == SpionVariant::ConvTopK;
     SharedMemoryLayout layout;
-    int64_t bins = int64_t{1} << kDigitBits;
-    layout.add(paddedType(MemRefType::get({bins}, i32)));
-    layout.add(paddedType(MemRefType::get({2}, i32)));
-    FailureOr<gpu::LaunchOp> launch =
-        startLaunch(b, facts, {one, one, one}, kWalkThreads, layout);
+    layout.add(paddedType(MemRefType::get({int64_t{1} << kDigitBits}, i32)));
+    layout.add(paddedType(MemRefType::get({4}, i32)));
+    layout.add(paddedType(MemRefType::get({kSelectThreads / kWarpSize}, i32)));
+    if (!topK)
+      layout.add(paddedType(MemRefType::get({kStripeValues}, f32)));
+    FailureOr<gpu::LaunchOp> launch = startLaunch(
+        b, facts, {index(1), index(1), index(1)}, kSelectThreads, layout);
     if (failed(launch))
       return failure();
     launches.push_back(*launch);
     SmallVector<Value> buffers = layout.materialize(b);
-    Value histogram = buffers[0], state = buffers[1];
-    Value thread = launch->getThreadIds().x;
-    Value isFirst =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, index(0));
-    Value cells = arith::MulIOp::create(b, blocks, blocks);
-    Value signBit = i32Constant(INT32_MIN);
-    auto forEachThreadOf = [&](Value count, function_ref<void(Value)> body) {
-      auto loop = scf::ForOp::create(b, thread, count, index(kWalkThreads));
-      OpBuilder::InsertionGuard loopGuard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      body(loop.getInductionVar());
-    };
-    auto ifFirstThread = [&](function_ref<void()> body) {
-      auto ifOp = scf::IfOp::create(b, isFirst, /*withElseRegion=*/false);
-      OpBuilder::InsertionGuard ifGuard(b);
-      b.setInsertionPointToStart(ifOp.thenBlock());
-      body();
-    };
-    // The k-th smallest map value: f32 bits made order-preserving as
-    // unsigned keys (negative: all bits flipped; else the sign bit), then
-    // one 8-bit digit per pass from the top.
-    auto select = [&](Value k) -> Value {
-      Value prefix = i32Constant(0);
-      Value remaining = arith::IndexCastOp::create(b, i32, k);
-      for (int64_t pass = 0; pass < 32 / kDigitBits; ++pass) {
-        int64_t shift = 32 - kDigitBits * (pass + 1);
-        forEachThreadOf(index(bins), [&](Value bin) {
-          memref::StoreOp::create(b, i32Constant(0), histogram, bin);
-        });
-        gpu::BarrierOp::create(b);
-        forEachThreadOf(cells, [&](Value cell) {
-          Value value = memref::LoadOp::create(
-              b, blockMap,
-              ValueRange{arith::DivUIOp::create(b, cell, blocks),
-                         arith::RemUIOp::create(b, cell, blocks)});
-          Value bits = arith::BitcastOp::create(b, i32, value);
-          Value flip = arith::OrIOp::create(
-              b, arith::ShRSIOp::create(b, bits, i32Constant(31)), signBit);
-          Value key = arith::XOrIOp::create(b, bits, flip);
-          Value matches = arith::ConstantIntOp::create(b, 1, 1);
-          if (pass > 0)
-            matches = arith::CmpIOp::create(
-                b, arith::CmpIPredicate::eq,
-                arith::ShRUIOp::create(b, key,
-                                       i32Constant(shift + kDigitBits)),
-                prefix);
-          auto ifMatches =
-              scf::IfOp::create(b, matches, /*withElseRegion=*/false);
-          OpBuilder::InsertionGuard ifGuard(b);
-          b.setInsertionPointToStart(ifMatches.thenBlock());
-          Value digit = arith::AndIOp::create(
-              b, arith::ShRUIOp::create(b, key, i32Constant(shift)),
-              i32Constant(bins - 1));
-          memref::AtomicRMWOp::create(
-              b, arith::AtomicRMWKind::addi, i32Constant(1), histogram,
-              ValueRange{arith::IndexCastOp::create(b, b.getIndexType(),
-                                                    digit)});
-        });
-        gpu::BarrierOp::create(b);
-        // Thread 0: the bin holding rank `remaining`, and the rank within.
-        ifFirstThread([&] {
-          Value falseValue = arith::ConstantIntOp::create(b, 0, 1);
-          auto scan = scf::ForOp::create(
-              b, index(0), index(bins), one,
-              ValueRange{i32Constant(0), i32Constant(0), remaining,
-                         falseValue});
-          {
-            OpBuilder::InsertionGuard scanGuard(b);
-            b.setInsertionPointToStart(scan.getBody());
-            Value bin = scan.getInductionVar();
-            Value below = scan.getRegionIterArg(0);
-            Value found = scan.getRegionIterArg(3);
-            Value count = memref::LoadOp::create(b, histogram, bin);
-            Value through = arith::AddIOp::create(b, below, count);
-            Value here = arith::AndIOp::create(
-                b,
-                arith::XOrIOp::create(b, found,
-                                      arith::ConstantIntOp::create(b, 1, 1)),
-                arith::CmpIOp::create(b, arith::CmpIPredicate::ult, remaining,
-                                      through));
-            scf::YieldOp::create(
-                b, ValueRange{
-                       through,
-                       arith::SelectOp::create(
-                           b, here, arith::IndexCastOp::create(b, i32, bin),
-                           scan.getRegionIterArg(1)),
-                       arith::SelectOp::create(
-                           b, here, arith::SubIOp::create(b, remaining, below),
-                           scan.getRegionIterArg(2)),
-                       arith::OrIOp::create(b, found, here)});
-          }
-          Value next = arith::OrIOp::create(
-              b, arith::ShLIOp::create(b, prefix, i32Constant(kDigitBits)),
-              scan.getResult(1));
-          memref::StoreOp::create(b, next, state, index(0));
-          memref::StoreOp::create(b, scan.getResult(2), state, index(1));
-        });
-        gpu::BarrierOp::create(b);
-        prefix = memref::LoadOp::create(b, state, index(0));
-        remaining = memref::LoadOp::create(b, state, index(1));
-        gpu::BarrierOp::create(b);
-      }
-      // Back from the key to the f32 bits.
-      Value negative = arith::CmpIOp::create(
-          b, arith::CmpIPredicate::eq,
-          arith::AndIOp::create(b, prefix, signBit), i32Constant(0));
-      Value bits = arith::SelectOp::create(
-          b, negative, arith::XOrIOp::create(b, prefix, i32Constant(-1)),
-          arith::XOrIOp::create(b, prefix, signBit));
-      return arith::ExtFOp::create(b, b.getF64Type(),
-                                   arith::BitcastOp::create(b, f32, bits).getResult());
-    };
-    FloodFillOp::QuantileRanks ranks =
-        op.buildQuantileRanks(b, b.getLoc(), cells);
-    Value low = select(ranks.low);
-    Value high = select(ranks.high);
-    Value threshold =
-        op.buildInterpolation(b, b.getLoc(), low, high, ranks.fraction);
-    // The walks (from (0, w) for w < nb, then from (w - nb, 0)) and the
-    // diagonal: every store writes 1, so their order does not matter.
-    forEachThreadOf(arith::AddIOp::create(b, blocks, blocks), [&](Value w) {
-      Value fromTop =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, w, blocks);
-      Value other = arith::SubIOp::create(b, w, blocks);
-      op.buildWalk(b, b.getLoc(), blockMap, mask, blocks, threshold,
-                   arith::SelectOp::create(b, fromTop, index(0), other),
-                   arith::SelectOp::create(b, fromTop, w, index(0)));
-    });
-    forEachThreadOf(blocks, [&](Value d) {
-      memref::StoreOp::create(
-          b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 1)),
-          mask, ValueRange{d, d});
-    });
+    SelectionKernel selection(b, op, blocks, blockMap, launch->getThreadIds().x,
+                              buffers[0], buffers[1], buffers[2]);
+    if (topK)
+      selection.emitTopK();
+    else
+      selection.emitFloodFill(buffers[3]);
     gpu::TerminatorOp::create(b);
   }
   b.setInsertionPointAfter(launches.back());
   memref::DeallocOp::create(b, blockMap);
+  if (partials)
+    memref::DeallocOp::create(b, partials);
   op.erase();
   return launches;
 }

@@ -17,6 +17,8 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -110,6 +112,70 @@ public:
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     body(loop.getInductionVar());
+  }
+
+  /// This thread's lane in its warp and its warp in the block.
+  Value lane() { return arith::RemUIOp::create(b, threadId, index(32)); }
+  Value warp() { return arith::DivUIOp::create(b, threadId, index(32)); }
+
+  /// Sums the f32 `value` over the lanes of the warp (xor butterfly):
+  /// every lane gets the total, added in the same order on every lane.
+  Value warpSum(Value value) {
+    for (int32_t offset = 16; offset > 0; offset /= 2)
+      value = arith::AddFOp::create(
+          b, value,
+          gpu::ShuffleOp::create(b, value, offset, 32, gpu::ShuffleMode::XOR)
+              .getShuffleResult());
+    return value;
+  }
+
+  /// A block-wide count of a per-thread i1 `flag` in thread order.
+  struct FlagCount {
+    Value before; ///< i32: threads below this one with the flag set.
+    Value total;  ///< i32: threads of the block with the flag set.
+  };
+  /// Counts `flag` over the `warps` warps of the block: each warp counts
+  /// its lanes (ballot, popc), the counts meet in `warpCounts` (shared i32,
+  /// one slot per warp), every thread adds those of the earlier warps.
+  /// Every thread of the block must reach it; two barriers, so that the
+  /// next call may reuse `warpCounts`.
+  FlagCount countFlags(Value flag, Value warpCounts, int64_t warps) {
+    Type i32 = b.getI32Type();
+    auto i32Constant = [&](int64_t value) -> Value {
+      return arith::ConstantIntOp::create(b, i32, value);
+    };
+    Value laneId = lane(), warpId = warp();
+    Value lanesBelow = arith::SubIOp::create(
+        b,
+        arith::ShLIOp::create(b, i32Constant(1),
+                              arith::IndexCastOp::create(b, i32, laneId)),
+        i32Constant(1));
+    Value ballot = NVVM::VoteSyncOp::create(b, i32, i32Constant(-1), flag,
+                                            NVVM::VoteSyncKind::ballot);
+    Value rank = mlir::math::CtPopOp::create(
+        b, arith::AndIOp::create(b, ballot, lanesBelow));
+    auto ifLane0 = scf::IfOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, laneId, index(0)),
+        /*withElseRegion=*/false);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifLane0.thenBlock());
+      mlir::memref::StoreOp::create(b, mlir::math::CtPopOp::create(b, ballot),
+                                    warpCounts, warpId);
+    }
+    gpu::BarrierOp::create(b);
+    Value before = rank, total = i32Constant(0);
+    for (int64_t w = 0; w < warps; ++w) {
+      Value count = mlir::memref::LoadOp::create(b, warpCounts, index(w));
+      total = arith::AddIOp::create(b, total, count);
+      Value earlier =
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, index(w), warpId);
+      before = arith::AddIOp::create(
+          b, before,
+          arith::SelectOp::create(b, earlier, count, i32Constant(0)));
+    }
+    gpu::BarrierOp::create(b);
+    return {before, total};
   }
 
   /// Splits a linear element index of a [rows, cols] tile.

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "TileLists.h"
+#include "KernelBuilder.h"
 #include "SharedMemory.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -53,26 +54,15 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
   gpu::KernelDim3 blockIds = launch.getBlockIds();
   Value listBatch = blockIds.z, listHead = blockIds.y, queryTile = blockIds.x;
   Value thread = launch.getThreadIds().x;
-  Value lane = arith::RemUIOp::create(b, thread, index(kWarpSize));
-  Value warp = arith::DivUIOp::create(b, thread, index(kWarpSize));
-  Value lanesBelow = arith::SubIOp::create(
-      b,
-      arith::ShLIOp::create(b, arith::ConstantIntOp::create(b, i32, 1),
-                            arith::IndexCastOp::create(b, i32, lane)),
-      arith::ConstantIntOp::create(b, i32, 1));
+  KernelBuilder kernel(b, thread, index(threads));
   Value keyTiles =
       arith::CeilDivUIOp::create(b, op.getKeyLen(), index(op.getBlockK()));
   Value falseValue = arith::ConstantIntOp::create(b, 0, 1);
   Value trueValue = arith::ConstantIntOp::create(b, 1, 1);
-  Value allLanes = arith::ConstantIntOp::create(b, i32, -1);
-  Value isLane0 =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, index(0));
-
   // Appends the kv-tiles of one class from `start`; returns the new end
   // (uniform across the block). Per step: each thread classifies one tile,
-  // each warp counts its takers (ballot), the warps' counts meet in shared
-  // memory, and a taker writes at start + (takers of earlier warps) +
-  // (takers of earlier lanes).
+  // the block counts the takers (KernelBuilder::countFlags), and a taker
+  // writes at start + (takers of earlier threads).
   auto append = [&](Value start, bool full) -> Value {
     auto loop = scf::ForOp::create(b, index(0), keyTiles, index(threads),
                                    ValueRange{start});
@@ -98,31 +88,7 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
       scf::YieldOp::create(b, falseValue);
     }
     Value take = ifInRange.getResult(0);
-    Value ballot = NVVM::VoteSyncOp::create(b, i32, allLanes, take,
-                                            NVVM::VoteSyncKind::ballot);
-    Value rank =
-        math::CtPopOp::create(b, arith::AndIOp::create(b, ballot, lanesBelow));
-    auto ifLane0 = scf::IfOp::create(b, isLane0, /*withElseRegion=*/false);
-    {
-      OpBuilder::InsertionGuard ifGuard(b);
-      b.setInsertionPointToStart(ifLane0.thenBlock());
-      memref::StoreOp::create(b, math::CtPopOp::create(b, ballot), taken, warp);
-    }
-    gpu::BarrierOp::create(b);
-    Value before = arith::ConstantIntOp::create(b, i32, 0);
-    Value total = before;
-    for (int64_t w = 0; w < kWarps; ++w) {
-      Value count = memref::LoadOp::create(b, taken, index(w));
-      total = arith::AddIOp::create(b, total, count);
-      Value earlier =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, index(w), warp);
-      before = arith::AddIOp::create(
-          b, before,
-          arith::SelectOp::create(b, earlier, count,
-                                  arith::ConstantIntOp::create(b, i32, 0)));
-    }
-    // Every warp has read the counts before the next step writes them.
-    gpu::BarrierOp::create(b);
+    KernelBuilder::FlagCount count = kernel.countFlags(take, taken, kWarps);
     Value base = loop.getRegionIterArg(0);
     auto ifTake = scf::IfOp::create(b, take, /*withElseRegion=*/false);
     {
@@ -130,16 +96,15 @@ FailureOr<gpu::LaunchOp> attn::convertTileLists(TileListsOp op,
       b.setInsertionPointToStart(ifTake.thenBlock());
       Value position = arith::AddIOp::create(
           b, base,
-          arith::IndexCastOp::create(b, b.getIndexType(),
-                                     arith::AddIOp::create(b, before, rank)));
+          arith::IndexCastOp::create(b, b.getIndexType(), count.before));
       memref::StoreOp::create(
           b, arith::IndexCastOp::create(b, i32, keyTile), op.getTileIndices(),
           ValueRange{listBatch, listHead, queryTile, position});
     }
     scf::YieldOp::create(
-        b,
-        ValueRange{arith::AddIOp::create(
-            b, base, arith::IndexCastOp::create(b, b.getIndexType(), total))});
+        b, ValueRange{arith::AddIOp::create(
+               b, base,
+               arith::IndexCastOp::create(b, b.getIndexType(), count.total))});
     return loop.getResult(0);
   };
   Value fullEnd = append(index(0), /*full=*/true);

@@ -13,15 +13,6 @@ func.func @f32_inputs(%q: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {
 
 // -----
 
-// A variant without a GPU lowering is named, not left to fail later.
-func.func @top_k(%scores: memref<256x256xf32>, %blocks: memref<4x4xi1>) {
-  // expected-error@+1 {{attn-to-gpu: variant conv_topk has no GPU lowering yet}}
-  attn.flood_fill ins(%scores : memref<256x256xf32>) outs(%blocks : memref<4x4xi1>) conv_size(31) block_size(64) quantile(0.9) variant(conv_topk) density(0.2)
-  return
-}
-
-// -----
-
 // An attn op without a GPU lowering is named, not left to fail later.
 func.func @lsh(%q: memref<?x?x?x64xbf16>, %rot: memref<64x4xf32>, %qb: memref<?x?x?xi32>) {
   // expected-error@+1 {{'attn.lsh' op attn-to-gpu: 'attn.lsh' has no GPU lowering yet}}

@@ -289,13 +289,21 @@ def Attn_FloodFillOp : Attn_Op<"flood_fill"> {
     ::mlir::Value buildInterpolation(::mlir::OpBuilder &b, ::mlir::Location loc,
                                      ::mlir::Value low, ::mlir::Value high,
                                      ::mlir::Value fraction);
-    /// Builds one walk of the flood fill from (startRow, startCol) over the
-    /// f32 block map `blockMap` ([blocks, blocks]), marking in `mask` the
-    /// cells it reaches whose value exceeds `threshold` (f64).
-    void buildWalk(::mlir::OpBuilder &b, ::mlir::Location loc,
-                   ::mlir::Value blockMap, ::mlir::Value mask,
-                   ::mlir::Value blocks, ::mlir::Value threshold,
-                   ::mlir::Value startRow, ::mlir::Value startCol);
+    /// Builds walk(startRow, startCol) of the flood fill, marking in
+    /// `mask` the cells it reaches whose value exceeds `threshold` (f64).
+    /// `paddedValue(b, x, y)` builds the f32 value of the padded map Bp at
+    /// (x, y), x and y in [0, blocks] (0 in the padding row and column).
+    /// The walk stops where it ends or where x reaches `rowLimit` (<=
+    /// blocks), so that a caller holding only rows [r, rowLimit] of the map
+    /// can continue it later from the returned position.
+    std::pair<::mlir::Value, ::mlir::Value> buildWalk(
+        ::mlir::OpBuilder &b, ::mlir::Location loc,
+        ::llvm::function_ref<::mlir::Value(::mlir::OpBuilder &,
+                                           ::mlir::Value, ::mlir::Value)>
+            paddedValue,
+        ::mlir::Value mask, ::mlir::Value blocks, ::mlir::Value rowLimit,
+        ::mlir::Value threshold, ::mlir::Value startRow,
+        ::mlir::Value startCol);
     /// Replaces this op by scalar loops (the CPU lowering): the block
     /// averages into a scratch map, the threshold (the quantile by rank
     /// counting, or SPION-C's top-k ranks), the flood-fill walks and the
