@@ -215,10 +215,20 @@ LogicalResult attn::writeBundleDirectory(const BundleFiles &files,
   llvm::sys::path::remove_dots(target, /*remove_dot_dot=*/true);
   while (target.size() > 1 && llvm::sys::path::is_separator(target.back()))
     target.pop_back();
-  if (target.empty() || target == "." || target == "/") {
+  SmallString<256> workingDirectory;
+  if (target.empty() || target == "." || target == "/" ||
+      (!llvm::sys::fs::current_path(workingDirectory) &&
+       llvm::sys::fs::equivalent(target, workingDirectory))) {
     error = ("refusing to write a bundle to '" + directory +
              "': name a new or bundle directory")
                 .str();
+    return failure();
+  }
+  // Absolute from here: the staging directory below is created next to the
+  // target, and createUniqueDirectory would put a relative name under the
+  // system's temporary directory instead.
+  if (std::error_code ec = llvm::sys::fs::make_absolute(target)) {
+    error = ("cannot resolve '" + directory + "': " + ec.message()).str();
     return failure();
   }
   bool exists = llvm::sys::fs::exists(target);

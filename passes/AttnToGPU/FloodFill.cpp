@@ -24,6 +24,9 @@ static constexpr int64_t kSelectThreads = 1024;
 static constexpr int64_t kDigitBits = 8;
 /// f32 values of the selection kernel's shared stripe of the block map.
 static constexpr int64_t kStripeValues = 32768;
+/// Cells (or stripe values) per thread whose loads the selection kernel
+/// issues together.
+static constexpr int64_t kBatch = 4;
 
 namespace {
 /// The terms of a block's one-read sum: its own cell and the six cells its
@@ -76,9 +79,13 @@ static Value blockSum(ImplicitLocOpBuilder &b, KernelBuilder &kernel,
 ///   max(mA, mB) down  = max(mB' - mA', 0), right = max(mA' - mB', 0),
 ///   down-right = h - max(mA', mB')
 /// (the taps t in [-h, h] that carry (a - t, b - t) into each cell; they
-/// sum to 2h + 1). Writes partials[term][x][y]; a second kernel gathers
-/// each cell's seven terms in a fixed order. With h = 0 there is only the
-/// own term, written as the average straight into `blockMap`.
+/// sum to 2h + 1). In rows [h, bs - 1 - h] the weights depend on b only
+/// (own mB + mB' + 1, left h - mB, right h - mB'): a thread whose columns
+/// stay the same sums such rows per column and weighs the sums once at
+/// the end (one add per score instead of ~20 instructions; half of the
+/// rows at bs = 64, h = 15). Writes partials[term][x][y]; a second kernel
+/// gathers each cell's seven terms in a fixed order. With h = 0 there is
+/// only the own term, written as the average straight into `blockMap`.
 static LogicalResult emitOneReadMap(ImplicitLocOpBuilder &b, FloodFillOp op,
                                     LaunchFacts &facts, Value blocks,
                                     Value partials, Value blockMap,
@@ -133,6 +140,11 @@ static LogicalResult emitOneReadMap(ImplicitLocOpBuilder &b, FloodFillOp op,
             minF(arith::SubFOp::create(b, lastF, localF), halfF)};
   };
   SmallVector<Value> sums(terms, zeroF);
+  // Whether a thread keeps its columns in every chunk (and its rows step
+  // by whole passes), so that interior rows can share their weights.
+  bool fixedColumns =
+      kMapThreads % chunksPerRow == 0 && chunks % kMapThreads == 0;
+  SmallVector<Value> columnSums(width, zeroF);
   VectorType chunkType = VectorType::get({width}, element);
   for (int64_t i = 0; i < perThread; ++i) {
     Value chunk = arith::AddIOp::create(b, thread, index(i * kMapThreads));
@@ -165,10 +177,20 @@ static LogicalResult emitOneReadMap(ImplicitLocOpBuilder &b, FloodFillOp op,
               b, DenseElementsAttr::get(chunkType, b.getZeroAttr(element)))});
       loaded = ifInside.getResult(0);
     }
+    // Rows [h, bs - 1 - h] have the same weights in every row: such
+    // chunks only add up their columns.
+    int64_t firstRow = i * kMapThreads / chunksPerRow;
+    int64_t lastRow = firstRow + kMapThreads / chunksPerRow - 1;
+    bool interior = half > 0 && fixedColumns && firstRow >= half &&
+                    lastRow <= size - 1 - half;
     auto [lowA, highA] = edges(a);
     for (int64_t j = 0; j < width; ++j) {
       Value score = kernel.toF32(
           vector::ExtractOp::create(b, loaded, ArrayRef<int64_t>{j}));
+      if (interior) {
+        columnSums[j] = arith::AddFOp::create(b, columnSums[j], score);
+        continue;
+      }
       if (half == 0) {
         sums[Own] = arith::AddFOp::create(b, sums[Own], score);
         continue;
@@ -190,6 +212,25 @@ static LogicalResult emitOneReadMap(ImplicitLocOpBuilder &b, FloodFillOp op,
       weights[DownRight] = arith::SubFOp::create(b, halfF, maxF(highA, highB));
       for (int64_t term = 0; term < Terms; ++term)
         sums[term] = math::FmaOp::create(b, weights[term], score, sums[term]);
+    }
+  }
+  if (half > 0 && fixedColumns) {
+    // An interior row's weights: own mB + mB' + 1, left h - mB, right h -
+    // mB' (mA = mA' = h in the formulas above), the others 0.
+    Value col = arith::MulIOp::create(
+        b, arith::RemUIOp::create(b, thread, index(chunksPerRow)),
+        index(width));
+    for (int64_t j = 0; j < width; ++j) {
+      auto [lowB, highB] =
+          edges(arith::AddIOp::create(b, col, index(j)).getResult());
+      Value own =
+          arith::AddFOp::create(b, arith::AddFOp::create(b, lowB, highB), oneF);
+      sums[Own] = math::FmaOp::create(b, own, columnSums[j], sums[Own]);
+      sums[Left] = math::FmaOp::create(b, arith::SubFOp::create(b, halfF, lowB),
+                                       columnSums[j], sums[Left]);
+      sums[Right] =
+          math::FmaOp::create(b, arith::SubFOp::create(b, halfF, highB),
+                              columnSums[j], sums[Right]);
     }
   }
   Value warp = kernel.warp();
@@ -432,11 +473,10 @@ public:
     return arith::BitcastOp::create(b, b.getF32Type(), bits);
   }
 
-  /// The map value of a cell as an unsigned key in value order: f32 bits
-  /// with -0 as +0, negatives all flipped, others with the sign bit set.
-  Value keyAt(Value cell) {
-    Value bits = arith::BitcastOp::create(
-        b, i32(), memref::LoadOp::create(b, blockMap, cell).getResult());
+  /// A map value as an unsigned key in value order: f32 bits with -0 as
+  /// +0, negatives all flipped, others with the sign bit set.
+  Value keyOf(Value value) {
+    Value bits = arith::BitcastOp::create(b, i32(), value);
     bits = arith::SelectOp::create(
         b,
         arith::CmpIOp::create(b, arith::CmpIPredicate::eq, bits,
@@ -465,13 +505,37 @@ private:
   Value isThread0() {
     return arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, index(0));
   }
-  /// `for (base = 0; base < count; base += threads) body(base + thread)`:
-  /// the trip count is the same for every thread (warp-wide ops inside).
-  void forEachRound(Value count, function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, index(0), count, index(kSelectThreads));
+  /// Runs `body` on batches of kBatch indices per thread, index base + u ·
+  /// threads + thread for u < kBatch, base stepping by kBatch · threads
+  /// up to `count` (indices may pass it: the body checks). The trip count
+  /// is the same for every thread (warp-wide ops inside), and a body that
+  /// issues its kBatch loads first has them in flight together.
+  void forEachBatch(Value count, function_ref<void(ArrayRef<Value>)> body) {
+    auto loop =
+        scf::ForOp::create(b, index(0), count, index(kBatch * kSelectThreads));
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    body(arith::AddIOp::create(b, loop.getInductionVar(), thread));
+    SmallVector<Value, kBatch> indices;
+    for (int64_t u = 0; u < kBatch; ++u)
+      indices.push_back(arith::AddIOp::create(
+          b, loop.getInductionVar(),
+          arith::AddIOp::create(b, thread, index(u * kSelectThreads))));
+    body(indices);
+  }
+  /// keyAt of each of `cells` (clamped into the map), loads first.
+  SmallVector<Value, 8> keysAt(ArrayRef<Value> cellBatch) {
+    Value last = arith::SubIOp::create(b, cells, index(1));
+    SmallVector<Value, 8> values;
+    for (Value cell : cellBatch)
+      values.push_back(memref::LoadOp::create(
+          b, blockMap, arith::MinUIOp::create(b, cell, last).getResult()));
+    SmallVector<Value, 8> keys;
+    for (Value value : values)
+      keys.push_back(keyOf(value));
+    return keys;
+  }
+  Value inMap(Value cell) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, cell, cells);
   }
   void storeMask(Value x, Value y, int64_t value) {
     Type element =
@@ -505,41 +569,41 @@ SelectionKernel::Selected SelectionKernel::select(Value k) {
     kernel.forEachDistributed(bins, [&](Value bin) {
       memref::StoreOp::create(b, i32Constant(0), histogram, bin);
     });
-    forEachRound(cells, [&](Value cell) {
-      Value inside =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, cell, cells);
-      Value key = keyAt(arith::MinUIOp::create(
-          b, cell, arith::SubIOp::create(b, cells, index(1))));
-      Value counts = inside;
-      if (pass > 0)
-        counts = arith::AndIOp::create(
+    forEachBatch(cells, [&](ArrayRef<Value> cellBatch) {
+      SmallVector<Value, 8> keys = keysAt(cellBatch);
+      for (auto [cell, key] : llvm::zip_equal(cellBatch, keys)) {
+        Value counts = inMap(cell);
+        if (pass > 0)
+          counts = arith::AndIOp::create(
+              b, counts,
+              arith::CmpIOp::create(
+                  b, arith::CmpIPredicate::eq,
+                  arith::ShRUIOp::create(b, key,
+                                         i32Constant(shift + kDigitBits)),
+                  prefix));
+        // Digit `bins` for keys that do not count: a group of its own.
+        Value digit = arith::SelectOp::create(
             b, counts,
-            arith::CmpIOp::create(
-                b, arith::CmpIPredicate::eq,
-                arith::ShRUIOp::create(b, key, i32Constant(shift + kDigitBits)),
-                prefix));
-      // Digit `bins` for keys that do not count: one group of its own.
-      Value digit = arith::SelectOp::create(
-          b, counts,
-          arith::AndIOp::create(
-              b, arith::ShRUIOp::create(b, key, i32Constant(shift)),
-              i32Constant(bins - 1)),
-          i32Constant(bins));
-      Value group = NVVM::MatchSyncOp::create(b, i32(), i32Constant(-1), digit,
-                                              NVVM::MatchSyncKind::any);
-      Value leader =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                math::CountTrailingZerosOp::create(b, group),
-                                arith::IndexCastOp::create(b, i32(), lane));
-      auto ifLeader =
-          scf::IfOp::create(b, arith::AndIOp::create(b, leader, counts),
-                            /*withElseRegion=*/false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifLeader.thenBlock());
-      memref::AtomicRMWOp::create(
-          b, arith::AtomicRMWKind::addi, math::CtPopOp::create(b, group),
-          histogram,
-          ValueRange{arith::IndexCastOp::create(b, b.getIndexType(), digit)});
+            arith::AndIOp::create(
+                b, arith::ShRUIOp::create(b, key, i32Constant(shift)),
+                i32Constant(bins - 1)),
+            i32Constant(bins));
+        Value group = NVVM::MatchSyncOp::create(
+            b, i32(), i32Constant(-1), digit, NVVM::MatchSyncKind::any);
+        Value leader =
+            arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                  math::CountTrailingZerosOp::create(b, group),
+                                  arith::IndexCastOp::create(b, i32(), lane));
+        Value amount = math::CtPopOp::create(b, group);
+        auto ifLeader =
+            scf::IfOp::create(b, arith::AndIOp::create(b, leader, counts),
+                              /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifLeader.thenBlock());
+        memref::AtomicRMWOp::create(
+            b, arith::AtomicRMWKind::addi, amount, histogram,
+            ValueRange{arith::IndexCastOp::create(b, b.getIndexType(), digit)});
+      }
     });
     gpu::BarrierOp::create(b);
     // Warp 0: lane l holds bins [8l, 8l + 8); an inclusive shuffle scan of
@@ -652,41 +716,53 @@ void SelectionKernel::emitWalks(Value threshold, Value stripe) {
     b.setInsertionPointToStart(stripes.getBody());
     Value first = stripes.getInductionVar();
     gpu::BarrierOp::create(b);
-    auto rows = scf::ForOp::create(b, kernel.warp(),
-                                   arith::AddIOp::create(b, stripeRows, one),
-                                   index(kSelectThreads / kWarpSize));
-    {
-      OpBuilder::InsertionGuard rowGuard(b);
-      b.setInsertionPointToStart(rows.getBody());
-      Value row = rows.getInductionVar();
-      Value mapRow = arith::AddIOp::create(b, first, row);
-      auto cols = scf::ForOp::create(b, kernel.lane(), width, index(kWarpSize));
-      b.setInsertionPointToStart(cols.getBody());
-      Value col = cols.getInductionVar();
-      Value inside = arith::AndIOp::create(
-          b,
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, mapRow, blocks),
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, col, blocks));
-      auto ifInside = scf::IfOp::create(b, TypeRange{b.getF32Type()}, inside,
-                                        /*withElseRegion=*/true);
-      {
-        OpBuilder::InsertionGuard loadGuard(b);
-        b.setInsertionPointToStart(ifInside.thenBlock());
-        scf::YieldOp::create(
-            b, ValueRange{memref::LoadOp::create(
-                   b, blockMap,
-                   arith::AddIOp::create(
-                       b, arith::MulIOp::create(b, mapRow, blocks), col)
-                       .getResult())});
-        b.setInsertionPointToStart(ifInside.elseBlock());
-        scf::YieldOp::create(b, ValueRange{arith::ConstantOp::create(
-                                    b, b.getF32FloatAttr(0.0f))});
-      }
-      memref::StoreOp::create(
-          b, ifInside.getResult(0), stripe,
-          arith::AddIOp::create(b, arith::MulIOp::create(b, row, width), col)
-              .getResult());
-    }
+    // Value i of the stripe is (row, col) = (i / width, i % width);
+    // outside the map it is 0.
+    Value last = arith::SubIOp::create(b, blocks, one);
+    forEachBatch(
+        arith::MulIOp::create(b, arith::AddIOp::create(b, stripeRows, one),
+                              width),
+        [&](ArrayRef<Value> batch) {
+          SmallVector<Value, kBatch> rows, cols, values;
+          for (Value i : batch) {
+            rows.push_back(arith::AddIOp::create(
+                b, first, arith::DivUIOp::create(b, i, width)));
+            cols.push_back(arith::RemUIOp::create(b, i, width));
+            values.push_back(memref::LoadOp::create(
+                b, blockMap,
+                arith::AddIOp::create(
+                    b,
+                    arith::MulIOp::create(
+                        b, arith::MinUIOp::create(b, rows.back(), last),
+                        blocks),
+                    arith::MinUIOp::create(b, cols.back(), last))
+                    .getResult()));
+          }
+          Value stripeEnd = arith::MulIOp::create(
+              b, arith::AddIOp::create(b, stripeRows, one), width);
+          for (auto [i, row, col, value] :
+               llvm::zip_equal(batch, rows, cols, values)) {
+            Value inside = arith::AndIOp::create(
+                b,
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row,
+                                      blocks),
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ult, col,
+                                      blocks));
+            auto ifInStripe = scf::IfOp::create(
+                b,
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ult, i,
+                                      stripeEnd),
+                /*withElseRegion=*/false);
+            OpBuilder::InsertionGuard storeGuard(b);
+            b.setInsertionPointToStart(ifInStripe.thenBlock());
+            memref::StoreOp::create(
+                b,
+                arith::SelectOp::create(
+                    b, inside, value,
+                    arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f))),
+                stripe, i);
+          }
+        });
     gpu::BarrierOp::create(b);
     auto inStripe = [&](OpBuilder &builder, Value x, Value y) -> Value {
       ImplicitLocOpBuilder lb(b.getLoc(), builder);
@@ -761,19 +837,21 @@ void SelectionKernel::emitFloodFill(Value stripe) {
       memref::StoreOp::create(b, i32Constant(-1), state, index(3));
     }
     gpu::BarrierOp::create(b);
-    forEachRound(cells, [&](Value cell) {
-      auto ifInside = scf::IfOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, cell, cells),
-          /*withElseRegion=*/false);
-      OpBuilder::InsertionGuard cellGuard(b);
-      b.setInsertionPointToStart(ifInside.thenBlock());
-      Value key = keyAt(cell);
-      auto ifAbove = scf::IfOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, key, low.key),
-          /*withElseRegion=*/false);
-      b.setInsertionPointToStart(ifAbove.thenBlock());
-      memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::minu, key, state,
-                                  ValueRange{index(3)});
+    forEachBatch(cells, [&](ArrayRef<Value> cellBatch) {
+      SmallVector<Value, 8> keys = keysAt(cellBatch);
+      for (auto [cell, key] : llvm::zip_equal(cellBatch, keys)) {
+        auto ifAbove = scf::IfOp::create(
+            b,
+            arith::AndIOp::create(
+                b, inMap(cell),
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, key,
+                                      low.key)),
+            /*withElseRegion=*/false);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifAbove.thenBlock());
+        memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::minu, key, state,
+                                    ValueRange{index(3)});
+      }
     });
     gpu::BarrierOp::create(b);
     Value next = memref::LoadOp::create(b, state, index(3));
@@ -823,46 +901,50 @@ void SelectionKernel::emitTopK() {
   Value tiesKept = arith::SelectOp::create(
       b, keepsAny, arith::SubIOp::create(b, kth.equal, kth.rankAmongEqual),
       i32Constant(0));
-  auto loop = scf::ForOp::create(b, index(0), cells, index(kSelectThreads),
-                                 ValueRange{i32Constant(0)});
+  // Batches of kBatch cells per thread (cell base + u · threads + thread),
+  // counted in cell order: u by u, the ties before carried along.
+  auto loop =
+      scf::ForOp::create(b, index(0), cells, index(kBatch * kSelectThreads),
+                         ValueRange{i32Constant(0)});
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
-  Value cell = arith::AddIOp::create(b, loop.getInductionVar(), thread);
-  Value inside =
-      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, cell, cells);
-  Value key = keyAt(arith::MinUIOp::create(
-      b, cell, arith::SubIOp::create(b, cells, index(1))));
-  Value tie = arith::AndIOp::create(
-      b, inside,
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, key, bound));
-  KernelBuilder::FlagCount ties =
-      kernel.countFlags(tie, warpCounts, kSelectThreads / kWarpSize);
-  Value tiesBefore =
-      arith::AddIOp::create(b, loop.getRegionIterArg(0), ties.before);
-  Value x = arith::DivUIOp::create(b, cell, blocks);
-  Value y = arith::RemUIOp::create(b, cell, blocks);
-  Value kept = arith::OrIOp::create(
-      b,
-      arith::OrIOp::create(
-          b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, key, bound),
-          arith::AndIOp::create(b, tie,
-                                arith::CmpIOp::create(b,
-                                                      arith::CmpIPredicate::slt,
-                                                      tiesBefore, tiesKept))),
-      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, x, y));
-  auto ifInside = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
-  {
+  SmallVector<Value, kBatch> cellBatch;
+  for (int64_t u = 0; u < kBatch; ++u)
+    cellBatch.push_back(arith::AddIOp::create(
+        b, loop.getInductionVar(),
+        arith::AddIOp::create(b, thread, index(u * kSelectThreads))));
+  SmallVector<Value, 8> keys = keysAt(cellBatch);
+  Value tiesSoFar = loop.getRegionIterArg(0);
+  Type element = cast<MemRefType>(op.getBlockMask().getType()).getElementType();
+  for (auto [cell, key] : llvm::zip_equal(cellBatch, keys)) {
+    Value inside = inMap(cell);
+    Value tie = arith::AndIOp::create(
+        b, inside,
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, key, bound));
+    KernelBuilder::FlagCount ties =
+        kernel.countFlags(tie, warpCounts, kSelectThreads / kWarpSize);
+    Value tiesBefore = arith::AddIOp::create(b, tiesSoFar, ties.before);
+    tiesSoFar = arith::AddIOp::create(b, tiesSoFar, ties.total);
+    Value x = arith::DivUIOp::create(b, cell, blocks);
+    Value y = arith::RemUIOp::create(b, cell, blocks);
+    Value kept = arith::OrIOp::create(
+        b,
+        arith::OrIOp::create(
+            b, arith::CmpIOp::create(b, arith::CmpIPredicate::ugt, key, bound),
+            arith::AndIOp::create(
+                b, tie,
+                arith::CmpIOp::create(b, arith::CmpIPredicate::slt, tiesBefore,
+                                      tiesKept))),
+        arith::CmpIOp::create(b, arith::CmpIPredicate::eq, x, y));
+    auto ifInside = scf::IfOp::create(b, inside, /*withElseRegion=*/false);
     OpBuilder::InsertionGuard ifGuard(b);
     b.setInsertionPointToStart(ifInside.thenBlock());
-    Type element =
-        cast<MemRefType>(op.getBlockMask().getType()).getElementType();
     Value stored = element.isInteger(1)
                        ? kept
                        : Value(arith::ExtUIOp::create(b, element, kept));
     memref::StoreOp::create(b, stored, op.getBlockMask(), ValueRange{x, y});
   }
-  scf::YieldOp::create(b, ValueRange{arith::AddIOp::create(
-                              b, loop.getRegionIterArg(0), ties.total)});
+  scf::YieldOp::create(b, ValueRange{tiesSoFar});
 }
 
 FailureOr<SmallVector<gpu::LaunchOp, 2>>

@@ -134,12 +134,14 @@ public:
     Value before; ///< i32: threads below this one with the flag set.
     Value total;  ///< i32: threads of the block with the flag set.
   };
-  /// Counts `flag` over the `warps` warps of the block: each warp counts
-  /// its lanes (ballot, popc), the counts meet in `warpCounts` (shared i32,
-  /// one slot per warp), every thread adds those of the earlier warps.
-  /// Every thread of the block must reach it; two barriers, so that the
-  /// next call may reuse `warpCounts`.
+  /// Counts `flag` over the `warps` (<= 32) warps of the block: each warp
+  /// counts its lanes (ballot, popc), the counts meet in `warpCounts`
+  /// (shared i32, one slot per warp), and every warp scans them with
+  /// shuffles (lane l holding warp l's count). Every thread of the block
+  /// must reach it; two barriers, so that the next call may reuse
+  /// `warpCounts`.
   FlagCount countFlags(Value flag, Value warpCounts, int64_t warps) {
+    assert(warps <= 32 && "one lane per warp in the scan");
     Type i32 = b.getI32Type();
     auto i32Constant = [&](int64_t value) -> Value {
       return arith::ConstantIntOp::create(b, i32, value);
@@ -164,16 +166,35 @@ public:
                                     warpCounts, warpId);
     }
     gpu::BarrierOp::create(b);
-    Value before = rank, total = i32Constant(0);
-    for (int64_t w = 0; w < warps; ++w) {
-      Value count = mlir::memref::LoadOp::create(b, warpCounts, index(w));
-      total = arith::AddIOp::create(b, total, count);
-      Value earlier =
-          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, index(w), warpId);
-      before = arith::AddIOp::create(
-          b, before,
-          arith::SelectOp::create(b, earlier, count, i32Constant(0)));
+    // Lane l: warp l's count (0 past the block's warps), then an inclusive
+    // scan across the lanes.
+    Value count = arith::SelectOp::create(
+        b,
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, laneId,
+                              index(warps)),
+        mlir::memref::LoadOp::create(
+            b, warpCounts,
+            arith::MinUIOp::create(b, laneId, index(warps - 1)).getResult()),
+        i32Constant(0));
+    Value inclusive = count;
+    for (int32_t offset = 1; offset < 32; offset *= 2) {
+      auto shuffle = gpu::ShuffleOp::create(b, inclusive, offset, 32,
+                                            gpu::ShuffleMode::UP);
+      inclusive = arith::AddIOp::create(
+          b, inclusive,
+          arith::SelectOp::create(b, shuffle.getValid(),
+                                  shuffle.getShuffleResult(), i32Constant(0)));
     }
+    Value exclusive = arith::SubIOp::create(b, inclusive, count);
+    Value before = arith::AddIOp::create(
+        b, rank,
+        gpu::ShuffleOp::create(b, exclusive,
+                               arith::IndexCastOp::create(b, i32, warpId),
+                               i32Constant(32), gpu::ShuffleMode::IDX)
+            .getShuffleResult());
+    Value total =
+        gpu::ShuffleOp::create(b, inclusive, 31, 32, gpu::ShuffleMode::IDX)
+            .getShuffleResult();
     gpu::BarrierOp::create(b);
     return {before, total};
   }

@@ -1,6 +1,9 @@
 // RUN: rm -rf %t && attn-compile %s -o %t/bundle --function=gqa
 // RUN: FileCheck %s --check-prefix=MANIFEST < %t/bundle/manifest.json
 // RUN: FileCheck %s --check-prefix=PTX < %t/bundle/kernels.ptx
+// A relative output directory is written where it names, next to the
+// current directory's entries, not under the system's temporary directory.
+// RUN: mkdir -p %t/cwd && cd %t/cwd && attn-compile %s -o sub/relative --function=gqa && test -f %t/cwd/sub/relative/manifest.json
 // RUN: not attn-compile %s -o %t/f32 --function=f32_inputs 2>&1 | FileCheck %s --check-prefix=F32
 // RUN: not test -e %t/f32
 // RUN: not attn-compile %s -o %t/none --function=missing 2>&1 | FileCheck %s --check-prefix=MISSING
