@@ -108,16 +108,33 @@ def block_list_inputs(block, nq, nk):
 BLOCK = 128  # the block size of the block-sparse bundles
 
 
+# The block-sparse bundles scripts/prepare-bench.sh builds: (kind, D);
+# a kind is block, blockcausal or blockhead, then the block size when it
+# is not BLOCK (blockcausal16: 16 x 16 blocks).
+BLOCK_SPARSE_BUNDLES = (
+    (64, "block"), (64, "blockcausal"), (64, "blockhead"), (128, "block"),
+    (128, "blockcausal"), (64, "blockcausal16"), (128, "blockcausal16"),
+    (64, "blockcausal32"), (128, "block64"), (64, "blockhead256"))
+
+
+def block_kind(kind):
+    """(base kind, block size) of a block-sparse kind name."""
+    match = re.fullmatch(r"(block|blockcausal|blockhead)(\d*)", kind)
+    return match.group(1), int(match.group(2) or BLOCK)
+
+
 def block_sparse_inputs(kind, b, hq, nq, nk, density, device):
     """The block mask of a block-sparse bundle (`block`: shared, no causal;
-    `blockcausal`: shared, causal; `blockhead`: per (batch, head), causal),
-    random with about `density` of the blocks on, and its dense mask."""
-    rows, cols = -(-nq // BLOCK), -(-nk // BLOCK)
+    `blockcausal`: shared, causal; `blockhead`: per (batch, head), causal;
+    each with its block size, block_kind), random with about `density` of
+    the blocks on, and its dense mask."""
+    kind, size = block_kind(kind)
+    rows, cols = -(-nq // size), -(-nk // size)
     shape = (b, hq, rows, cols) if kind == "blockhead" else (rows, cols)
     blocks = torch.rand(shape, device=device) < density
     i = torch.arange(nq, device=device)[:, None]
     j = torch.arange(nk, device=device)[None, :]
-    mask = blocks[..., i // BLOCK, j // BLOCK]
+    mask = blocks[..., i // size, j // size]
     if kind != "block":
         mask = mask & (j <= i + (nk - nq))
     return blocks, mask
@@ -542,7 +559,9 @@ def spion_reference(scores, variant, conv=31, bs=64, q=0.9, density=None):
     """SEMANTICS.md's SPION-CF / SPION-F / SPION-C in float64 (the filter
     as a sum of shifted views, torch.quantile, the walks in Python; top-k
     by a stable sort): the block mask as a [nb, nb] int8 tensor on the
-    CPU."""
+    CPU, and the smallest relative distance between two values any of its
+    decisions compared (walk steps, value against the threshold, the
+    top-k boundary)."""
     a = scores.double()
     n = a.shape[0]
     half = (conv - 1) // 2 if variant != "flood_fill" else 0
@@ -554,14 +573,27 @@ def spion_reference(scores, variant, conv=31, bs=64, q=0.9, density=None):
         c = a
     nb = n // bs
     pooled = c.view(nb, bs, nb, bs).mean(dim=(1, 3))
+    margins = [math.inf]
+
+    def margin(a, b):
+        """Relative distance of a compared pair (SEMANTICS.md's near-tie
+        measure): the smallest one over all decisions is returned."""
+        scale = max(abs(a), abs(b))
+        if scale > 0:
+            margins[0] = min(margins[0], abs(a - b) / scale)
+
     if variant == "conv_topk":
         keep = max(int(density * nb * nb - nb), 0)
-        order = torch.argsort(-pooled.flatten().cpu(), stable=True)
+        flat_values = pooled.flatten().cpu()
+        order = torch.argsort(-flat_values, stable=True)
         flat = torch.zeros(nb * nb, dtype=torch.int8)
         flat[order[:keep]] = 1
+        if 0 < keep < nb * nb:
+            margin(flat_values[order[keep - 1]].item(),
+                   flat_values[order[keep]].item())
         mask = flat.view(nb, nb)
         mask.diagonal().fill_(1)
-        return mask
+        return mask, margins[0]
     tau = torch.quantile(pooled.flatten(), q).item()
     bm = pooled.cpu().tolist()
     mask = [[0] * nb for _ in range(nb)]
@@ -573,12 +605,17 @@ def spion_reference(scores, variant, conv=31, bs=64, q=0.9, density=None):
         while x < nb and y < nb:
             down, right, diag = value(x + 1, y), value(x, y + 1), \
                 value(x + 1, y + 1)
+            margin(down, right)
             if down > right:
+                margin(down, diag)
                 nx, ny = x + 1, (y if down > diag else y + 1)
             else:
+                margin(right, diag)
                 nx, ny = (x if right > diag else x + 1), y + 1
-            if nx < nb and ny < nb and value(nx, ny) > tau:
-                mask[nx][ny] = 1
+            if nx < nb and ny < nb:
+                margin(value(nx, ny), tau)
+                if value(nx, ny) > tau:
+                    mask[nx][ny] = 1
             x, y = nx, ny
 
     for k in range(nb):
@@ -587,13 +624,16 @@ def spion_reference(scores, variant, conv=31, bs=64, q=0.9, density=None):
         walk(k, 0)
     for d in range(nb):
         mask[d][d] = 1
-    return torch.tensor(mask, dtype=torch.int8)
+    return torch.tensor(mask, dtype=torch.int8), margins[0]
 
 
 def check_flood_fill(bundles, seed):
     """The SPION bundles against spion_reference: equal on integer maps and
-    on tie-heavy maps of a few values (every sum exact in f32); on random
-    maps the disagreements are counted and reported."""
+    on tie-heavy maps of a few values (every sum exact in f32). On random
+    maps a disagreement passes only when the reference made a decision
+    between values within 1e-6 relative of each other (SEMANTICS.md's
+    near-tie): the f32 map may then decide the other way; with every
+    decision further apart than that, the masks must be equal."""
     lines, failures = [], 0
     torch.manual_seed(seed)
     for name, bundle in bundles.items():
@@ -615,16 +655,18 @@ def check_flood_fill(bundles, seed):
                                 device="cuda")
             bundle(scores, blocks)
             torch.cuda.synchronize()
-            expected = spion_reference(scores, variant, conv, bs,
-                                       density=density)
+            expected, closest = spion_reference(scores, variant, conv, bs,
+                                                density=density)
             got = blocks.cpu()
             unwritten = int(((got != 0) & (got != 1)).sum())
             differ = int((got != expected).sum())
-            ok = unwritten == 0 and (differ == 0 or kind == "random")
+            near_tie = kind == "random" and closest < 1e-6
+            ok = unwritten == 0 and (differ == 0 or near_tie)
             failures += not ok
             lines.append(f"check {name:27} N={n:5} {kind:8} "
                          f"blocks_on={int(got.clamp(0, 1).sum())}/"
                          f"{got.numel()} differ={differ} "
+                         f"closest_decision={closest:.1e} "
                          f"unwritten={unwritten} "
                          f"{'ok' if ok else 'FAIL'}")
             print(lines[-1], flush=True)
@@ -726,8 +768,7 @@ def main():
         pathlib.Path(args.bundles) / "rowlimit_d64"))
     bundles["attn"][("blocklist", 64)] = Bundle(str(
         pathlib.Path(args.bundles) / "blocklist_d64"))
-    for d, kind in ((64, "block"), (64, "blockcausal"), (64, "blockhead"),
-                    (128, "block"), (128, "blockcausal")):
+    for d, kind in BLOCK_SPARSE_BUNDLES:
         bundles["attn"][(kind, d)] = Bundle(str(
             pathlib.Path(args.bundles) / f"{kind}_d{d}"))
 
@@ -770,10 +811,10 @@ def main():
                               (1, 2, 1, 4096, 4096), (1, 4, 2, 1000, 1500),
                               (1, 2, 2, 1500, 1000)):
         configs.append((64, "blocklist", b, hq, hk, nq, nk))
-    # Block-sparse bundles (128 x 128 blocks, lists built by the bundle's
-    # first kernel) at densities 0 (every row empty), 0.1, 0.5 and 1.
-    for d, kind in ((64, "block"), (64, "blockcausal"), (64, "blockhead"),
-                    (128, "block"), (128, "blockcausal")):
+    # Block-sparse bundles (lists built by the bundle's first kernel; block
+    # sizes 16 to 256, N = 1000 and 1500 not multiples of any) at densities
+    # 0 (every row empty), 0.1, 0.5 and 1.
+    for d, kind in BLOCK_SPARSE_BUNDLES:
         for density in (0.0, 0.1, 0.5, 1.0):
             for b, hq, hk, nq, nk in ((2, 8, 2, 1000, 1000),
                                       (1, 4, 4, 77, 77),

@@ -57,21 +57,22 @@ done
 
 # Block-sparse (list schedules built by the bundle's first kernel): 128 x 128
 # blocks, shared by all (batch, head), with and without causal; per (batch,
-# head) with causal at D = 64.
-for d in 64 128; do
-  for mask in block blockcausal blockhead; do
-    [[ $mask == blockhead && $d != 64 ]] && continue
-    name=${mask}_d${d}
-    t="memref<?x?x?x${d}xbf16>"
-    blocks="memref<?x?xi1>"
-    [[ $mask == blockhead ]] && blocks="memref<?x?x?x?xi1>"
-    case $mask in
-      block) mask_ops="%m = attn.mask.block %bm size(128) : $blocks" ;;
-      *) mask_ops="%c = attn.mask.causal
-  %b = attn.mask.block %bm size(128) : $blocks
+# head) with causal at D = 64. Then other block sizes (<mask><size>): blocks
+# smaller than the 128 x 64 tiles (16, 32, 64: tiles are partial) and
+# larger ones (256: a block spans several tiles).
+while read -r mask size d; do
+  name=${mask}_d${d}
+  [[ $size != 128 ]] && name=${mask}${size}_d${d}
+  t="memref<?x?x?x${d}xbf16>"
+  blocks="memref<?x?xi1>"
+  [[ $mask == blockhead ]] && blocks="memref<?x?x?x?xi1>"
+  case $mask in
+    block) mask_ops="%m = attn.mask.block %bm size($size) : $blocks" ;;
+    *) mask_ops="%c = attn.mask.causal
+  %b = attn.mask.block %bm size($size) : $blocks
   %m = attn.mask.and %c, %b" ;;
-    esac
-    cat > "$out/ir/$name.mlir" <<IR
+  esac
+  cat > "$out/ir/$name.mlir" <<IR
 func.func @${name}(%q: $t, %k: $t, %v: $t, %o: $t, %lse: memref<?x?x?xf32>,
                    %bm: $blocks) {
   $mask_ops
@@ -80,10 +81,20 @@ func.func @${name}(%q: $t, %k: $t, %v: $t, %o: $t, %lse: memref<?x?x?xf32>,
   return
 }
 IR
-    "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
-    echo "$name compiled"
-  done
-done
+  "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
+  echo "$name compiled"
+done <<'LIST'
+block 128 64
+blockcausal 128 64
+blockhead 128 64
+block 128 128
+blockcausal 128 128
+blockcausal 16 64
+blockcausal 16 128
+blockcausal 32 64
+block 64 128
+blockhead 256 64
+LIST
 
 # A user predicate (prefix-LM: keys below 256 are visible to every query,
 # the rest causally), straight from the example.

@@ -1,20 +1,25 @@
 //===- FloodFill.h - the GPU kernels of attn.flood_fill ---------*- C++ -*-===//
 //
-// Lowers SPION's pattern derivation (attn.flood_fill, variants CF and F) to
-// two launches:
-//  1. the block map: one block of 256 threads per (x, y), each summing a
-//     strided share of the block's neighbourhood with the filter's tap
-//     weights (FloodFillOp::buildBlockSum), a warp-shuffle and
-//     shared-memory reduction, thread 0 writing the average into a scratch
-//     map and clearing the mask cell;
-//  2. one block of 1024 threads: the quantile's two order statistics by a
-//     radix select over the map's order-preserving 32-bit keys (4 passes
-//     of 8 bits, a 256-bin shared histogram each, thread 0 finding the
-//     bin of the rank), the interpolation, the 2 nb walks spread over the
-//     threads (FloodFillOp::buildWalk; they only ever write 1, so they
-//     need no order), and the diagonal.
-// SPION-C (top-k) has no GPU lowering yet.
-//
+// Lowers SPION's pattern derivation (attn.flood_fill, variants CF, F and
+// C) to two or three launches:
+//  1. the block map. With a filter narrower than the block (h < bs) one
+//     block of 256 threads per cell reads its own bs x bs scores once, 16
+//     bytes per load, and adds each with its tap counts to seven partial
+//     sums (its own cell and the six its diagonal reaches); a gather kernel
+//     (a thread per cell) adds each cell's seven terms in a fixed order.
+//     With h = 0 (SPION-F) the map kernel writes the averages itself. A
+//     filter as wide as the block or wider sums each cell's neighbourhood
+//     (FloodFillOp::buildBlockSum), a warp per row. Every cell of the mask
+//     is cleared here;
+//  2. one block of 1024 threads: order statistics by a radix select over
+//     the map's order-preserving 32-bit keys (4 passes of 8 bits, a shared
+//     histogram with one atomic per distinct digit per warp, match.sync),
+//     then for CF and F the quantile's interpolation, the 2 nb walks over
+//     stripes of the padded map held in shared memory
+//     (FloodFillOp::buildWalk; global memory when two rows do not fit) and
+//     the diagonal; for C the keep-th largest key and a block-wide count of
+//     its ties in row-major order (ties: lower index first), the diagonal
+//     kept.
 //===----------------------------------------------------------------------===//
 
 #ifndef ATTN_PASSES_ATTNTOGPU_FLOODFILL_H
@@ -26,9 +31,9 @@
 
 namespace attn {
 
-/// Replaces `op` by its two launches, recorded in `facts`, and a scratch
-/// block map. Returns the launches, whose bodies still use the scalars
-/// they capture.
+/// Replaces `op` by its launches, recorded in `facts`, and its scratch
+/// buffers (the block map; the partial sums of the one-read map). Returns
+/// the launches, whose bodies still use the scalars they capture.
 mlir::FailureOr<llvm::SmallVector<mlir::gpu::LaunchOp, 2>>
 convertFloodFill(FloodFillOp op, LaunchFacts &facts);
 
