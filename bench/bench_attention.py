@@ -318,7 +318,7 @@ def pair_count(kind, nq, nk):
 def time_config(bundles, d, kind, n, rounds):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.nn.attention.flex_attention import create_block_mask
-    b, h = TOKENS // n, HIDDEN // d
+    b, h = max(1, TOKENS // n), HIDDEN // d  # B = 1 past TOKENS
     dev = "cuda"
     bytes_per_set = 4 * b * h * n * d * 2
     sets = max(2, min(8, math.ceil(200e6 / bytes_per_set)))
@@ -385,7 +385,7 @@ def time_block_list(bundles, n, rounds, density=0.3):
     allowed pairs of each contender's own mask."""
     from torch.nn.attention.flex_attention import create_block_mask
     d = 64
-    b, h = TOKENS // n, HIDDEN // d
+    b, h = max(1, TOKENS // n), HIDDEN // d  # B = 1 past TOKENS
     dev = "cuda"
     block = random_blocks(n, n, density, dev)
     mask, counts, indices = block_list_inputs(block, n, n)
@@ -480,7 +480,7 @@ def time_block_sparse(bundles, d, n, density, rounds, blocks=None,
     the same inputs. TFLOP/s count each one's allowed pairs; `per_tile`
     compares the time per visited kv-tile with the dense kernel's."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
-    b, h = TOKENS // n, HIDDEN // d
+    b, h = max(1, TOKENS // n), HIDDEN // d  # B = 1 past TOKENS
     dev = "cuda"
     if blocks is None:
         blocks, mask = block_sparse_inputs("blockcausal", b, h, n, n,
@@ -673,6 +673,42 @@ def check_flood_fill(bundles, seed):
     return lines, failures
 
 
+def check_spion_example(bundle, seed):
+    """examples/spion.mlir end to end (B = 2, H = 16, N = 4096, D = 64): the
+    bundle derives the 64 x 64 block mask from a banded + global score map
+    and attends with it. The mask must equal spion_reference's (or differ
+    only where the reference decided a near-tie); O is checked against
+    float32 attention with the mask the bundle wrote."""
+    torch.manual_seed(seed)
+    b, h, n, d = 2, 16, 4096, 64
+    scores = banded_global_map(n, "cuda", seed=seed)
+    q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
+               for _ in range(3))
+    o = torch.full_like(q, float("nan"))
+    blocks = torch.zeros(n // 64, n // 64, dtype=torch.bool, device="cuda")
+    bundle(q, k, v, o, scores, blocks)
+    torch.cuda.synchronize()
+    expected, closest = spion_reference(scores, "conv_flood_fill")
+    differ = int((blocks.cpu().to(torch.int8) != expected).sum())
+    i = torch.arange(n, device="cuda")
+    mask = blocks[i[:, None] // 64, i[None, :] // 64]
+    ref_o, _ = attention_math(q, k, v, mask, 1.0 / math.sqrt(d),
+                              torch.float32)
+    bf_o, _ = attention_math(q, k, v, mask, 1.0 / math.sqrt(d),
+                             torch.bfloat16)
+    err = (o.float() - ref_o).abs().max().item()
+    torch_err = (bf_o.float() - ref_o).abs().max().item()
+    ok = (not torch.isnan(o).any() and err <= 2 * torch_err + ABS_FLOOR
+          and (differ == 0 or closest < 1e-6))
+    line = (f"check spion_example (examples/spion.mlir) B={b} H={h} N={n} "
+            f"blocks_on={int(blocks.sum())}/{blocks.numel()} "
+            f"mask_differ={differ} closest_decision={closest:.1e} "
+            f"err={err:.2e} torch_err={torch_err:.2e} "
+            f"{'ok' if ok else 'FAIL'}")
+    print(line, flush=True)
+    return [line], int(not ok)
+
+
 def banded_global_map(n, device, band=256, globals_=64, seed=0):
     """A synthetic attention map with the structure SPION targets: each row
     a softmax over a local band (scores falling off with distance), a few
@@ -844,6 +880,10 @@ def main():
              for name in SPION_BUNDLES}
     if not args.skip_checks:
         spion_lines, spion_failures = check_flood_fill(spion, seed0)
+        checks += spion_lines
+        failures += spion_failures
+        spion_lines, spion_failures = check_spion_example(
+            Bundle(str(pathlib.Path(args.bundles) / "spion_example")), seed0)
         checks += spion_lines
         failures += spion_failures
     print(f"correctness: {len(checks) - failures} passed, {failures} failed")

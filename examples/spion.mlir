@@ -2,9 +2,10 @@
 // score map (e.g. a layer's averaged attention probabilities) by diagonal
 // convolution, pooling, a 0.9-quantile threshold and flood fill, then used
 // as a block mask shared by every batch and head. The bundle runs it all:
-// the block map, the threshold and the flood fill (two kernels), the tile
-// lists, then the block-sparse attention; the block map and the lists live
-// in scratch memory the runtime provides.
+// the block map (a kernel reading the scores once, a kernel gathering each
+// block's partial sums), the threshold and the flood fill (one kernel),
+// the tile lists, then the block-sparse attention; the block map, its
+// partial sums and the lists live in scratch memory the runtime provides.
 func.func @spion(%q: memref<?x16x4096x64xbf16>, %k: memref<?x16x4096x64xbf16>,
                  %v: memref<?x16x4096x64xbf16>, %o: memref<?x16x4096x64xbf16>,
                  %scores: memref<4096x4096xf32> {attn.name = "scores"},

@@ -111,6 +111,11 @@ echo "rowlimit_d64       compiled"
   -o "$out/blocklist_d64"
 echo "blocklist_d64      compiled"
 
+# SPION end to end, straight from the example: the derivation, the lists
+# and the block-sparse attention in one bundle.
+"$build_dir/bin/attn-compile" "$root/examples/spion.mlir" -o "$out/spion_example"
+echo "spion_example      compiled"
+
 # SPION's pattern derivation alone, from a score map of any size: the
 # bundles bench/bench_attention.py's SPION_BUNDLES lists (name, variant,
 # filter size, block size, density, score dtype; quantile 0.9).
