@@ -139,6 +139,21 @@ Value FloodFillOp::buildInterpolation(OpBuilder &builder, Location loc,
                                 arith::SubFOp::create(b, oneF, fraction))));
 }
 
+Value FloodFillOp::buildPaddedValue(
+    OpBuilder &builder, Location loc, Value blocks, Value x, Value y,
+    function_ref<Value(OpBuilder &, Value, Value)> read) {
+  ImplicitLocOpBuilder b(loc, builder);
+  Value inside = arith::AndIOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, blocks),
+      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, y, blocks));
+  Value last =
+      arith::SubIOp::create(b, blocks, arith::ConstantIndexOp::create(b, 1));
+  Value value = read(b, arith::MinUIOp::create(b, x, last),
+                     arith::MinUIOp::create(b, y, last));
+  return arith::SelectOp::create(
+      b, inside, value, arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f)));
+}
+
 std::pair<Value, Value> FloodFillOp::buildWalk(
     OpBuilder &builder, Location loc,
     function_ref<Value(OpBuilder &, Value, Value)> paddedValue, Value mask,
@@ -339,18 +354,12 @@ void FloodFillOp::decompose(OpBuilder &builder) {
                            orderStatistic(ranks.high), ranks.fraction);
     // The walks: from every top-row cell, then every left-column cell.
     auto paddedValue = [&](OpBuilder &builder, Value x, Value y) -> Value {
-      ImplicitLocOpBuilder lb(getLoc(), builder);
-      Value inside = arith::AndIOp::create(
-          lb, arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, x, blocks),
-          arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, y, blocks));
-      Value last = arith::SubIOp::create(lb, blocks, one);
-      Value value = memref::LoadOp::create(
-          lb, pooled,
-          ValueRange{arith::MinUIOp::create(lb, x, last),
-                     arith::MinUIOp::create(lb, y, last)});
-      return arith::SelectOp::create(
-          lb, inside, value,
-          arith::ConstantOp::create(lb, lb.getF32FloatAttr(0.0f)));
+      return buildPaddedValue(
+          builder, getLoc(), blocks, x, y,
+          [&](OpBuilder &reader, Value row, Value col) -> Value {
+            return memref::LoadOp::create(reader, getLoc(), pooled,
+                                          ValueRange{row, col});
+          });
     };
     forEach(blocks, [&](Value k) {
       buildWalk(b, getLoc(), paddedValue, mask, blocks, blocks, threshold, zero,

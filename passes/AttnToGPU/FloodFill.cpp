@@ -48,25 +48,98 @@ static FailureOr<gpu::LaunchOp> startLaunch(ImplicitLocOpBuilder &b,
   return launch;
 }
 
-/// Emits, in a block of kMapThreads threads, the sum over the block of
-/// `perThread` (one value per thread, `count` of them) and returns it in
-/// thread 0 (other threads: a partial). Uses `warpSums` (shared, a slot
-/// per warp); ends with the block past a barrier.
-static Value blockSum(ImplicitLocOpBuilder &b, KernelBuilder &kernel,
-                      Value perThread, Value warpSums, Value slot) {
-  Value sum = kernel.warpSum(perThread);
+/// A kernel with a block of kMapThreads threads per cell (x, y) of the
+/// block map, and shared memory for `terms` sums per warp.
+struct CellKernel {
+  Value warpSums, thread, x, y;
+};
+
+/// Starts a CellKernel launch at the insertion point of `b` and moves `b`
+/// into its body.
+static FailureOr<CellKernel>
+startCellKernel(ImplicitLocOpBuilder &b, LaunchFacts &facts, Value blocks,
+                int64_t terms, SmallVectorImpl<gpu::LaunchOp> &launches) {
+  SharedMemoryLayout layout;
+  layout.add(paddedType(
+      MemRefType::get({terms * (kMapThreads / kWarpSize)}, b.getF32Type())));
+  FailureOr<gpu::LaunchOp> launch = startLaunch(
+      b, facts, {blocks, blocks, arith::ConstantIndexOp::create(b, 1)},
+      kMapThreads, layout);
+  if (failed(launch))
+    return failure();
+  launches.push_back(*launch);
+  return CellKernel{layout.materialize(b).front(), launch->getThreadIds().x,
+                    launch->getBlockIds().y, launch->getBlockIds().x};
+}
+
+/// Sums each of `sums` (f32, one per thread) over the block: warp shuffles,
+/// then thread t < sums.size() adds the warps' sums of term t in warp order
+/// and calls `write(t's total)`.
+static void reduceTerms(ImplicitLocOpBuilder &b, const CellKernel &cell,
+                        ArrayRef<Value> sums, function_ref<void(Value)> write) {
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, value);
+  };
+  KernelBuilder kernel(b, cell.thread, index(kMapThreads));
+  int64_t terms = sums.size();
+  SmallVector<Value> warpTotals;
+  for (Value sum : sums)
+    warpTotals.push_back(kernel.warpSum(sum));
+  Value warp = kernel.warp();
   auto ifLane0 =
       scf::IfOp::create(b,
                         arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                              kernel.lane(), kernel.index(0)),
+                                              kernel.lane(), index(0)),
                         /*withElseRegion=*/false);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifLane0.thenBlock());
-    memref::StoreOp::create(b, sum, warpSums, slot);
+    for (int64_t term = 0; term < terms; ++term)
+      memref::StoreOp::create(
+          b, warpTotals[term], cell.warpSums,
+          arith::AddIOp::create(b, arith::MulIOp::create(b, warp, index(terms)),
+                                index(term))
+              .getResult());
   }
   gpu::BarrierOp::create(b);
-  return sum;
+  auto ifTerm =
+      scf::IfOp::create(b,
+                        arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                              cell.thread, index(terms)),
+                        /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(ifTerm.thenBlock());
+  Value total = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
+  for (int64_t w = 0; w < kMapThreads / kWarpSize; ++w)
+    total = arith::AddFOp::create(
+        b, total,
+        memref::LoadOp::create(
+            b, cell.warpSums,
+            arith::AddIOp::create(b, index(w * terms), cell.thread)
+                .getResult()));
+  write(total);
+}
+
+/// Stores the average of a cell whose sum is `total` into the flattened
+/// `blockMap` and clears the cell of the mask.
+static void writeAverage(ImplicitLocOpBuilder &b, FloodFillOp op,
+                         Value blockMap, Value blocks, Value x, Value y,
+                         Value total) {
+  memref::StoreOp::create(
+      b,
+      arith::MulFOp::create(
+          b, total,
+          arith::ConstantOp::create(
+              b,
+              b.getF32FloatAttr(1.0f / static_cast<float>(op.getBlockArea())))),
+      blockMap,
+      arith::AddIOp::create(b, arith::MulIOp::create(b, x, blocks), y)
+          .getResult());
+  Type maskElement =
+      cast<MemRefType>(op.getBlockMask().getType()).getElementType();
+  memref::StoreOp::create(
+      b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 0)),
+      op.getBlockMask(), ValueRange{x, y});
 }
 
 /// The one-read block map (filter half width h < bs): block (x, y) of
@@ -100,21 +173,15 @@ static LogicalResult emitOneReadMap(ImplicitLocOpBuilder &b, FloodFillOp op,
       std::min<int64_t>(128 / element.getIntOrFloatBitWidth(), size);
   int64_t chunksPerRow = size / width, chunks = size * chunksPerRow;
   int64_t perThread = (chunks + kMapThreads - 1) / kMapThreads;
-  int64_t warps = kMapThreads / kWarpSize;
-  SharedMemoryLayout layout;
-  layout.add(paddedType(MemRefType::get({terms * warps}, f32)));
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, value);
   };
-  FailureOr<gpu::LaunchOp> launch =
-      startLaunch(b, facts, {blocks, blocks, index(1)}, kMapThreads, layout);
-  if (failed(launch))
+  FailureOr<CellKernel> cell =
+      startCellKernel(b, facts, blocks, terms, launches);
+  if (failed(cell))
     return failure();
-  launches.push_back(*launch);
-  Value warpSums = layout.materialize(b).front();
-  Value thread = launch->getThreadIds().x;
+  Value thread = cell->thread, x = cell->x, y = cell->y;
   KernelBuilder kernel(b, thread, index(kMapThreads));
-  Value x = launch->getBlockIds().y, y = launch->getBlockIds().x;
   Value rowOrigin = arith::MulIOp::create(b, x, index(size));
   Value colOrigin = arith::MulIOp::create(b, y, index(size));
   auto f32Constant = [&](double value) -> Value {
@@ -233,58 +300,14 @@ static LogicalResult emitOneReadMap(ImplicitLocOpBuilder &b, FloodFillOp op,
                               columnSums[j], sums[Right]);
     }
   }
-  Value warp = kernel.warp();
-  for (int64_t term = 0; term < terms; ++term)
-    sums[term] = kernel.warpSum(sums[term]);
-  auto ifLane0 =
-      scf::IfOp::create(b,
-                        arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                              kernel.lane(), index(0)),
-                        /*withElseRegion=*/false);
-  {
-    OpBuilder::InsertionGuard ifGuard(b);
-    b.setInsertionPointToStart(ifLane0.thenBlock());
-    for (int64_t term = 0; term < terms; ++term)
-      memref::StoreOp::create(
-          b, sums[term], warpSums,
-          arith::AddIOp::create(b, arith::MulIOp::create(b, warp, index(terms)),
-                                index(term))
-              .getResult());
-  }
-  gpu::BarrierOp::create(b);
-  // Thread `term` adds the warps' sums of its term, in warp order.
-  auto ifTerm = scf::IfOp::create(
-      b,
-      arith::CmpIOp::create(b, arith::CmpIPredicate::ult, thread, index(terms)),
-      /*withElseRegion=*/false);
-  {
-    OpBuilder::InsertionGuard ifGuard(b);
-    b.setInsertionPointToStart(ifTerm.thenBlock());
-    Value total = zeroF;
-    for (int64_t w = 0; w < warps; ++w)
-      total = arith::AddFOp::create(
-          b, total,
-          memref::LoadOp::create(
-              b, warpSums,
-              arith::AddIOp::create(b, index(w * terms), thread).getResult()));
-    if (half > 0) {
+  // Thread `term` writes its term's partial sum (or, with one term, the
+  // average).
+  reduceTerms(b, *cell, sums, [&](Value total) {
+    if (half > 0)
       memref::StoreOp::create(b, total, partials, ValueRange{thread, x, y});
-    } else {
-      Value cell =
-          arith::AddIOp::create(b, arith::MulIOp::create(b, x, blocks), y);
-      memref::StoreOp::create(
-          b,
-          arith::MulFOp::create(
-              b, total,
-              f32Constant(1.0 / static_cast<double>(op.getBlockArea()))),
-          blockMap, cell);
-      Type maskElement =
-          cast<MemRefType>(op.getBlockMask().getType()).getElementType();
-      memref::StoreOp::create(
-          b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 0)),
-          op.getBlockMask(), ValueRange{x, y});
-    }
-  }
+    else
+      writeAverage(b, op, blockMap, blocks, x, y, total);
+  });
   gpu::TerminatorOp::create(b);
   return success();
 }
@@ -359,19 +382,7 @@ static LogicalResult emitGather(ImplicitLocOpBuilder &b, FloodFillOp op,
   for (const Source &source : kSources)
     total = arith::AddFOp::create(b, total,
                                   from(source.term, source.dx, source.dy));
-  memref::StoreOp::create(
-      b,
-      arith::MulFOp::create(
-          b, total,
-          arith::ConstantOp::create(
-              b,
-              b.getF32FloatAttr(1.0f / static_cast<float>(op.getBlockArea())))),
-      blockMap, cell);
-  Type maskElement =
-      cast<MemRefType>(op.getBlockMask().getType()).getElementType();
-  memref::StoreOp::create(
-      b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 0)),
-      op.getBlockMask(), ValueRange{x, y});
+  writeAverage(b, op, blockMap, blocks, x, y, total);
   b.setInsertionPointAfter(ifCell);
   gpu::TerminatorOp::create(b);
   return success();
@@ -389,48 +400,16 @@ emitNeighbourhoodMap(ImplicitLocOpBuilder &b, FloodFillOp op,
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, value);
   };
-  SharedMemoryLayout layout;
-  layout.add(
-      paddedType(MemRefType::get({kMapThreads / kWarpSize}, b.getF32Type())));
-  FailureOr<gpu::LaunchOp> launch =
-      startLaunch(b, facts, {blocks, blocks, index(1)}, kMapThreads, layout);
-  if (failed(launch))
+  FailureOr<CellKernel> cell = startCellKernel(b, facts, blocks, 1, launches);
+  if (failed(cell))
     return failure();
-  launches.push_back(*launch);
-  Value warpSums = layout.materialize(b).front();
-  Value thread = launch->getThreadIds().x;
-  KernelBuilder kernel(b, thread, index(kMapThreads));
-  Value x = launch->getBlockIds().y, y = launch->getBlockIds().x;
-  Value warp = kernel.warp();
-  Value sum = op.buildBlockSum(b, b.getLoc(), x, y, warp,
+  KernelBuilder kernel(b, cell->thread, index(kMapThreads));
+  Value sum = op.buildBlockSum(b, b.getLoc(), cell->x, cell->y, kernel.warp(),
                                index(kMapThreads / kWarpSize), kernel.lane(),
                                index(kWarpSize));
-  blockSum(b, kernel, sum, warpSums, warp);
-  auto ifFirst = scf::IfOp::create(
-      b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, index(0)),
-      /*withElseRegion=*/false);
-  {
-    OpBuilder::InsertionGuard ifGuard(b);
-    b.setInsertionPointToStart(ifFirst.thenBlock());
-    Value total = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f));
-    for (int64_t w = 0; w < kMapThreads / kWarpSize; ++w)
-      total = arith::AddFOp::create(
-          b, total, memref::LoadOp::create(b, warpSums, index(w)));
-    Value average = arith::MulFOp::create(
-        b, total,
-        arith::ConstantOp::create(
-            b,
-            b.getF32FloatAttr(1.0f / static_cast<float>(op.getBlockArea()))));
-    memref::StoreOp::create(
-        b, average, blockMap,
-        arith::AddIOp::create(b, arith::MulIOp::create(b, x, blocks), y)
-            .getResult());
-    Type maskElement =
-        cast<MemRefType>(op.getBlockMask().getType()).getElementType();
-    memref::StoreOp::create(
-        b, arith::ConstantOp::create(b, b.getIntegerAttr(maskElement, 0)),
-        op.getBlockMask(), ValueRange{x, y});
-  }
+  reduceTerms(b, *cell, {sum}, [&](Value total) {
+    writeAverage(b, op, blockMap, blocks, cell->x, cell->y, total);
+  });
   gpu::TerminatorOp::create(b);
   return success();
 }
@@ -787,22 +766,16 @@ void SelectionKernel::emitWalks(Value threshold, Value stripe) {
     OpBuilder::InsertionGuard ifGuard(b);
     b.setInsertionPointToStart(ifFits.elseBlock());
     auto inMap = [&](OpBuilder &builder, Value x, Value y) -> Value {
-      ImplicitLocOpBuilder lb(b.getLoc(), builder);
-      Value inside = arith::AndIOp::create(
-          lb, arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, x, blocks),
-          arith::CmpIOp::create(lb, arith::CmpIPredicate::ult, y, blocks));
-      Value last = arith::SubIOp::create(lb, blocks, one);
-      Value value = memref::LoadOp::create(
-          lb, blockMap,
-          arith::AddIOp::create(
-              lb,
-              arith::MulIOp::create(lb, arith::MinUIOp::create(lb, x, last),
-                                    blocks),
-              arith::MinUIOp::create(lb, y, last))
-              .getResult());
-      return arith::SelectOp::create(
-          lb, inside, value,
-          arith::ConstantOp::create(lb, lb.getF32FloatAttr(0.0f)));
+      return op.buildPaddedValue(
+          builder, b.getLoc(), blocks, x, y,
+          [&](OpBuilder &reader, Value row, Value col) -> Value {
+            ImplicitLocOpBuilder rb(b.getLoc(), reader);
+            return memref::LoadOp::create(
+                rb, blockMap,
+                arith::AddIOp::create(
+                    rb, arith::MulIOp::create(rb, row, blocks), col)
+                    .getResult());
+          });
     };
     op.buildWalk(b, b.getLoc(), inMap, op.getBlockMask(), blocks, blocks,
                  threshold, startRow, startCol);

@@ -289,6 +289,14 @@ def Attn_FloodFillOp : Attn_Op<"flood_fill"> {
     ::mlir::Value buildInterpolation(::mlir::OpBuilder &b, ::mlir::Location loc,
                                      ::mlir::Value low, ::mlir::Value high,
                                      ::mlir::Value fraction);
+    /// Builds the padded map's value Bp[x, y] for x, y in [0, blocks]:
+    /// `read(b, row, col)` of the cell clamped into the map, or 0 in the
+    /// padding row and column.
+    ::mlir::Value buildPaddedValue(
+        ::mlir::OpBuilder &b, ::mlir::Location loc, ::mlir::Value blocks,
+        ::mlir::Value x, ::mlir::Value y,
+        ::llvm::function_ref<::mlir::Value(::mlir::OpBuilder &, ::mlir::Value,
+                                           ::mlir::Value)> read);
     /// Builds walk(startRow, startCol) of the flood fill, marking in
     /// `mask` the cells it reaches whose value exceeds `threshold` (f64).
     /// `paddedValue(b, x, y)` builds the f32 value of the padded map Bp at
