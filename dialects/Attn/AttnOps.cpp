@@ -286,13 +286,27 @@ void AttentionOp::getEffects(
 // PlanOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult attn::verifyBandSchedule(Operation *op, ScheduleKind schedule,
-                                       std::optional<int64_t> lower,
-                                       std::optional<int64_t> upper) {
+LogicalResult attn::verifyBand(Operation *op, std::optional<int64_t> lower,
+                               std::optional<int64_t> upper) {
+  for (auto [name, bound] :
+       {std::pair{"band_lower", lower}, std::pair{"band_upper", upper}})
+    if (bound && (*bound < -kBandLimit || *bound > kBandLimit))
+      return op->emitOpError()
+             << name << " (" << *bound
+             << ") is outside [-2^62, 2^62], the range in which band "
+                "arithmetic is exact; a wider bound excludes nothing: omit it";
   if (lower && upper && *lower > *upper)
     return op->emitOpError() << "band_lower (" << *lower
                              << ") must not exceed band_upper (" << *upper
                              << ")";
+  return success();
+}
+
+LogicalResult attn::verifyBandSchedule(Operation *op, ScheduleKind schedule,
+                                       std::optional<int64_t> lower,
+                                       std::optional<int64_t> upper) {
+  if (failed(verifyBand(op, lower, upper)))
+    return failure();
   switch (schedule) {
   case ScheduleKind::Dense:
     if (lower || upper)
@@ -600,7 +614,8 @@ LogicalResult
 MaskWindowOp::contributeToPlan(MaskPlan &plan,
                                llvm::function_ref<InFlightDiagnostic()>) {
   // 0 <= (i + Nk - Nq) - j < size: -(size - 1) <= delta <= 0. The verifier
-  // guarantees size >= 1, so the negation cannot overflow.
+  // guarantees size >= 1, so the negation cannot overflow; intersectBand
+  // clamps a window wider than kBandLimit.
   plan.intersectBand(-(getSize() - 1), 0);
   return success();
 }

@@ -119,11 +119,7 @@ LogicalResult TileMaskOp::verify() {
     return failure();
   if (scores->size() != 2)
     return emitOpError() << "scores must be a 2-D tile";
-  std::optional<int64_t> lower = getBandLower(), upper = getBandUpper();
-  if (lower && upper && *lower > *upper)
-    return emitOpError() << "band_lower (" << *lower
-                         << ") must not exceed band_upper (" << *upper << ")";
-  return success();
+  return verifyBand(*this, getBandLower(), getBandUpper());
 }
 
 LogicalResult TileMaskOp::verifyRegions() {

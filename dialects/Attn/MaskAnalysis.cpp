@@ -20,6 +20,12 @@ using namespace attn;
 
 void MaskPlan::intersectBand(std::optional<int64_t> lower,
                              std::optional<int64_t> upper) {
+  // Bounds past kBandLimit exclude nothing more: clamped, they keep the
+  // band arithmetic exact.
+  if (lower)
+    lower = std::clamp(*lower, -kBandLimit, kBandLimit);
+  if (upper)
+    upper = std::clamp(*upper, -kBandLimit, kBandLimit);
   if (lower)
     bandLower = bandLower ? std::max(*bandLower, *lower) : *lower;
   if (upper)

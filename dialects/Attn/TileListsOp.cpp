@@ -27,10 +27,8 @@ LogicalResult TileListsOp::verify() {
     if (size < 1 || size > (int64_t{1} << 30) || !llvm::isPowerOf2_64(size))
       return emitOpError() << name << " = " << size
                            << " must be a power of two";
-  if (getBandLower() && getBandUpper() && *getBandLower() > *getBandUpper())
-    return emitOpError() << "band_lower (" << *getBandLower()
-                         << ") must not exceed band_upper (" << *getBandUpper()
-                         << ")";
+  if (failed(verifyBand(*this, getBandLower(), getBandUpper())))
+    return failure();
   auto counts = cast<MemRefType>(getTileCounts().getType());
   auto indices = cast<MemRefType>(getTileIndices().getType());
   if (counts.getDimSize(3) != 2)

@@ -124,3 +124,23 @@ func.func @predicate_writes(%q: !t, %o: !t, %i: index, %m: memref<?xi32>) {
   }
   return
 }
+
+// -----
+
+// Band bounds past 2^62 would overflow the band arithmetic: rejected, the
+// limit named (attn-plan clamps a mask's wider bounds instead).
+!t = memref<?x?x?x64xbf16>
+func.func @band_past_limit(%q: !t, %o: !t, %i: index) {
+  // expected-error@+1 {{band_upper (9223372036854775807) is outside [-2^62, 2^62], the range in which band arithmetic is exact; a wider bound excludes nothing: omit it}}
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(range) band_upper(9223372036854775807)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @plan_band_past_limit(%q: !t, %o: !t) {
+  // expected-error@+1 {{band_lower (-4611686018427387905) is outside [-2^62, 2^62]}}
+  attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(range) band_lower(-4611686018427387905)
+  return
+}

@@ -43,6 +43,21 @@ func.func @window(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv) {
 
 !qkv = memref<?x?x?x64xbf16>
 
+// A window wider than any sequence (2^63 - 1): the band is clamped to
+// -2^62, where band arithmetic stays exact (kBandLimit), and keeps every
+// causal pair.
+// CHECK-LABEL: func.func @window_int64_max
+// CHECK: schedule(range) band_lower(-4611686018427387904) band_upper(0){{$}}
+func.func @window_int64_max(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv) {
+  %w = attn.mask.window 9223372036854775807
+  attn.attention ins(%q, %k, %v : !qkv, !qkv, !qkv) outs(%o : !qkv) mask(%w)
+  return
+}
+
+// -----
+
+!qkv = memref<?x?x?x64xbf16>
+
 // and intersects bands: the narrower window wins, causal adds nothing new.
 // CHECK-LABEL: func.func @and_bands
 // CHECK: schedule(range) band_lower(-15) band_upper(0){{$}}

@@ -117,6 +117,11 @@ std::vector<Problem> gqaProblems() {
 std::vector<Problem> maskProblems() {
   return {
       window(make(DType::F32, 64, 129, 129, MaskKind::Window), 1),
+      // Windows of 2^63 - 1 (every causal pair; the planner clamps the
+      // band to 2^62 so that i + Nk - Nq - j cannot overflow) with Nq > Nk,
+      // where rows below Nq - Nk have no key, and Nq < Nk.
+      window(make(DType::F32, 16, 40, 20, MaskKind::Window), INT64_MAX),
+      window(make(DType::F32, 16, 20, 40, MaskKind::Window), INT64_MAX),
       window(make(DType::BF16, 64, 200, 200, MaskKind::Window), 16),
       window(make(DType::F32, 128, 127, 127, MaskKind::Window), 64),
       window(make(DType::BF16, 128, 129, 129, MaskKind::Window), 65),

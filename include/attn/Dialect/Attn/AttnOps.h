@@ -37,8 +37,14 @@ mlir::LogicalResult verifyPredicateRegion(mlir::Operation *op,
 /// allocates; the CPU lowering keeps the allocation.
 inline constexpr llvm::StringLiteral kScratchAttrName = "attn.scratch";
 
+/// Verifies a band [lower, upper] (missing bounds are unbounded): each
+/// bound within +-kBandLimit, lower <= upper.
+mlir::LogicalResult verifyBand(mlir::Operation *op,
+                               std::optional<int64_t> lower,
+                               std::optional<int64_t> upper);
+
 /// Verifies the band and schedule of attn.plan and attn.fused.forward:
-/// band_lower <= band_upper, `dense` without a band, `range` with one
+/// verifyBand, `dense` without a band, `range` with one
 /// (`list` takes a band or none).
 mlir::LogicalResult verifyBandSchedule(mlir::Operation *op,
                                        ScheduleKind schedule,

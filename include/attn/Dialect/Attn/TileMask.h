@@ -18,6 +18,14 @@
 
 namespace attn {
 
+/// The largest magnitude of a band bound. A bound is added to index values
+/// (row, column and the diagonal offset Nk - Nq, each below 2^62 for any
+/// buffer that can exist), so bounds within +-2^62 keep that arithmetic
+/// exact in 64 bits; a wider bound excludes no pair any problem has, and the
+/// planner clamps mask bounds (a window of 2^63 - 1) to this limit. The
+/// verifier rejects wider bounds written at L1/L2.
+inline constexpr int64_t kBandLimit = int64_t{1} << 62;
+
 class TileMask {
 public:
   TileMask(std::optional<int64_t> bandLower, std::optional<int64_t> bandUpper,
