@@ -9,6 +9,7 @@
 
 #include "attn/Dialect/Attn/AttnOps.h"
 #include "attn/Dialect/Attn/MaskAnalysis.h"
+#include "mlir/Interfaces/CallInterfaces.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -771,8 +772,23 @@ LogicalResult attn::verifyPredicateBody(Operation *op, Region &predicate) {
           return WalkResult::interrupt();
         }
         auto effecting = dyn_cast<MemoryEffectOpInterface>(nested);
-        if (!effecting)
-          return WalkResult::advance();
+        if (!effecting) {
+          // Regions of ops whose effects are those of their bodies (scf.if,
+          // scf.for) are walked on; any other op declares nothing, so it
+          // may do anything (a call may write memory, or name a function
+          // the kernel cannot reach).
+          if (nested->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+            return WalkResult::advance();
+          InFlightDiagnostic diag =
+              op->emitOpError()
+              << "predicate must be pure, but the effects of '"
+              << nested->getName() << "' are unknown"
+              << (isa<CallOpInterface>(nested)
+                      ? ": inline the callee into the predicate"
+                      : "");
+          diag.attachNote(nested->getLoc()) << "op here";
+          return WalkResult::interrupt();
+        }
         SmallVector<MemoryEffects::EffectInstance> effects;
         effecting.getEffects(effects);
         for (const MemoryEffects::EffectInstance &effect : effects) {

@@ -107,3 +107,42 @@ func.func @plan_store(%q: memref<?x?x?x64xf16>, %log: memref<?xi1>) {
   }
   return
 }
+
+// -----
+
+// From /work/shared/repro/pred_call_decl_erased.mlir: a call's effects are
+// unknown (and the GPU kernel could not reach an external callee: ptxas
+// reported an unresolved extern function).
+!t = memref<?x?x?x64xf16>
+func.func private @ext(index, index) -> i1
+func.func @pred_call(%q: !t, %k: !t, %v: !t, %o: !t) {
+  // expected-error@+1 {{'attn.mask.custom' op predicate must be pure, but the effects of 'func.call' are unknown: inline the callee into the predicate}}
+  %m = attn.mask.custom (%i, %j) {
+    // expected-note@+1 {{op here}}
+    %ok = func.call @ext(%i, %j) : (index, index) -> i1
+    attn.yield %ok : i1
+  }
+  attn.attention ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) mask(%m)
+  return
+}
+
+// -----
+
+// Control flow is walked into: an scf.if whose branches only compute is
+// fine.
+!t = memref<?x?x?x64xf16>
+func.func @pred_if(%q: !t, %k: !t, %v: !t, %o: !t) {
+  %m = attn.mask.custom (%i, %j) {
+    %c = arith.cmpi ule, %j, %i : index
+    %ok = scf.if %c -> (i1) {
+      %t = arith.constant true
+      scf.yield %t : i1
+    } else {
+      %f = arith.constant false
+      scf.yield %f : i1
+    }
+    attn.yield %ok : i1
+  }
+  attn.attention ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) mask(%m)
+  return
+}
