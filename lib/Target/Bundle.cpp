@@ -208,9 +208,10 @@ static LogicalResult writeFile(StringRef path, StringRef contents,
   return failure(bool(ec));
 }
 
-LogicalResult attn::writeBundleDirectory(const BundleFiles &files,
-                                         StringRef directory, bool force,
-                                         std::string &error) {
+LogicalResult attn::writeBundleDirectory(
+    const BundleFiles &files, StringRef directory, bool force,
+    std::string &error,
+    function_ref<LogicalResult(StringRef, std::string &)> check) {
   SmallString<256> target(directory);
   llvm::sys::path::remove_dots(target, /*remove_dot_dot=*/true);
   while (target.size() > 1 && llvm::sys::path::is_separator(target.back()))
@@ -261,7 +262,8 @@ LogicalResult attn::writeBundleDirectory(const BundleFiles &files,
   llvm::sys::path::append(ptxPath, "kernels.ptx");
   llvm::sys::path::append(manifestPath, "manifest.json");
   if (failed(writeFile(ptxPath, files.ptx, error)) ||
-      failed(writeFile(manifestPath, files.manifest, error))) {
+      failed(writeFile(manifestPath, files.manifest, error)) ||
+      (check && failed(check(staging, error)))) {
     llvm::sys::fs::remove_directories(staging);
     return failure();
   }

@@ -27,6 +27,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "DeviceMath.h"
 #include "FloodFill.h"
 #include "LaunchFacts.h"
 #include "PerOpLowering.h"
@@ -204,6 +205,13 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     for (scf::ForallOp nest : nests)
       if (failed(convertNest(nest, *factsOf(nest))))
         return signalPassFailure();
+    // Math ops in kernels without libdevice (DeviceMath.h).
+    WalkResult mathLowered = getOperation()->walk([](gpu::LaunchOp launch) {
+      return failed(lowerDeviceMath(launch)) ? WalkResult::interrupt()
+                                             : WalkResult::advance();
+    });
+    if (mathLowered.wasInterrupted())
+      return signalPassFailure();
     for (auto &[func, functionFacts] : facts)
       if (failed(convertScratch(cast<func::FuncOp>(func), *functionFacts)) ||
           failed(functionFacts->write()))

@@ -6,9 +6,20 @@
 // RUN: mkdir -p %t/cwd && cd %t/cwd && attn-compile %s -o sub/relative --function=gqa && test -f %t/cwd/sub/relative/manifest.json
 // RUN: not attn-compile %s -o %t/f32 --function=f32_inputs 2>&1 | FileCheck %s --check-prefix=F32
 // RUN: not test -e %t/f32
+// PTXAS: attn-compile: ptxas ({{.*}}fakebin/ptxas -arch=sm_90a) rejects the {{PTX}}:
+// PTXAS-NEXT: fake ptxas: rejected -arch=sm_90a
+// PTXAS-NEXT: (--ptxas-check=false skips this check)
 // RUN: not attn-compile %s -o %t/none --function=missing 2>&1 | FileCheck %s --check-prefix=MISSING
 // RUN: not attn-compile %s -o %t/both 2>&1 | FileCheck %s --check-prefix=SEVERAL
 // RUN: attn-compile %s -o %t/shared --function=shared_buffer && FileCheck %s --check-prefix=SHARED < %t/shared/manifest.json
+// The bundle is checked before it replaces anything: a ptxas that rejects
+// the PTX (a stand-in first on the PATH, receiving the chip) fails the
+// compile, names ptxas and its messages, and leaves the previous bundle in
+// place; --ptxas-check=false skips the check.
+// RUN: mkdir -p %t/fakebin && echo '#!/bin/sh' > %t/fakebin/ptxas && echo 'echo "fake ptxas: rejected $1" >&2; exit 3' >> %t/fakebin/ptxas && chmod +x %t/fakebin/ptxas
+// RUN: not env PATH=%t/fakebin attn-compile %s -o %t/bundle --function=gqa --chip=sm_90a 2>&1 | FileCheck %s --check-prefix=PTXAS
+// RUN: FileCheck %s --check-prefix=MANIFEST < %t/bundle/manifest.json
+// RUN: env PATH=%t/fakebin attn-compile %s -o %t/unchecked --function=gqa --ptxas-check=false && test -f %t/unchecked/kernels.ptx
 
 // MANIFEST: "format": "attn-bundle",
 // MANIFEST: "version": 1,
@@ -44,6 +55,9 @@
 
 // PTX: .target sm_80
 // PTX: .entry gqa_kernel(
+// No libdevice call: lit runs without CUDA_HOME, where gpu-module-to-binary
+// would not link libdevice (attn-to-gpu's DeviceMath.h).
+// PTX-NOT: __nv_
 
 // F32: error: 'attn.fused.forward' op attn-to-gpu: element type f32 is not supported on sm_80 (use f16 or bf16)
 // MISSING: error: attn-compile: no function named 'missing'

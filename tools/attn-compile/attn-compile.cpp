@@ -5,12 +5,17 @@
 // (BUNDLE_DIR/kernels.ptx and manifest.json, docs/Runtime.md) through the
 // bundle writer (lib/Target), which reads the launch facts the pipeline
 // recorded in the IR. The options are the pipeline's, by the same names.
+// Before the bundle replaces anything it is checked as a user would load
+// it: the manifest and the PTX entries through the runtime's loader
+// (attn::runtime::Bundle::load, no GPU needed), and the PTX through ptxas
+// when ptxas is on the PATH (or in $CUDA_HOME/bin, /usr/local/cuda/bin).
 //
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/AttnOps.h"
 #include "attn/InitAll.h"
 #include "attn/Passes/Passes.h"
+#include "attn/Runtime/Runtime.h"
 #include "attn/Target/Bundle.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -20,7 +25,11 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 
 using namespace mlir;
@@ -58,6 +67,72 @@ static llvm::cl::opt<int64_t>
 static llvm::cl::opt<bool>
     mma("mma", llvm::cl::desc("Use tensor cores for Q K^T and P V"),
         llvm::cl::init(defaults.mma.getValue()));
+
+static llvm::cl::opt<bool> checkWithPtxas(
+    "ptxas-check",
+    llvm::cl::desc("Assemble the PTX with ptxas (when it is found) before "
+                   "writing the bundle (default on)"),
+    llvm::cl::init(true));
+
+/// The ptxas executable: on the PATH, else under $CUDA_HOME/bin or
+/// /usr/local/cuda/bin; empty when there is none.
+static std::string findPtxas() {
+  if (llvm::ErrorOr<std::string> found = llvm::sys::findProgramByName("ptxas"))
+    return *found;
+  SmallVector<std::string, 2> folders;
+  if (const char *home = std::getenv("CUDA_HOME"))
+    folders.push_back((llvm::Twine(home) + "/bin").str());
+  folders.push_back("/usr/local/cuda/bin");
+  for (const std::string &folder : folders)
+    if (llvm::ErrorOr<std::string> found =
+            llvm::sys::findProgramByName("ptxas", {folder}))
+      return *found;
+  return {};
+}
+
+/// Checks the bundle written to `directory` as a user would load it: the
+/// runtime's loader, then ptxas for the chip (errors in `error`).
+static LogicalResult checkBundle(StringRef directory, std::string &error) {
+  runtime::Result<std::unique_ptr<runtime::Bundle>> loaded =
+      runtime::Bundle::load(directory.str());
+  if (!loaded.ok()) {
+    error = "the bundle fails the runtime's checks (" +
+            loaded.error().message() + "); this is a compiler bug";
+    return failure();
+  }
+  if (!checkWithPtxas)
+    return success();
+  std::string ptxas = findPtxas();
+  if (ptxas.empty())
+    return success();
+  SmallString<128> ptxPath(directory), log;
+  llvm::sys::path::append(ptxPath, "kernels.ptx");
+  if (llvm::sys::fs::createTemporaryFile("attn-compile-ptxas", "log", log)) {
+    error = "cannot create a temporary file for ptxas's messages";
+    return failure();
+  }
+  std::string arch = "-arch=" + chip.getValue();
+  SmallVector<StringRef> command{ptxas, arch, ptxPath, "-o", "/dev/null"};
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log),
+                                          StringRef(log)};
+  std::string runError;
+  int status = llvm::sys::ExecuteAndWait(ptxas, command, std::nullopt,
+                                         redirects, /*SecondsToWait=*/0,
+                                         /*MemoryLimit=*/0, &runError);
+  std::string messages;
+  if (llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+          llvm::MemoryBuffer::getFile(log))
+    messages = (*buffer)->getBuffer().trim().str();
+  llvm::sys::fs::remove(log);
+  if (status != 0) {
+    error = "ptxas (" + ptxas + " " + arch + ") rejects the PTX" +
+            (runError.empty() ? "" : " (" + runError + ")") +
+            (messages.empty() ? "" : ":\n" + messages) +
+            "\n(--ptxas-check=false skips this check)";
+    return failure();
+  }
+  return success();
+}
 
 static LogicalResult compile(MLIRContext &context) {
   llvm::SourceMgr sourceMgr;
@@ -122,7 +197,8 @@ static LogicalResult compile(MLIRContext &context) {
   FailureOr<BundleFiles> bundle = buildBundle(*module, name);
   if (failed(bundle))
     return failure();
-  if (failed(writeBundleDirectory(*bundle, outputDir, force, error))) {
+  if (failed(writeBundleDirectory(*bundle, outputDir, force, error,
+                                  checkBundle))) {
     llvm::errs() << "attn-compile: " << error << "\n";
     return failure();
   }

@@ -34,11 +34,16 @@ mlir::FailureOr<BundleFiles> buildBundle(mlir::ModuleOp module,
 /// new sibling directory, renamed into place only when complete. An
 /// existing `directory` is replaced only when it is empty or holds a
 /// previous bundle (a manifest.json of format "attn-bundle"), or when
-/// `force` is set; anything else is refused and left untouched. On failure
-/// `error` says why and nothing is left behind.
-mlir::LogicalResult writeBundleDirectory(const BundleFiles &files,
-                                         llvm::StringRef directory, bool force,
-                                         std::string &error);
+/// `force` is set; anything else is refused and left untouched. `check`,
+/// when given, runs on the complete new directory before it replaces
+/// anything (a failure sets `error`). On failure `error` says why and
+/// nothing is left behind.
+mlir::LogicalResult writeBundleDirectory(
+    const BundleFiles &files, llvm::StringRef directory, bool force,
+    std::string &error,
+    llvm::function_ref<mlir::LogicalResult(llvm::StringRef directory,
+                                           std::string &error)>
+        check = {});
 
 } // namespace attn
 

@@ -16,7 +16,7 @@
 // CHECK-SAME: scratch = [{dtype = "f32", name = "spion_block_map", shape = ["(ceildiv(scores_n, 64) * ceildiv(scores_n, 64))"]}, {dtype = "f32", name = "spion_partial_sums", shape = [7, "ceildiv(scores_n, 64)", "ceildiv(scores_n, 64)"]}]
 // CHECK: gpu.launch {{.*}} function(@derive_kernel)
 // CHECK-COUNT-4: vector.load %[[SCORES]]{{.*}} {alignment = 16 : i64} : memref<?x?xf32>, vector<4xf32>
-// CHECK-COUNT-7: math.fma
+// CHECK-COUNT-7: llvm.intr.fma
 // CHECK: gpu.shuffle xor
 // CHECK: memref.store %{{.*}}, %[[PARTIALS]]
 // CHECK: gpu.launch {{.*}} function(@derive_kernel_1)
@@ -43,7 +43,7 @@ func.func @derive(%scores: memref<?x?xf32> {attn.name = "scores"},
 // CHECK-LABEL: func.func @no_filter
 // CHECK-SAME: %{{[a-z0-9]+}}: memref<?xf32>)
 // CHECK-SAME: launches = [{block = [256, 1, 1], {{.*}} kernel = "no_filter_kernel", shared_bytes = 32 : i64}, {block = [1024, 1, 1], {{.*}} kernel = "no_filter_kernel_1"
-// CHECK-NOT: math.fma
+// CHECK-NOT: llvm.intr.fma
 // CHECK: gpu.launch {{.*}} function(@no_filter_kernel_1)
 func.func @no_filter(%scores: memref<?x?xbf16> {attn.name = "scores"},
                      %blocks: memref<?x?xi1>) {

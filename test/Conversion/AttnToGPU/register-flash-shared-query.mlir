@@ -44,7 +44,7 @@
 // Softmax: the scale is folded into the exponent's fma; acc is rescaled
 // only when the warp votes that some row max moved by more than 8.
 // CHECK: %[[RISES:.*]] = nvvm.vote.sync any %{{.*}}, %{{.*}} -> i1
-// CHECK: %[[EXPONENT:.*]] = math.fma %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: %[[EXPONENT:.*]] = llvm.intr.fma(%{{.*}}, %{{.*}}, %{{.*}}) : (f32, f32, f32) -> f32
 // CHECK: llvm.call_intrinsic "llvm.nvvm.ex2.approx.ftz"(%[[EXPONENT]])
 // CHECK: scf.if %[[RISES]] -> (f32,
 // CHECK: arith.mulf

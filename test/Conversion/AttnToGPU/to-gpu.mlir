@@ -25,4 +25,4 @@ func.func @causal(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv, %lse: memref<?x?x?xf32
 // remark that says why.
 // SIMT: remark: attn-to-gpu: the fused step runs as per-op loops on sm_80 because tensor cores are off (mma=false)
 // SIMT-NOT: nvvm.mma.sync
-// SIMT: math.fma
+// SIMT: llvm.intr.fma
