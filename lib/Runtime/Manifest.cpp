@@ -33,7 +33,7 @@
 namespace attn {
 namespace runtime {
 
-Result<std::string> readFile(const std::string &path) {
+Result<std::string> readFile(const std::string &path, int64_t maxBytes) {
   // Not through a symlink (it could name a FIFO, a device or a file outside
   // the bundle), opened without blocking (a FIFO would wait for a writer),
   // and only a regular file of bounded size.
@@ -51,10 +51,13 @@ Result<std::string> readFile(const std::string &path) {
     ::close(fd);
     return Error("is not a regular file");
   }
-  if (info.st_size > kMaxFileBytes) {
+  auto tooLarge = [&] {
+    return Error("is larger than " + std::to_string(maxBytes >> 20) +
+                 " MiB, the most it may have");
+  };
+  if (info.st_size > maxBytes) {
     ::close(fd);
-    return Error("is larger than " + std::to_string(kMaxFileBytes >> 20) +
-                 " MiB");
+    return tooLarge();
   }
   std::string contents;
   contents.reserve(static_cast<size_t>(info.st_size));
@@ -71,10 +74,9 @@ Result<std::string> readFile(const std::string &path) {
     if (count == 0)
       break;
     contents.append(buffer, static_cast<size_t>(count));
-    if (contents.size() > static_cast<size_t>(kMaxFileBytes)) {
+    if (contents.size() > static_cast<size_t>(maxBytes)) {
       ::close(fd);
-      return Error("is larger than " + std::to_string(kMaxFileBytes >> 20) +
-                   " MiB");
+      return tooLarge();
     }
   }
   ::close(fd);
@@ -86,8 +88,10 @@ namespace {
 using json::Value;
 using Kind = json::Value::Kind;
 
-/// Strips // and /* */ comments from PTX, keeping newlines.
-std::string stripPtxComments(const std::string &ptx) {
+/// Strips // and /* */ comments from PTX, keeping newlines, and empties
+/// string literals (e.g. of .file directives): neither can declare an
+/// entry, whatever text they hold.
+std::string stripPtxCommentsAndStrings(const std::string &ptx) {
   std::string out;
   out.reserve(ptx.size());
   for (size_t i = 0; i < ptx.size();) {
@@ -99,11 +103,10 @@ std::string stripPtxComments(const std::string &ptx) {
       i = end == std::string::npos ? ptx.size() : end + 2;
       out += ' ';
     } else if (ptx[i] == '"') {
-      // String literals (e.g. in .file directives) may contain "//".
+      // String literals may contain "//", "/*" or ".entry": kept as "".
       size_t end = ptx.find('"', i + 1);
-      end = end == std::string::npos ? ptx.size() : end + 1;
-      out.append(ptx, i, end - i);
-      i = end;
+      i = end == std::string::npos ? ptx.size() : end + 1;
+      out += "\"\"";
     } else {
       out += ptx[i++];
     }
@@ -226,7 +229,7 @@ bool isTarget(const std::string &target) {
 
 Result<Manifest> parseManifest(const std::string &directory) {
   std::string path = directory + "/manifest.json";
-  Result<std::string> contents = readFile(path);
+  Result<std::string> contents = readFile(path, kMaxManifestBytes);
   if (!contents)
     return Error("cannot read bundle manifest '" + path +
                  "': " + contents.error().message());
@@ -236,6 +239,10 @@ Result<Manifest> parseManifest(const std::string &directory) {
 Result<Manifest> parseManifestText(std::string_view text,
                                    const std::string &directory) {
   std::string path = directory + "/manifest.json";
+  if (text.size() > static_cast<size_t>(kMaxManifestBytes))
+    return Error(path + ": the manifest is larger than " +
+                 std::to_string(kMaxManifestBytes >> 20) +
+                 " MiB, the most it may have");
   Result<Value> parsed = json::parse(text);
   if (!parsed)
     return Error(path + ":" + parsed.error().message());
@@ -631,13 +638,13 @@ Result<Manifest> parseManifestText(std::string_view text,
                                "', outside the bundle");
     }
   }
-  Result<std::string> ptxText = readFile(ptxPath);
+  Result<std::string> ptxText = readFile(ptxPath, kMaxPtxBytes);
   if (!ptxText)
     return reader.fail(**ptx, "ptx",
                        "cannot read PTX file '" + ptxPath +
                            "': " + ptxText.error().message());
   manifest.ptx = std::move(*ptxText);
-  std::string code = stripPtxComments(manifest.ptx);
+  std::string code = stripPtxCommentsAndStrings(manifest.ptx);
   const Value &launchArray = **launches;
   for (size_t i = 0; i < manifest.launches.size(); ++i) {
     const LaunchSpec &launch = manifest.launches[i];

@@ -52,13 +52,16 @@ Result<Manifest> parseManifest(const std::string &directory);
 Result<Manifest> parseManifestText(std::string_view text,
                                    const std::string &directory);
 
-/// The largest manifest or PTX file a bundle may have.
-constexpr int64_t kMaxFileBytes = int64_t{1} << 30;
+/// The largest PTX file a bundle may have.
+constexpr int64_t kMaxPtxBytes = int64_t{1} << 30;
+/// The largest manifest: a real one is a few KiB; the bound keeps a hostile
+/// one from costing seconds and gigabytes before it is refused.
+constexpr int64_t kMaxManifestBytes = int64_t{16} << 20;
 
-/// Reads a whole regular file of at most kMaxFileBytes, not through a
+/// Reads a whole regular file of at most `maxBytes`, not through a
 /// symbolic link and without blocking on a FIFO; the error message is
 /// strerror(errno) or says which of these it is not.
-Result<std::string> readFile(const std::string &path);
+Result<std::string> readFile(const std::string &path, int64_t maxBytes);
 
 } // namespace runtime
 } // namespace attn

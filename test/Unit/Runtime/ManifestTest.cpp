@@ -155,6 +155,17 @@ TEST(Manifest, ManyKeysAreCheckedForDuplicatesOnce) {
       << message.substr(0, 200);
 }
 
+TEST(Manifest, LargeManifestIsRefusedBeforeParsing) {
+  // 100 MB with an unknown key holding a long array took 30 s and 6.9 GB
+  // before its rejection; a manifest past 16 MiB is refused unread.
+  std::string large = "{\"format\": \"attn-bundle\", \"x\": [" +
+                      std::string(17 << 20, '0') + "]}";
+  std::string message = loadError(large);
+  EXPECT_NE(message.find("is larger than 16 MiB, the most it may have"),
+            std::string::npos)
+      << message;
+}
+
 TEST(Manifest, TopLevelMustBeAnObject) {
   EXPECT_EQ(loadError("[]"), "<dir>/manifest.json:1:1: the manifest must be "
                              "a JSON object, got an array");
@@ -403,6 +414,12 @@ TEST(Manifest, KernelMissingFromPtx) {
   // A name that occurs only in a comment is not an entry either.
   EXPECT_NE(loadError(kCausalManifest,
                       "// .entry causal_kernel(\n" +
+                          ptxFor({{"causal_kernel_2", kCausalParams}}))
+                .find("is not an .entry of kernels.ptx"),
+            std::string::npos);
+  // Nor one inside a string literal (a .file directive's name).
+  EXPECT_NE(loadError(kCausalManifest,
+                      "\t.file 1 \".entry causal_kernel(\"\n" +
                           ptxFor({{"causal_kernel_2", kCausalParams}}))
                 .find("is not an .entry of kernels.ptx"),
             std::string::npos);
