@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools
   cmake ninja-build g++ libgtest-dev python3
+  clang libclang-rt-14-dev  # libFuzzer and the sanitizers (scripts/fuzz.sh)
 )
 
 missing=()
