@@ -32,6 +32,12 @@ namespace {
 /// The terms of a block's one-read sum: its own cell and the six cells its
 /// scores reach along the diagonal filter (index into the partial sums).
 enum Term : int64_t { Own, Up, Left, UpLeft, Down, Right, DownRight, Terms };
+
+/// A kernel with a block of kMapThreads threads per cell (x, y) of the
+/// block map, and shared memory for a few sums per warp.
+struct CellKernel {
+  Value warpSums, thread, x, y;
+};
 } // namespace
 
 /// Starts a gpu.launch of `facts`' next kernel at the insertion point of
@@ -47,12 +53,6 @@ static FailureOr<gpu::LaunchOp> startLaunch(ImplicitLocOpBuilder &b,
     b.setInsertionPointToStart(&launch->getBody().front());
   return launch;
 }
-
-/// A kernel with a block of kMapThreads threads per cell (x, y) of the
-/// block map, and shared memory for `terms` sums per warp.
-struct CellKernel {
-  Value warpSums, thread, x, y;
-};
 
 /// Starts a CellKernel launch at the insertion point of `b` and moves `b`
 /// into its body.
@@ -427,7 +427,7 @@ public:
         thread(thread), histogram(histogram), state(state),
         warpCounts(warpCounts) {}
 
-  /// The k-th smallest (0-based) key of the map (see keyAt), with the
+  /// The k-th smallest (0-based) key of the map (see keyOf), with the
   /// rank of k among the keys equal to it and their number.
   struct Selected {
     Value key;            ///< i32.
@@ -501,7 +501,8 @@ private:
           arith::AddIOp::create(b, thread, index(u * kSelectThreads))));
     body(indices);
   }
-  /// keyAt of each of `cells` (clamped into the map), loads first.
+  /// keyOf the map value of each cell of `cellBatch` (clamped into the
+  /// map), the loads issued first.
   SmallVector<Value, 8> keysAt(ArrayRef<Value> cellBatch) {
     Value last = arith::SubIOp::create(b, cells, index(1));
     SmallVector<Value, 8> values;
