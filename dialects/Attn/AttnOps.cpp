@@ -287,6 +287,15 @@ void AttentionOp::getEffects(
 // PlanOp
 //===----------------------------------------------------------------------===//
 
+LogicalResult
+attn::verifyBlockSize(llvm::function_ref<InFlightDiagnostic()> emitError,
+                      StringRef name, int64_t size) {
+  if (size < 1 || !llvm::isPowerOf2_64(size) || size > kMaxPatternExtent)
+    return emitError() << name << " must be a power of two of at most "
+                       << kMaxPatternExtent << ", got " << size;
+  return success();
+}
+
 LogicalResult attn::verifyBand(Operation *op, std::optional<int64_t> lower,
                                std::optional<int64_t> upper) {
   for (auto [name, bound] :
@@ -346,9 +355,9 @@ LogicalResult PlanOp::verify() {
   if (static_cast<bool>(getBlockMask()) != getBlockSize().has_value())
     return emitOpError() << "block_mask and block_size go together";
   if (getBlockMask()) {
-    if (*getBlockSize() < 1 || !llvm::isPowerOf2_64(*getBlockSize()))
-      return emitOpError() << "block size must be a power of two, got "
-                           << *getBlockSize();
+    if (failed(verifyBlockSize([&] { return emitOpError(); }, "block size",
+                               *getBlockSize())))
+      return failure();
     if (failed(verifyBlockMaskExtents([&] { return emitOpError(); },
                                       getBlockMask().getType(), *getBlockSize(),
                                       problem)))
@@ -484,12 +493,13 @@ LogicalResult FloodFillOp::verify() {
   auto emitError = [&]() { return emitOpError(); };
   int64_t convSize = getConvSize(), blockSize = getBlockSize();
   double quantile = getQuantile().convertToDouble();
-  if (convSize < 1 || convSize % 2 == 0)
-    return emitOpError() << "conv_size must be odd and positive, got "
-                         << convSize;
-  if (blockSize < 1 || !llvm::isPowerOf2_64(blockSize))
-    return emitOpError() << "block_size must be a power of two, got "
-                         << blockSize;
+  // Index arithmetic adds the block origin, the block size and the
+  // filter's half width: bounded, they cannot overflow.
+  if (convSize < 1 || convSize % 2 == 0 || convSize > kMaxPatternExtent)
+    return emitOpError() << "conv_size must be odd, positive and at most "
+                         << kMaxPatternExtent << ", got " << convSize;
+  if (failed(verifyBlockSize(emitError, "block_size", blockSize)))
+    return failure();
   if (!(quantile >= 0.0 && quantile <= 1.0))
     return emitOpError() << "quantile must be in [0, 1], got " << formatValue(quantile);
   std::optional<APFloat> density = getDensity();
@@ -571,9 +581,9 @@ LogicalResult MaskNMOp::verify() {
 }
 
 LogicalResult MaskBlockOp::verify() {
-  if (getSize() < 1 || !llvm::isPowerOf2_64(getSize()))
-    return emitOpError() << "block size must be a power of two, got "
-                         << getSize();
+  if (failed(verifyBlockSize([&] { return emitOpError(); }, "block size",
+                             getSize())))
+    return failure();
   return success();
 }
 

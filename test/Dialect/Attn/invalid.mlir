@@ -454,7 +454,7 @@ func.func @lsh_ids_dtype(%x: memref<1x2x8x64xf16>, %r: memref<64x4xf32>, %ids: m
 //===----------------------------------------------------------------------===//
 
 func.func @ff_conv_even(%s: memref<256x256xf32>, %b: memref<4x4xi1>) {
-  // expected-error@+1 {{conv_size must be odd and positive, got 30}}
+  // expected-error@+1 {{conv_size must be odd, positive and at most 1073741824, got 30}}
   attn.flood_fill ins(%s : memref<256x256xf32>) outs(%b : memref<4x4xi1>) conv_size(30) block_size(64) quantile(0.9)
   return
 }
@@ -462,7 +462,7 @@ func.func @ff_conv_even(%s: memref<256x256xf32>, %b: memref<4x4xi1>) {
 // -----
 
 func.func @ff_block_size(%s: memref<256x256xf32>, %b: memref<4x4xi1>) {
-  // expected-error@+1 {{block_size must be a power of two, got 48}}
+  // expected-error@+1 {{block_size must be a power of two of at most 1073741824, got 48}}
   attn.flood_fill ins(%s : memref<256x256xf32>) outs(%b : memref<4x4xi1>) conv_size(31) block_size(48) quantile(0.9)
   return
 }
@@ -618,15 +618,33 @@ func.func @nm_n_zero() {
 // -----
 
 func.func @block_size(%bm: memref<4x4xi1>) {
-  // expected-error@+1 {{block size must be a power of two, got 96}}
+  // expected-error@+1 {{block size must be a power of two of at most 1073741824, got 96}}
   %b = attn.mask.block %bm size(96) : memref<4x4xi1>
   return
 }
 
 // -----
 
+func.func @block_size_huge(%bm: memref<4x4xi1>) {
+  // Block sizes past 2^30 are refused (2^62 would make index arithmetic
+  // wrap), naming the limit.
+  // expected-error@+1 {{block size must be a power of two of at most 1073741824, got 4611686018427387904}}
+  %b = attn.mask.block %bm size(4611686018427387904) : memref<4x4xi1>
+  return
+}
+
+// -----
+
+func.func @ff_conv_huge(%s: memref<256x256xf32>, %b: memref<4x4xi1>) {
+  // expected-error@+1 {{conv_size must be odd, positive and at most 1073741824, got 9223372036854775807}}
+  attn.flood_fill ins(%s : memref<256x256xf32>) outs(%b : memref<4x4xi1>) conv_size(9223372036854775807) block_size(64) quantile(0.9)
+  return
+}
+
+// -----
+
 func.func @block_size_zero(%bm: memref<4x4xi1>) {
-  // expected-error@+1 {{block size must be a power of two, got 0}}
+  // expected-error@+1 {{block size must be a power of two of at most 1073741824, got 0}}
   %b = attn.mask.block %bm size(0) : memref<4x4xi1>
   return
 }
@@ -720,7 +738,7 @@ func.func @plan_block_mask_without_list(%q: !t, %o: !t, %bm: memref<?x?xi8>) {
 
 !t = memref<?x?x?x64xf32>
 func.func @plan_block_size(%q: !t, %o: !t, %bm: memref<?x?xi8>) {
-  // expected-error@+1 {{block size must be a power of two, got 48}}
+  // expected-error@+1 {{block size must be a power of two of at most 1073741824, got 48}}
   attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(list) block_mask(%bm : memref<?x?xi8>) block_size(48)
   return
 }

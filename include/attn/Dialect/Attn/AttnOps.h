@@ -37,6 +37,17 @@ mlir::LogicalResult verifyPredicateRegion(mlir::Operation *op,
 /// allocates; the CPU lowering keeps the allocation.
 inline constexpr llvm::StringLiteral kScratchAttrName = "attn.scratch";
 
+/// The largest block size (attn.mask.block, attn.flood_fill) and filter
+/// size (attn.flood_fill): 2^30, far past any sequence a block divides,
+/// and small enough that origin + size + half width stays exact.
+inline constexpr int64_t kMaxPatternExtent = int64_t{1} << 30;
+
+/// Verifies a block size `name` (attn.mask.block, attn.plan's block mask,
+/// attn.flood_fill): a power of two of at most kMaxPatternExtent.
+mlir::LogicalResult
+verifyBlockSize(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
+                llvm::StringRef name, int64_t size);
+
 /// Verifies a band [lower, upper] (missing bounds are unbounded): each
 /// bound within +-kBandLimit, lower <= upper.
 mlir::LogicalResult verifyBand(mlir::Operation *op,
