@@ -28,6 +28,7 @@
 #include "LaunchFacts.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 
 namespace attn {
 
@@ -36,6 +37,15 @@ namespace attn {
 /// the launches, whose bodies still use the scalars they capture.
 mlir::FailureOr<llvm::SmallVector<mlir::gpu::LaunchOp, 2>>
 convertFloodFill(FloodFillOp op, LaunchFacts &facts);
+
+/// Emits the selection kernel (the second bullet above) at the insertion
+/// point of `b`, which it leaves after the launch: one block reading the
+/// flattened f32 `blockMap` of `blocks` x `blocks` cells and writing the
+/// mask. FloodFillSelection.cpp.
+mlir::FailureOr<mlir::gpu::LaunchOp>
+emitFloodFillSelection(mlir::ImplicitLocOpBuilder &b, FloodFillOp op,
+                       LaunchFacts &facts, mlir::Value blocks,
+                       mlir::Value blockMap);
 
 } // namespace attn
 
