@@ -9,6 +9,8 @@
 
 #include "attn/Dialect/Attn/AttnOps.h"
 #include "attn/Dialect/Attn/MaskAnalysis.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Interfaces/CallInterfaces.h"
 
 #include "mlir/IR/Builders.h"
@@ -349,9 +351,32 @@ LogicalResult PlanOp::verify() {
   if (failed(verifySoftmaxAttention(*this, problem, getScale())))
     return failure();
   bool isList = getSchedule() == ScheduleKind::List;
-  if (isList != static_cast<bool>(getBlockMask()))
-    return emitOpError() << (isList ? "schedule 'list' needs a block_mask"
-                                    : "a block_mask needs schedule 'list'");
+  bool hasOrder = static_cast<bool>(getQueryOrderKeys());
+  if (getBlockMask() && hasOrder)
+    return emitOpError() << "a block_mask and a token order together are not "
+                            "supported";
+  if (isList != (getBlockMask() || hasOrder))
+    return emitOpError() << (isList ? "schedule 'list' needs a block_mask or "
+                                      "a token order"
+                                    : "a block_mask or a token order needs "
+                                      "schedule 'list'");
+  if (hasOrder != getOrderClasses().has_value())
+    return emitOpError() << "order(...) and classes(...) go together";
+  if (getKeepFlags() && !hasOrder)
+    return emitOpError() << "keep_flags needs order(...)";
+  if (hasOrder) {
+    int64_t classes = *getOrderClasses();
+    if (classes < 1 || classes > kMaxOrderClasses)
+      return emitOpError() << "classes must lie in [1, " << kMaxOrderClasses
+                           << "], got " << classes;
+    if (getKeepFlags() && classes != 1)
+      return emitOpError() << "keep_flags needs classes(1), got " << classes;
+    if (failed(checkQueryKeyTokens(
+            [&] { return emitOpError(); }, "query order keys",
+            getQueryOrderKeys().getType(), "key order keys",
+            getKeyOrderKeys().getType(), problem)))
+      return failure();
+  }
   if (static_cast<bool>(getBlockMask()) != getBlockSize().has_value())
     return emitOpError() << "block_mask and block_size go together";
   if (getBlockMask()) {
@@ -610,7 +635,8 @@ notSupportedByPlanner(Operation *maskOp,
                       llvm::function_ref<InFlightDiagnostic()> emitError) {
   return emitError() << "mask '" << maskOp->getName()
                      << "' is not supported by the planner yet (supported: "
-                        "causal, window, block, custom and their 'and')";
+                        "causal, window, block, hash, drop, custom and their "
+                        "'and')";
 }
 
 LogicalResult
@@ -639,9 +665,34 @@ LogicalResult MaskHashOp::verifyAgainstProblem(
                              getKeyBuckets().getType(), problem);
 }
 
+/// Records `order` in `plan`, or fails when a token order is there already
+/// (one sort per attention).
+static LogicalResult
+addTokenOrder(MaskPlan &plan, MaskPlan::TokenOrder order,
+              llvm::function_ref<InFlightDiagnostic()> emitError) {
+  if (plan.order) {
+    InFlightDiagnostic diag =
+        emitError() << "an 'and' of two token orders (hash buckets, keep "
+                       "flags) is not supported yet; combine them into one "
+                       "mask";
+    diag.attachNote(plan.order->source->getLoc()) << "the other one";
+    return diag;
+  }
+  plan.order = order;
+  return success();
+}
+
 LogicalResult MaskHashOp::contributeToPlan(
-    MaskPlan &, llvm::function_ref<InFlightDiagnostic()> emitError) {
-  return notSupportedByPlanner(*this, emitError);
+    MaskPlan &plan, llvm::function_ref<InFlightDiagnostic()> emitError) {
+  Value queryBuckets = getQueryBuckets(), keyBuckets = getKeyBuckets();
+  int64_t buckets = getBuckets();
+  if (buckets > kMaxOrderClasses)
+    return emitError() << "hash masks of more than " << kMaxOrderClasses
+                       << " buckets are not supported, got " << buckets;
+  return addTokenOrder(plan,
+                       MaskPlan::TokenOrder{queryBuckets, keyBuckets, buckets,
+                                            /*keepFlags=*/false, *this},
+                       emitError);
 }
 
 LogicalResult MaskDropOp::verifyAgainstProblem(
@@ -652,8 +703,12 @@ LogicalResult MaskDropOp::verifyAgainstProblem(
 }
 
 LogicalResult MaskDropOp::contributeToPlan(
-    MaskPlan &, llvm::function_ref<InFlightDiagnostic()> emitError) {
-  return notSupportedByPlanner(*this, emitError);
+    MaskPlan &plan, llvm::function_ref<InFlightDiagnostic()> emitError) {
+  Value queryKeep = getQueryKeep(), keyKeep = getKeyKeep();
+  return addTokenOrder(plan,
+                       MaskPlan::TokenOrder{queryKeep, keyKeep, /*classes=*/1,
+                                            /*keepFlags=*/true, *this},
+                       emitError);
 }
 
 LogicalResult

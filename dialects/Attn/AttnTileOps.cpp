@@ -8,6 +8,7 @@
 #include "attn/Dialect/Attn/AttnOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/STLExtras.h"
 
@@ -177,4 +178,32 @@ LogicalResult TileFinalizeOp::verify() {
     return emitOpError() << "acc must be a 2-D tile";
   return checkRowState(*this, (*acc)[0], getRowMax().getType(),
                        getRowSum().getType());
+}
+
+Value TileMaskOp::buildAllowedAt(OpBuilder &b, Location loc, Value r, Value c,
+                                 Value diagonalOffset,
+                                 const IRMapping &mapping) {
+  auto operand = [&](Value value) { return mapping.lookupOrDefault(value); };
+  Value batch = operand(getBatch()), head = operand(getHead());
+  Value keyLen = operand(getKeyLen());
+  Value i = arith::AddIOp::create(b, loc, operand(getQueryStart()), r);
+  Value j = arith::AddIOp::create(b, loc, operand(getKeyStart()), c);
+  if (!getQueryOrder())
+    return getMask().buildAllowed(b, loc, batch, head, i, j, keyLen,
+                                  diagonalOffset, mapping);
+  // Sorted positions (i, j) -> original ones; the key exists iff j < Nk.
+  Value queryOrder = operand(getQueryOrder());
+  Value keyOrder = operand(getKeyOrder());
+  Value kvHead = arith::DivUIOp::create(
+      b, loc, head,
+      arith::DivUIOp::create(b, loc,
+                             memref::DimOp::create(b, loc, queryOrder, 1),
+                             memref::DimOp::create(b, loc, keyOrder, 1)));
+  Value exists =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, j, keyLen);
+  Value allowed = getMask().buildAllowed(
+      b, loc, batch, head, buildOriginalRow(b, loc, queryOrder, batch, head, i),
+      buildOriginalRow(b, loc, keyOrder, batch, kvHead, j), keyLen,
+      diagonalOffset, mapping);
+  return arith::AndIOp::create(b, loc, exists, allowed);
 }

@@ -5,6 +5,8 @@
 // attn.tile.* ops, FlashAttention-2 over the scheduled kv-tiles:
 //
 //   Qt = load Q[b, h, q0 : q0 + Bq]                  (rows >= Nq are zero)
+//        (with orders: rows qo[b, h, q0 ..], keys ko[b, hk, k0 ..], and the
+//        mask on those original positions)
 //   m = -inf, l = 0, acc = 0
 //   for each position p of the schedule:            (buildProblem)
 //     kt = the kv-tile at p                         (buildTileAt)
@@ -71,6 +73,8 @@ LogicalResult FusedForwardOp::verify() {
     return emitOpError() << (isList ? "schedule 'list' takes no kv_tiles"
                                     : "schedules 'dense' and 'range' need "
                                       "kv_tiles(begin, end)");
+  if (getQueryOrder() && !isList)
+    return emitOpError() << "orders(...) need schedule 'list'";
   if (isList && cast<MemRefType>(getTileCounts().getType()).getDimSize(3) != 2)
     return emitOpError() << "kv_list counts must have a last extent of 2 "
                             "(full and partial tiles), got "
@@ -213,7 +217,9 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
 
   Problem problem = buildProblem(b, getLoc());
   Value batch = getBatch(), head = getHead(), queryStart = getQueryStart();
-  TileLoadOp::create(b, getQuery(), batch, head, queryStart, queryTile);
+  Value queryOrder = getQueryOrder(), keyOrder = getKeyOrder();
+  TileLoadOp::create(b, getQuery(), batch, head, queryStart, queryTile,
+                     queryOrder);
   TileFillOp::create(
       b, rowMax, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
   TileFillOp::create(b, rowSum, b.getF32FloatAttr(0.0f));
@@ -228,9 +234,10 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
     Value keyStart =
         arith::MulIOp::create(b, buildTileAt(b, getLoc(), problem, position),
                               arith::ConstantIndexOp::create(b, blockK));
-    TileLoadOp::create(b, getKey(), batch, problem.kvHead, keyStart, keyTile);
+    TileLoadOp::create(b, getKey(), batch, problem.kvHead, keyStart, keyTile,
+                       keyOrder);
     TileLoadOp::create(b, getValue(), batch, problem.kvHead, keyStart,
-                       valueTile);
+                       valueTile, keyOrder);
     TileQKOp::create(b, queryTile, keyTile, scores,
                      b.getF32FloatAttr(static_cast<float>(
                          getScale().convertToDouble() * softmax::kLog2E)));
@@ -240,10 +247,10 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
     {
       OpBuilder::InsertionGuard ifGuard(b);
       b.setInsertionPointToStart(ifPartial.thenBlock());
-      auto mask = TileMaskOp::create(b, scores, batch, head, queryStart,
-                                     keyStart, problem.queryLen,
-                                     problem.keyLen, getBandLowerAttr(),
-                                     getBandUpperAttr());
+      auto mask =
+          TileMaskOp::create(b, scores, batch, head, queryStart, keyStart,
+                             problem.queryLen, problem.keyLen, queryOrder,
+                             keyOrder, getBandLowerAttr(), getBandUpperAttr());
       IRMapping mapping;
       getPredicate().cloneInto(&mask.getPredicate(), mapping);
     }
@@ -252,9 +259,9 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
     TilePVOp::create(b, scores, valueTile, acc);
   }
   TileFinalizeOp::create(b, acc, rowMax, rowSum);
-  TileStoreOp::create(b, acc, getOutput(), batch, head, queryStart);
+  TileStoreOp::create(b, acc, getOutput(), batch, head, queryStart, queryOrder);
   if (Value lse = getLse())
-    TileStoreOp::create(b, rowMax, lse, batch, head, queryStart);
+    TileStoreOp::create(b, rowMax, lse, batch, head, queryStart, queryOrder);
   erase();
   return loop;
 }

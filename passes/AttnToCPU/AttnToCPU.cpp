@@ -8,8 +8,11 @@
 //   - Every attn.fused.forward is first replaced by its decomposition
 //     (FusedForwardOp::decompose): the kv loop of attn.tile.* ops that
 //     states the numerics the GPU emitters implement as a unit; every
-//     attn.tile_lists and attn.flood_fill by its scalar loops
-//     (TileListsOp::decompose, FloodFillOp::decompose).
+//     attn.tile_lists, attn.flood_fill, attn.lsh, attn.token_order and
+//     attn.ordered_tile_lists by its scalar loops (the ops' decompose).
+//   - A tile load or store with a token order reads or writes the rows the
+//     order names (attn::buildOriginalRow); a tile mask with orders tests
+//     original positions (TileMaskOp::buildAllowedAt).
 //   - Every attn.tile.* op becomes a nest of scf.for loops over its static
 //     tile extents with memref.load / memref.store on the tiles and buffers
 //     and arith / math ops for the arithmetic, exactly as the op's
@@ -141,11 +144,15 @@ static Value existingRows(OpBuilder &b, Location loc, Value buffer, Value row,
 }
 
 /// Returns the buffer indices [batch, head, row + ivs[0], ivs[1:]...] of the
-/// tile element at `ivs`.
+/// tile element at `ivs`; with a token order the row is order[batch, head,
+/// row + ivs[0]].
 static SmallVector<Value> bufferIndices(OpBuilder &b, Location loc, Value batch,
-                                        Value head, Value row, ValueRange ivs) {
-  SmallVector<Value> indices = {batch, head,
-                                arith::AddIOp::create(b, loc, row, ivs[0])};
+                                        Value head, Value row, ValueRange ivs,
+                                        Value order) {
+  Value tileRow = arith::AddIOp::create(b, loc, row, ivs[0]);
+  if (order)
+    tileRow = buildOriginalRow(b, loc, order, batch, head, tileRow);
+  SmallVector<Value> indices = {batch, head, tileRow};
   llvm::append_range(indices, ivs.drop_front());
   return indices;
 }
@@ -180,7 +187,7 @@ struct TileLoadLowering : OpRewritePattern<TileLoadOp> {
                  Value value = memref::LoadOp::create(
                      b, loc, op.getSource(),
                      bufferIndices(b, loc, op.getBatch(), op.getHead(),
-                                   op.getRow(), ivs));
+                                   op.getRow(), ivs, op.getOrder()));
                  memref::StoreOp::create(b, loc, value, op.getTile(), ivs);
                });
 
@@ -222,10 +229,10 @@ struct TileStoreLowering : OpRewritePattern<TileStoreOp> {
                  Value value =
                      memref::LoadOp::create(b, loc, op.getTile(), ivs);
                  value = convertFloat(b, loc, value, destElement);
-                 memref::StoreOp::create(b, loc, value, op.getDest(),
-                                         bufferIndices(b, loc, op.getBatch(),
-                                                       op.getHead(),
-                                                       op.getRow(), ivs));
+                 memref::StoreOp::create(
+                     b, loc, value, op.getDest(),
+                     bufferIndices(b, loc, op.getBatch(), op.getHead(),
+                                   op.getRow(), ivs, op.getOrder()));
                });
     rewriter.eraseOp(op);
     return success();
@@ -304,11 +311,7 @@ struct TileMaskLowering : OpRewritePattern<TileMaskOp> {
     buildTileLoops(
         rewriter, loc, op.getScores().getType().getShape(),
         [&](OpBuilder &b, Location loc, ValueRange ivs) {
-          Value i = arith::AddIOp::create(b, loc, op.getQueryStart(), ivs[0]);
-          Value j = arith::AddIOp::create(b, loc, op.getKeyStart(), ivs[1]);
-          Value allowed =
-              op.getMask().buildAllowed(b, loc, op.getBatch(), op.getHead(), i,
-                                        j, op.getKeyLen(), offset);
+          Value allowed = op.buildAllowedAt(b, loc, ivs[0], ivs[1], offset);
           Value score = memref::LoadOp::create(b, loc, op.getScores(), ivs);
           Value masked =
               arith::SelectOp::create(b, loc, allowed, score, negInf);
@@ -533,6 +536,18 @@ struct AttnToCPUPass : public attn::impl::AttnToCPUBase<AttnToCPUPass> {
     SmallVector<TileListsOp> lists;
     root->walk([&](TileListsOp op) { lists.push_back(op); });
     for (TileListsOp op : lists)
+      op.decompose(builder);
+    SmallVector<LshOp> hashes;
+    root->walk([&](LshOp op) { hashes.push_back(op); });
+    for (LshOp op : hashes)
+      op.decompose(builder);
+    SmallVector<TokenOrderOp> orders;
+    root->walk([&](TokenOrderOp op) { orders.push_back(op); });
+    for (TokenOrderOp op : orders)
+      op.decompose(builder);
+    SmallVector<OrderedTileListsOp> orderedLists;
+    root->walk([&](OrderedTileListsOp op) { orderedLists.push_back(op); });
+    for (OrderedTileListsOp op : orderedLists)
       op.decompose(builder);
     // SPION's block-pattern derivation into its scalar loops.
     SmallVector<FloodFillOp> floodFills;

@@ -91,6 +91,9 @@ public:
       {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
+        if (Value order = op.getOrder())
+          row = buildOriginalRow(b, b.getLoc(), order, op.getBatch(),
+                                 op.getHead(), row);
         Value loaded = vector::LoadOp::create(
             b, chunkType, op.getSource(),
             ValueRange{op.getBatch(), op.getHead(), row, col},
@@ -108,17 +111,20 @@ public:
 
   /// The global row firstRow + r of tile row r, whether it is below the
   /// tensor's row count `rows`, and the tensor indices [b, h, row, rest of
-  /// the tile indices] of the element.
+  /// the tile indices] of the element; with a token order the row is
+  /// order[b, h, firstRow + r].
   struct TensorRow {
     Value inRange;
     SmallVector<Value> indices;
   };
   TensorRow tensorRow(Value batch, Value head, Value firstRow, Value rows,
-                      ArrayRef<Value> tileIndices) {
+                      ArrayRef<Value> tileIndices, Value order) {
     Value row = arith::AddIOp::create(b, firstRow, tileIndices[0]);
     TensorRow result;
     result.inRange =
         arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, rows);
+    if (order)
+      row = buildOriginalRow(b, b.getLoc(), order, batch, head, row);
     result.indices = {batch, head, row};
     result.indices.append(tileIndices.begin() + 1, tileIndices.end());
     return result;
@@ -139,7 +145,7 @@ public:
         cast<MemRefType>(tile.getType()).getNumElements(), [&](Value e) {
           SmallVector<Value> indices = tileIndices(tile, e);
           TensorRow source = tensorRow(op.getBatch(), op.getHead(), op.getRow(),
-                                       rows, indices);
+                                       rows, indices, op.getOrder());
           auto ifOp =
               scf::IfOp::create(b, TypeRange{elementType}, source.inRange,
                                 /*withElseRegion=*/true);
@@ -167,7 +173,7 @@ public:
         cast<MemRefType>(tile.getType()).getNumElements(), [&](Value e) {
           SmallVector<Value> indices = tileIndices(tile, e);
           TensorRow dest = tensorRow(op.getBatch(), op.getHead(), op.getRow(),
-                                     rows, indices);
+                                     rows, indices, op.getOrder());
           auto ifOp =
               scf::IfOp::create(b, dest.inRange, /*withElseRegion=*/false);
           OpBuilder::InsertionGuard guard(b);
@@ -214,11 +220,7 @@ public:
     Value offset = arith::SubIOp::create(b, op.getKeyLen(), op.getQueryLen());
     forEachDistributed(shape[0] * shape[1], [&](Value e) {
       auto [r, c] = split(e, shape[1]);
-      Value i = arith::AddIOp::create(b, op.getQueryStart(), r);
-      Value j = arith::AddIOp::create(b, op.getKeyStart(), c);
-      Value allowed = op.getMask().buildAllowed(
-          b, b.getLoc(), op.getBatch(), op.getHead(), i, j, op.getKeyLen(),
-          offset);
+      Value allowed = op.buildAllowedAt(b, b.getLoc(), r, c, offset);
       Value score = memref::LoadOp::create(b, op.getScores(), ValueRange{r, c});
       Value masked = arith::SelectOp::create(
           b, allowed, score, f32(-std::numeric_limits<float>::infinity()));

@@ -2,6 +2,8 @@
 
 #include "SharedMemory.h"
 
+#include "attn/Dialect/Attn/AttnOps.h"
+
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -70,8 +72,8 @@ SharedMemoryLayout::materialize(ImplicitLocOpBuilder &b) const {
 /// the tensor.
 void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
                          Value batch, Value head, Value firstRow, Value buffer,
-                         Value stage, int64_t rows, int64_t cols,
-                         Value enabled) {
+                         Value stage, int64_t rows, int64_t cols, Value enabled,
+                         Value rowOrder) {
   ImplicitLocOpBuilder &b = t.b;
   Value threadId = t.threadId;
   int64_t chunks = cols / 8;
@@ -107,6 +109,27 @@ void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
   if (enabled) {
     auto ifEnabled = scf::IfOp::create(b, enabled, /*withElseRegion=*/false);
     b.setInsertionPointToStart(ifEnabled.thenBlock());
+  }
+  if (rowOrder) {
+    // Gathered rows: each chunk's source row comes from the order (read
+    // once per row of the thread's chunks), rows past the end read no
+    // bytes.
+    llvm::DenseMap<Value, Value> originalRows;
+    for (auto [r, col] : chunkCoords) {
+      Value row = arith::AddIOp::create(b, firstRow, r);
+      Value &original = originalRows[r];
+      if (!original)
+        original = buildOriginalRow(b, b.getLoc(), rowOrder, batch, head, row);
+      Value count = arith::SelectOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, sourceRows),
+          t.index(8), t.index(0));
+      nvgpu::DeviceAsyncCopyOp::create(b, buffer, bufferIndices(r, col), source,
+                                       ValueRange{batch, head, original, col},
+                                       b.getIndexAttr(8), count,
+                                       b.getUnitAttr());
+    }
+    return;
   }
   Value whole = arith::CmpIOp::create(
       b, arith::CmpIPredicate::ule,

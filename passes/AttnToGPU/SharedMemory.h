@@ -62,9 +62,12 @@ private:
 /// a staged 3-D buffer when `stage` is given), unless `enabled` (when given)
 /// is false, at the insertion point of `kernel.b`. Each of the block's
 /// `threads` threads copies `rows · cols / 8 / threads` 16-byte chunks.
+/// With a token order `rowOrder` ([B, H, N] i32) the rows are gathered:
+/// buffer row r is source row rowOrder[batch, head, firstRow + r].
 void issueTileCopy(KernelBuilder &kernel, int64_t threads, Value source,
                    Value batch, Value head, Value firstRow, Value buffer,
-                   Value stage, int64_t rows, int64_t cols, Value enabled);
+                   Value stage, int64_t rows, int64_t cols, Value enabled,
+                   Value rowOrder = Value());
 
 } // namespace attn
 

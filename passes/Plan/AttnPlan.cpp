@@ -1,4 +1,5 @@
-//===- AttnPlan.cpp - mask analysis: attn.attention -> attn.plan -*- C++ -*-===//
+//===- AttnPlan.cpp - mask analysis: attn.attention -> attn.plan -*- C++
+//-*-===//
 //
 // attn-plan reduces the mask tree of each attn.attention to the L1 form. It
 // never names a mask family: every attn.mask.* op implements
@@ -16,16 +17,21 @@
 //        - a list of opaque predicates (attn.mask.custom regions), to be
 //          conjoined.
 //        - nothing, for a mask that only combines its children (`and`).
-//      A family without an analysis yet (hash, drop, N:M, block masks need
-//      preprocessing) fails with an error located at the attention op and a
-//      note at the mask; the attention is left as it was.
-//   2. The schedule follows from the band: with a band only the kv-tiles
-//      that intersect it are visited (`range`); without one all are
-//      (`dense`). Predicates never shrink the schedule: the planner cannot
-//      see inside them.
-//   3. Emit attn.plan with the resolved scale, the schedule, the band, and a
-//      predicate region whose body is the clone of every custom region, with
-//      their results combined by arith.andi.
+//        - a block mask (attn.mask.block) or a token order (hash buckets,
+//          keep flags: attn.mask.hash, attn.mask.drop); attn-tile turns
+//          either into the step's schedule and predicate.
+//      A family without an analysis yet (N:M) fails with an error located
+//      at the attention op and a note at the mask; the attention is left
+//      as it was.
+//   2. The schedule follows: a block mask or a token order gives `list`
+//      (per-q-tile lists that attn-tile builds); else with a band only the
+//      kv-tiles that intersect it are visited (`range`), without one all
+//      are (`dense`). Custom predicates never shrink the schedule: the
+//      planner cannot see inside them.
+//   3. Emit attn.plan with the resolved scale, the schedule, the band, the
+//      block mask or token order, and a predicate region whose body is the
+//      clone of every custom region, with their results combined by
+//      arith.andi.
 //   4. Erase the attention op, then walk its mask tree again in the same
 //      order and erase each mask op left without users. Parents come before
 //      children, so erasing a parent frees its children for the same walk;
@@ -131,15 +137,25 @@ struct AttnPlanPass : public attn::impl::AttnPlanBase<AttnPlanPass> {
       return failure();
 
     OpBuilder builder(op);
-    // A block mask asks for per-q-tile lists; otherwise the band decides
-    // between a range and every tile.
-    ScheduleKind schedule = plan.blockMask   ? ScheduleKind::List
-                            : plan.hasBand() ? ScheduleKind::Range
-                                             : ScheduleKind::Dense;
+    if (plan.blockMask && plan.order) {
+      InFlightDiagnostic diag =
+          op.emitOpError() << "attn-plan: a block mask and a token order "
+                              "(hash buckets, keep flags) together are not "
+                              "supported yet";
+      diag.attachNote(plan.order->source->getLoc()) << "token order from here";
+      return diag;
+    }
+    // A block mask or a token order asks for per-q-tile lists; otherwise
+    // the band decides between a range and every tile.
+    ScheduleKind schedule = plan.blockMask || plan.order ? ScheduleKind::List
+                            : plan.hasBand()             ? ScheduleKind::Range
+                                                         : ScheduleKind::Dense;
     auto planOp = PlanOp::create(
         builder, op.getLoc(), op.getQuery(), op.getKey(), op.getValue(),
         op.getOutput(), op.getLse(),
         plan.blockMask ? plan.blockMask->mask : Value(),
+        plan.order ? plan.order->queryKeys : Value(),
+        plan.order ? plan.order->keyKeys : Value(),
         builder.getF32FloatAttr(static_cast<float>(op.getEffectiveScale())),
         ScheduleKindAttr::get(builder.getContext(), schedule),
         plan.bandLower ? builder.getI64IntegerAttr(*plan.bandLower)
@@ -147,7 +163,11 @@ struct AttnPlanPass : public attn::impl::AttnPlanBase<AttnPlanPass> {
         plan.bandUpper ? builder.getI64IntegerAttr(*plan.bandUpper)
                        : IntegerAttr(),
         plan.blockMask ? builder.getI64IntegerAttr(plan.blockMask->size)
-                       : IntegerAttr());
+                       : IntegerAttr(),
+        plan.order ? builder.getI64IntegerAttr(plan.order->classes)
+                   : IntegerAttr(),
+        plan.order && plan.order->keepFlags ? builder.getUnitAttr()
+                                            : UnitAttr());
     buildPredicateRegion(builder, planOp, plan.predicates);
     op.erase();
     if (mask)

@@ -117,9 +117,17 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     // A list schedule: the lists, built before the q-tiles run (scratch
     // memory, freed after them).
     Value tileCounts, tileIndices;
-    if (plan.getSchedule() == ScheduleKind::List)
+    SmallVector<Value> scratch;
+    TokenOrders orders;
+    if (plan.getQueryOrderKeys()) {
+      orders = buildTokenOrders(b, plan, scratch);
+      std::tie(tileCounts, tileIndices) = buildOrderedTileLists(
+          b, plan, orders, batch, queryHeads, numQTiles, numKTiles, scratch);
+    } else if (plan.getSchedule() == ScheduleKind::List) {
       std::tie(tileCounts, tileIndices) = buildTileLists(
           b, plan, batch, queryHeads, queryLen, keyLen, numQTiles, numKTiles);
+      scratch = {tileCounts, tileIndices};
+    }
 
     auto forall = scf::ForallOp::create(
         b, ArrayRef<OpFoldResult>{batch, queryHeads, numQTiles}, ValueRange{},
@@ -175,23 +183,100 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
 
     auto step = FusedForwardOp::create(
         b, q, k, plan.getValue(), plan.getOutput(), plan.getLse(), bIdx, hIdx,
-        q0, kvHead, kvBegin, kvEnd, tileCounts, tileIndices,
-        b.getI64IntegerAttr(blockQ), b.getI64IntegerAttr(keyBlock),
-        plan.getScaleAttr(), plan.getScheduleAttr(), plan.getBandLowerAttr(),
+        q0, kvHead, kvBegin, kvEnd, tileCounts, tileIndices, orders.queryOrder,
+        orders.keyOrder, b.getI64IntegerAttr(blockQ),
+        b.getI64IntegerAttr(keyBlock), plan.getScaleAttr(),
+        plan.getScheduleAttr(), plan.getBandLowerAttr(),
         plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold));
     if (Value blockMask = plan.getBlockMask())
       buildBlockMaskPredicate(b, step, plan, blockMask);
+    else if (plan.getQueryOrderKeys())
+      buildOrderPredicate(b, step, plan);
     else {
       IRMapping mapping;
       plan.getPredicate().cloneInto(&step.getPredicate(), mapping);
     }
     b.setInsertionPointAfter(forall);
-    if (tileCounts) {
-      memref::DeallocOp::create(b, tileCounts);
-      memref::DeallocOp::create(b, tileIndices);
-    }
+    for (Value buffer : scratch)
+      memref::DeallocOp::create(b, buffer);
     plan.erase();
     return success();
+  }
+
+  /// The token orders of a plan with `order`: per side, the order and the
+  /// sorted classes (attn.token_order).
+  struct TokenOrders {
+    Value queryOrder, queryClasses, keyOrder, keyClasses;
+  };
+
+  /// Allocates an i32 scratch buffer `name` of `shape` (dynamic extents
+  /// from `sizes`) and records it in `scratch`.
+  Value allocScratch(ImplicitLocOpBuilder &b, StringRef name,
+                     ArrayRef<int64_t> shape, ValueRange sizes,
+                     SmallVectorImpl<Value> &scratch) {
+    auto alloc = memref::AllocOp::create(
+        b, MemRefType::get(shape, b.getI32Type()), sizes);
+    // Scratch memory: the attribute names it for the GPU lowering, which
+    // makes it a buffer the runtime allocates (LaunchFacts::addScratch).
+    alloc->setAttr(kScratchAttrName, b.getStringAttr(name));
+    scratch.push_back(alloc);
+    return alloc;
+  }
+
+  /// Sorts the query and key tokens of a plan with `order` by class
+  /// (attn.token_order into scratch orders and sorted classes).
+  TokenOrders buildTokenOrders(ImplicitLocOpBuilder &b, PlanOp plan,
+                               SmallVectorImpl<Value> &scratch) {
+    TokenOrders orders;
+    int64_t dynamic = ShapedType::kDynamic;
+    // Sized like the activations (the keys have the same extents, which
+    // the plan's verifier checked), so that a bundle states the sizes in
+    // the attention's own symbols.
+    auto sort = [&](Value keys, Value activations, StringRef side, Value &order,
+                    Value &classes) {
+      SmallVector<Value> sizes;
+      for (unsigned dim = 0; dim < 3; ++dim)
+        sizes.push_back(memref::DimOp::create(b, activations, dim));
+      order = allocScratch(b, (side + "_order").str(),
+                           {dynamic, dynamic, dynamic}, sizes, scratch);
+      classes = allocScratch(b, (side + "_classes").str(),
+                             {dynamic, dynamic, dynamic}, sizes, scratch);
+      TokenOrderOp::create(b, keys, order, classes, *plan.getOrderClasses(),
+                           plan.getKeepFlags());
+    };
+    sort(plan.getQueryOrderKeys(), plan.getQuery(), "query", orders.queryOrder,
+         orders.queryClasses);
+    sort(plan.getKeyOrderKeys(), plan.getKey(), "key", orders.keyOrder,
+         orders.keyClasses);
+    return orders;
+  }
+
+  /// Allocates the lists of a plan with `order` ([B, Hq, T, *]) and the
+  /// kv-tile summaries ([B, Hk, ceil(Nk / block-k), 4]) and fills them
+  /// with attn.ordered_tile_lists. A further predicate leaves no tile
+  /// known to be full.
+  std::pair<Value, Value>
+  buildOrderedTileLists(ImplicitLocOpBuilder &b, PlanOp plan,
+                        const TokenOrders &orders, Value batch,
+                        Value queryHeads, Value numQTiles, Value numKTiles,
+                        SmallVectorImpl<Value> &scratch) {
+    int64_t dynamic = ShapedType::kDynamic;
+    Value kvHeads = memref::DimOp::create(b, plan.getKey(), 1);
+    Value summaries =
+        allocScratch(b, "key_tile_summaries", {dynamic, dynamic, dynamic, 4},
+                     {batch, kvHeads, numKTiles}, scratch);
+    Value counts =
+        allocScratch(b, "tile_counts", {dynamic, dynamic, dynamic, 2},
+                     {batch, queryHeads, numQTiles}, scratch);
+    Value indices =
+        allocScratch(b, "tile_indices", {dynamic, dynamic, dynamic, dynamic},
+                     {batch, queryHeads, numQTiles, numKTiles}, scratch);
+    OrderedTileListsOp::create(
+        b, orders.queryOrder, orders.queryClasses, orders.keyOrder,
+        orders.keyClasses, summaries, counts, indices, *plan.getOrderClasses(),
+        blockQ, keyBlock, plan.getBandLowerAttr(), plan.getBandUpperAttr(),
+        /*partial_only=*/!plan.getPredicate().empty());
+    return {counts, indices};
   }
 
   /// Allocates the lists of a list-scheduled plan ([1, 1, T, *] for a
@@ -228,6 +313,55 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
                         plan.getBandLowerAttr(), plan.getBandUpperAttr(),
                         /*partial_only=*/!plan.getPredicate().empty());
     return {counts, indices};
+  }
+
+  /// The predicate of a step over sorted tokens, on original positions:
+  /// the classes of qk[b, h, i] and kk[b, hk, j] (the plan's order keys)
+  /// are equal and below the class count (attn::buildTokenClass), and the
+  /// plan's predicate (if any) holds.
+  void buildOrderPredicate(ImplicitLocOpBuilder &outer, FusedForwardOp step,
+                           PlanOp plan) {
+    OpBuilder::InsertionGuard guard(outer);
+    Type indexType = outer.getIndexType();
+    Location loc = plan.getLoc();
+    Block *body = outer.createBlock(&step.getPredicate(), {},
+                                    SmallVector<Type>(4, indexType),
+                                    SmallVector<Location>(4, loc));
+    ImplicitLocOpBuilder b(loc, outer);
+    b.setInsertionPointToStart(body);
+    Value queryKeys = plan.getQueryOrderKeys(),
+          keyKeys = plan.getKeyOrderKeys();
+    int64_t classes = *plan.getOrderClasses();
+    Value batch = body->getArgument(0), head = body->getArgument(1);
+    Value kvHead = arith::DivUIOp::create(
+        b, head,
+        arith::DivUIOp::create(b, memref::DimOp::create(b, queryKeys, 1),
+                               memref::DimOp::create(b, keyKeys, 1)));
+    auto classOf = [&](Value keys, Value keyHead, Value position) {
+      Value key =
+          memref::LoadOp::create(b, keys, ValueRange{batch, keyHead, position});
+      return buildTokenClass(b, loc, key, classes, plan.getKeepFlags());
+    };
+    Value queryClass = classOf(queryKeys, head, body->getArgument(2));
+    Value keyClass = classOf(keyKeys, kvHead, body->getArgument(3));
+    Value sameClass = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                            queryClass, keyClass);
+    Value matchable = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::ult, queryClass,
+        arith::ConstantIntOp::create(b, b.getI32Type(), classes));
+    Value allowed = arith::AndIOp::create(b, sameClass, matchable);
+    if (!plan.getPredicate().empty()) {
+      Block &planBody = plan.getPredicate().front();
+      IRMapping mapping;
+      mapping.map(planBody.getArguments(), body->getArguments());
+      for (Operation &op : planBody.without_terminator())
+        b.clone(op, mapping);
+      allowed = arith::AndIOp::create(
+          b, allowed,
+          mapping.lookupOrDefault(
+              cast<YieldOp>(planBody.getTerminator()).getValue()));
+    }
+    YieldOp::create(b, allowed);
   }
 
   /// The predicate of a block-sparse step: the block mask's entry at

@@ -82,7 +82,7 @@ public:
   /// per block): rows q0 + 16 (rowTiles warp + r) + g and + 8 of
   /// query[batch, head], zero past the end.
   void loadQueryFragments(Value query, Value batch, Value head, Value q0,
-                          Value sharedQueryTile) {
+                          Value sharedQueryTile, Value queryOrder) {
     KernelBuilder::LaneCoords coords = tiles.laneCoords();
     Value lane = coords.lane;
     g = coords.g;
@@ -124,9 +124,13 @@ public:
       SmallVector<std::pair<Value, Value>, 2> clamped; // (row, in range)
       for (int64_t half = 0; half < 2; ++half) {
         Value absolute = arith::AddIOp::create(b, q0, rowOf(r, half));
-        clamped.push_back({arith::MinUIOp::create(b, absolute, lastRow),
-                           arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                                 absolute, queryLen)});
+        Value row = queryOrder
+                        ? buildOriginalRow(b, b.getLoc(), queryOrder, batch,
+                                           head, absolute)
+                        : Value(arith::MinUIOp::create(b, absolute, lastRow));
+        clamped.push_back(
+            {row, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, absolute,
+                                        queryLen)});
       }
       auto loadPair = [&](int64_t half, Value col) -> Value {
         auto [row, inRange] = clamped[half];
@@ -246,6 +250,8 @@ public:
     // tile (below the causal diagonal) keeps its scores; without a
     // predicate the bounds alone tell.
     SmallVector<Value> maybeMasked = updateIf(partial, flat, [&] {
+      if (orders)
+        return maskOrderedScores(flat, mask, problem, batch, head, q0, k0);
       SmallVector<RowBounds> bounds = rowBounds(mask, problem, q0, k0);
       auto masked = [&] {
         SmallVector<Value> result;
@@ -416,7 +422,8 @@ public:
     return newState;
   }
 
-  /// Normalises and writes O (and LSE) rows that exist.
+  /// Normalises and writes O (and LSE) rows that exist (at the rows the
+  /// query order names, with orders).
   void finish(ValueRange state, Value output, Value lse, Value batch,
               Value head, Value q0) {
     Value queryLen = memref::DimOp::create(b, output, 2);
@@ -431,6 +438,9 @@ public:
         auto ifOp = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
+        if (orders)
+          row =
+              buildOriginalRow(b, b.getLoc(), orders->query, batch, head, row);
         for (int64_t e = 0; e < valueDim / 8; ++e) {
           Value col = arith::AddIOp::create(b, twoT, tiles.index(8 * e));
           SmallVector<Value, 2> pair;
@@ -585,8 +595,61 @@ private:
     return result;
   }
 
+  /// The masked copy of the S fragments (all row tiles, flattened) of a
+  /// step over sorted tokens: each of this thread's rows and key columns
+  /// is mapped to its original position through the orders (one order
+  /// read per row and per column), then TileMask::buildAllowed decides
+  /// per element, with the key existing iff its sorted position is below
+  /// Nk.
+  SmallVector<Value> maskOrderedScores(ArrayRef<Value> flat,
+                                       const TileMask &mask,
+                                       const FusedForwardOp::Problem &problem,
+                                       Value batch, Value head, Value q0,
+                                       Value k0) {
+    SmallVector<Value> originalRows;
+    for (Value row : rows)
+      originalRows.push_back(
+          buildOriginalRow(b, b.getLoc(), orders->query, batch, head,
+                           arith::AddIOp::create(b, q0, row)));
+    Value keyBase = arith::AddIOp::create(b, k0, twoT);
+    // Column constant c -> (original key, exists).
+    llvm::DenseMap<int64_t, std::pair<Value, Value>> columns;
+    auto columnAt = [&](int64_t column) {
+      auto &entry = columns[column];
+      if (!entry.first) {
+        Value sorted = arith::AddIOp::create(b, keyBase, tiles.index(column));
+        entry = {buildOriginalRow(b, b.getLoc(), orders->key, batch,
+                                  problem.kvHead, sorted),
+                 arith::CmpIOp::create(b, arith::CmpIPredicate::ult, sorted,
+                                       problem.keyLen)};
+      }
+      return entry;
+    };
+    int64_t perRowTile = blockK / 2;
+    SmallVector<Value> result;
+    for (size_t i = 0; i < flat.size(); ++i) {
+      int64_t r = i / perRowTile, within = i % perRowTile;
+      int64_t column = 8 * (within / 4) + within % 2, half = (within % 4) / 2;
+      auto [key, exists] = columnAt(column);
+      Value allowed = arith::AndIOp::create(
+          b, exists,
+          mask.buildAllowed(b, b.getLoc(), batch, head,
+                            originalRows[2 * r + half], key, problem.keyLen,
+                            problem.diagonalOffset, valueMapping));
+      result.push_back(arith::SelectOp::create(
+          b, allowed, flat[i],
+          tiles.f32(-std::numeric_limits<float>::infinity())));
+    }
+    return result;
+  }
+
 public:
   IRMapping valueMapping; // values above the step -> launch body values
+  /// The token orders (query, key) of a step over sorted tokens.
+  struct Orders {
+    Value query, key;
+  };
+  std::optional<Orders> orders;
 
 private:
   ImplicitLocOpBuilder &b;
@@ -644,9 +707,15 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
   FlashEmitter emitter(b, kernel, headDim, valueDim, blockK, plan.rowTiles,
                        element.isBF16(), element,
                        step.getRescaleThreshold().convertToFloat());
+  Value queryOrder =
+      step.getQueryOrder() ? operand(step.getQueryOrder()) : Value();
+  Value keyOrder = step.getKeyOrder() ? operand(step.getKeyOrder()) : Value();
+  if (queryOrder)
+    emitter.orders = {queryOrder, keyOrder};
   emitter.loadQueryFragments(
       query, batch, head, q0,
-      queryBuffer ? tileView(b, queryBuffer, queryTile, Value()) : Value());
+      queryBuffer ? tileView(b, queryBuffer, queryTile, Value()) : Value(),
+      queryOrder);
   // The schedule's positions; position p visits kv-tile
   // step.buildTileAt(p) (p itself for dense and range).
   Value lower = problem.positionBegin, upper = problem.positionEnd;
@@ -664,7 +733,8 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       Value rows = kernel.index(tileType.getDimSize(0));
       issueTileCopy(kernel, threads, source, batch, problem.kvHead,
                     arith::MulIOp::create(b, tile, rows), buffer, stage,
-                    tileType.getDimSize(0), tileType.getDimSize(1), enabled);
+                    tileType.getDimSize(0), tileType.getDimSize(1), enabled,
+                    keyOrder);
     }
     NVVM::CpAsyncCommitGroupOp::create(b);
   };
@@ -684,7 +754,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
     if (queryBuffer)
       issueTileCopy(kernel, threads, query, batch, head, q0, queryBuffer,
                     /*stage=*/Value(), blockQ, headDim,
-                    /*enabled=*/Value());
+                    /*enabled=*/Value(), queryOrder);
     for (int64_t s = 0; s < ahead; ++s) {
       Value position = arith::AddIOp::create(b, lower, kernel.index(s));
       issue(position, stageOf(position),
@@ -729,8 +799,8 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
     Value k0 = arith::MulIOp::create(b, tileAt(position), kernel.index(blockK));
     if (!pipelined) {
       // Loaded by the per-op lowering, barrier included.
-      TileLoadOp::create(b, key, batch, problem.kvHead, k0, keys);
-      TileLoadOp::create(b, value, batch, problem.kvHead, k0, values);
+      TileLoadOp::create(b, key, batch, problem.kvHead, k0, keys, keyOrder);
+      TileLoadOp::create(b, value, batch, problem.kvHead, k0, values, keyOrder);
     }
     Value partial =
         step.buildIsPartialTile(b, b.getLoc(), problem, position, q0, k0);

@@ -729,7 +729,7 @@ func.func @plan_list(%q: !t, %o: !t) {
 
 !t = memref<?x?x?x64xf32>
 func.func @plan_block_mask_without_list(%q: !t, %o: !t, %bm: memref<?x?xi8>) {
-  // expected-error@+1 {{a block_mask needs schedule 'list'}}
+  // expected-error@+1 {{a block_mask or a token order needs schedule 'list'}}
   attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(dense) block_mask(%bm : memref<?x?xi8>) block_size(64)
   return
 }
@@ -772,5 +772,65 @@ func.func @tile_lists_shared(%bm: memref<?x?xi8>, %c: memref<2x1x?x2xi32>, %x: m
 func.func @tile_lists_size(%bm: memref<?x?xi8>, %c: memref<1x1x?x2xi32>, %x: memref<1x1x?x?xi32>, %n: index) {
   // expected-error@+1 {{size = 0 must be a power of two}}
   attn.tile_lists %bm size(0) into(%c, %x : memref<1x1x?x2xi32>, memref<1x1x?x?xi32>) extents(%n, %n) tiles(128, 64) : memref<?x?xi8>
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @plan_order_without_classes(%q: !t, %o: !t, %qb: memref<?x?x?xi32>) {
+  // expected-error@+1 {{order(...) and classes(...) go together}}
+  attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(list) order(%qb, %qb : memref<?x?x?xi32>, memref<?x?x?xi32>)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @plan_keep_flags_classes(%q: !t, %o: !t, %kq: memref<?x?x?xi1>) {
+  // expected-error@+1 {{keep_flags needs classes(1), got 2}}
+  attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(list) order(%kq, %kq : memref<?x?x?xi1>, memref<?x?x?xi1>) classes(2) keep_flags
+  return
+}
+
+// -----
+
+!t = memref<2x4x?x64xbf16>
+func.func @plan_order_keys_shape(%q: !t, %o: !t, %qb: memref<2x3x?xi32>) {
+  // expected-error@+1 {{query order keys}}
+  attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(list) order(%qb, %qb : memref<2x3x?xi32>, memref<2x3x?xi32>) classes(4)
+  return
+}
+
+// -----
+
+func.func @token_order_classes(%keys: memref<?x?x?xi32>, %order: memref<?x?x?xi32>) {
+  // expected-error@+1 {{classes must lie in [1, 65536], got 0}}
+  attn.token_order %keys into(%order, %order : memref<?x?x?xi32>, memref<?x?x?xi32>) classes(0) : memref<?x?x?xi32>
+  return
+}
+
+// -----
+
+func.func @token_order_shape(%keys: memref<1x2x8xi32>, %order: memref<1x2x9xi32>) {
+  // expected-error@+1 {{order must have the extents of keys}}
+  attn.token_order %keys into(%order, %order : memref<1x2x9xi32>, memref<1x2x9xi32>) classes(4) : memref<1x2x8xi32>
+  return
+}
+
+// -----
+
+func.func @ordered_lists_summaries(%o: memref<?x?x?xi32>, %s: memref<?x?x?x3xi32>, %c: memref<?x?x?x2xi32>, %i: memref<?x?x?x?xi32>) {
+  // expected-error@+1 {{summaries must have a last extent of 4}}
+  attn.ordered_tile_lists queries(%o, %o) keys(%o, %o) summaries(%s) into(%c, %i) classes(4) tiles(64, 64) : memref<?x?x?xi32>, memref<?x?x?xi32>, memref<?x?x?x3xi32>, memref<?x?x?x2xi32>, memref<?x?x?x?xi32>
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @fused_orders_need_list(%q: !t, %o: !t, %i: index, %ord: memref<?x?x?xi32>) {
+  // expected-error@+1 {{orders(...) need schedule 'list'}}
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) orders(%ord, %ord : memref<?x?x?xi32>, memref<?x?x?xi32>) block(64, 64) scale(0.125) schedule(dense)
   return
 }

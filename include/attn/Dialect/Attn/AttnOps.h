@@ -42,6 +42,47 @@ inline constexpr llvm::StringLiteral kScratchAttrName = "attn.scratch";
 /// and small enough that origin + size + half width stays exact.
 inline constexpr int64_t kMaxPatternExtent = int64_t{1} << 30;
 
+/// The largest number of classes of a token order (attn.plan's
+/// `classes`, attn.token_order, attn.ordered_tile_lists): bucket counts
+/// past this are not planned. The GPU's counting sort takes fewer
+/// (passes/AttnToGPU/TokenOrder.cpp says how many).
+inline constexpr int64_t kMaxOrderClasses = int64_t{1} << 16;
+
+/// The original row of sorted position `sortedRow` of a token order
+/// ([B, H, N] i32, attn.token_order): `order[batch, head, min(sortedRow,
+/// N - 1)]` as an index (a position past the end reads the last entry, so
+/// that rows a tile pads with stay in bounds).
+mlir::Value buildOriginalRow(mlir::OpBuilder &b, mlir::Location loc,
+                             mlir::Value order, mlir::Value batch,
+                             mlir::Value head, mlir::Value sortedRow);
+
+/// The i32 class of per-token key `key` (an integer of any width) in a token
+/// order of `classes` classes: with bucket ids (`keepFlags` false) the id
+/// when it lies in [0, classes) and `classes` otherwise; with keep flags
+/// (`classes` = 1) 0 for a non-zero (kept) flag and 1 for a dropped token.
+/// A pair is allowed by the order iff both classes are equal and below
+/// `classes`.
+mlir::Value buildTokenClass(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::Value key, int64_t classes, bool keepFlags);
+
+/// Writes the summary of kv-tile `keyTile` of (batch, kvHead) into `op`'s
+/// summaries (attn.ordered_tile_lists, first phase), reading the operands
+/// through `mapping`. Shared by the CPU loops and the GPU kernel.
+void buildKeyTileSummary(mlir::OpBuilder &b, mlir::Location loc,
+                         OrderedTileListsOp op, mlir::Value batch,
+                         mlir::Value kvHead, mlir::Value keyTile,
+                         const mlir::IRMapping &mapping = {});
+
+/// Writes the list and counts of q-tile `queryTile` of (batch, head)
+/// (attn.ordered_tile_lists, second phase; the summaries must be
+/// written): the q-tile's summary, the binary search for the first
+/// kv-tile, a walk appending the full tiles and one appending the
+/// partial ones. Shared by the CPU loops and the GPU kernel.
+void buildQueryTileLists(mlir::OpBuilder &b, mlir::Location loc,
+                         OrderedTileListsOp op, mlir::Value batch,
+                         mlir::Value head, mlir::Value queryTile,
+                         const mlir::IRMapping &mapping = {});
+
 /// Verifies a block size `name` (attn.mask.block, attn.plan's block mask,
 /// attn.flood_fill): a power of two of at most kMaxPatternExtent.
 mlir::LogicalResult

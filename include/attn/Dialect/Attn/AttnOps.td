@@ -213,6 +213,19 @@ def Attn_LshOp : Attn_Op<"lsh"> {
     `outs` `(` $bucket_ids `:` type($bucket_ids) `)` attr-dict
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Builds the bucket id (of the bucket_ids element type) of token
+    /// `token` of (batch, head) at the insertion point of `b`: the nb / 2
+    /// projections x R[:, c] accumulated in f32 over d in order, then the
+    /// first maximum of (x R, -x R) in index order. Operands are read
+    /// through `mapping`. Shared by the CPU loops and the GPU kernel.
+    ::mlir::Value buildBucketOf(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                ::mlir::Value batch, ::mlir::Value head,
+                                ::mlir::Value token,
+                                const ::mlir::IRMapping &mapping = {});
+    /// Replaces this op by scalar loops over (b, h, n) (the CPU lowering).
+    void decompose(::mlir::OpBuilder &b);
+  }];
 }
 
 def Attn_FloodFillOp : Attn_Op<"flood_fill"> {

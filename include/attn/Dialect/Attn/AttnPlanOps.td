@@ -41,10 +41,19 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects,
       from attn.mask.block): a pair is allowed only if
       `bm[(b, h,) i / s, j / s]` is non-zero; `bm` is `[ceil(Nq / s),
       ceil(Nk / s)]` (shared) or `[B, Hq, ceil(Nq / s), ceil(Nk / s)]`.
+    - an optional **token order** (`order(%qk, %kk : ...) classes(n)
+      [keep_flags]`, from attn.mask.hash and attn.mask.drop): per (b, h),
+      query tokens are taken in the stable order of their class
+      c(qk[b, h, i]) and key tokens in that of c(kk[b, hk, j]), where
+      c(x) = x for x in [0, n) and n otherwise (bucket ids), or c(x) = 0
+      for a kept token and 1 for a dropped one (`keep_flags`, n = 1).
+      A pair is allowed only if its two classes are equal and below n
+      (on original positions: the order only groups tokens into tiles).
     - the **schedule**: `dense` visits every kv-tile, `range` only the
       kv-tiles that intersect the band, `list` (exactly when there is a
-      block mask) per-q-tile lists of the kv-tiles the block mask and the
-      band leave, which attn-tile builds (attn.tile_lists) for its tile
+      block mask or a token order) per-q-tile lists of the kv-tiles the
+      block mask (or the classes) and the band leave, which attn-tile
+      builds (attn.tile_lists, attn.ordered_tile_lists) for its tile
       sizes.
 
     The scale is explicit (the default `1/sqrt(D)` has been resolved).
@@ -63,11 +72,17 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects,
     Arg<Attn_ActivationMemRef, "output", [MemWrite]>:$output,
     Arg<Optional<Attn_LseMemRef>, "log-sum-exp", [MemWrite]>:$lse,
     Arg<Optional<Attn_BlockMaskMemRef>, "block mask", [MemRead]>:$block_mask,
+    Arg<Optional<Attn_TokenIdMemRef>, "query order keys", [MemRead]>:
+        $query_order_keys,
+    Arg<Optional<Attn_TokenIdMemRef>, "key order keys", [MemRead]>:
+        $key_order_keys,
     F32Attr:$scale,
     Attn_ScheduleKindAttr:$schedule,
     OptionalAttr<I64Attr>:$band_lower,
     OptionalAttr<I64Attr>:$band_upper,
-    OptionalAttr<I64Attr>:$block_size);
+    OptionalAttr<I64Attr>:$block_size,
+    OptionalAttr<I64Attr>:$order_classes,
+    UnitAttr:$keep_flags);
   let regions = (region MaxSizedRegion<1>:$predicate);
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
@@ -80,6 +95,10 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects,
     (`band_upper` `(` $band_upper^ `)`)?
     (`block_mask` `(` $block_mask^ `:` type($block_mask) `)`)?
     (`block_size` `(` $block_size^ `)`)?
+    (`order` `(` $query_order_keys^ `,` $key_order_keys `:`
+        type($query_order_keys) `,` type($key_order_keys) `)`)?
+    (`classes` `(` $order_classes^ `)`)?
+    (`keep_flags` $keep_flags^)?
     (`predicate` $predicate^)?
     attr-dict
   }];

@@ -29,6 +29,8 @@ def Attn_F32Tile : MemRefRankOf<[F32], [1, 2]>;
 def Attn_TileCountsMemRef : MemRefRankOf<[I32], [4]>;
 /// Per-q-tile kv-tile indices of a list schedule: [B', H', q-tiles, n] i32.
 def Attn_TileIndicesMemRef : MemRefRankOf<[I32], [4]>;
+/// A token order or the sorted classes: [B, H, N] i32.
+def Attn_TokenOrderMemRef : MemRefRankOf<[I32], [3]>;
 
 def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     RecursiveMemoryEffects, AttrSizedOperandSegments]> {
@@ -73,6 +75,16 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
       last extent, and no tile appears twice; whoever writes the lists
       (a preprocessing kernel of the same bundle) guarantees it.
 
+    With `orders(%qo, %ko)` (a token order, list schedule only) the step
+    works on tokens in sorted order: its query rows are the sorted
+    positions s in [query_start, query_start + block_q), each the original
+    query row `qo[b, h, s]`, and kv-tile kt holds the sorted key positions
+    [kt · block_k, (kt + 1) · block_k), each the original key
+    `ko[b, kv_head, s']`. Q, K and V rows are read, and O and LSE rows
+    written, at original rows; the band and the predicate see original
+    positions (b, h, i, j) and key existence is `s' < Nk`. The orders are
+    permutations of [0, Nq) and [0, Nk) (attn.token_order writes them).
+
     Rows past `Nq` are computed on zeros and never stored. The softmax form
     is fixed: log2 domain with the scale folded into the exponent, and a
     lazy running max that moves only when a row's tile max exceeds it by
@@ -103,6 +115,9 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
         $tile_counts,
     Arg<Optional<Attn_TileIndicesMemRef>, "list indices", [MemRead]>:
         $tile_indices,
+    Arg<Optional<Attn_TokenOrderMemRef>, "query order", [MemRead]>:
+        $query_order,
+    Arg<Optional<Attn_TokenOrderMemRef>, "key order", [MemRead]>:$key_order,
     I64Attr:$block_q, I64Attr:$block_k,
     F32Attr:$scale,
     Attn_ScheduleKindAttr:$schedule,
@@ -120,6 +135,8 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     (`kv_tiles` `(` $kv_begin^ `,` $kv_end `)`)?
     (`kv_list` `(` $tile_counts^ `,` $tile_indices `:` type($tile_counts)
                 `,` type($tile_indices) `)`)?
+    (`orders` `(` $query_order^ `,` $key_order `:` type($query_order) `,`
+                type($key_order) `)`)?
     `block` `(` $block_q `,` $block_k `)`
     `scale` `(` $scale `)`
     `schedule` `(` $schedule `)`
@@ -279,6 +296,159 @@ def Attn_TileListsOp : Attn_Op<"tile_lists"> {
   }];
 }
 
+def Attn_TokenOrderOp : Attn_Op<"token_order"> {
+  let summary = "Stable sort of each (batch, head)'s tokens by class";
+  let description = [{
+    The token order of a hash-bucket or keep-flag attention (attn.plan's
+    `order`). For each (b, h) of `keys: [B, H, N]`, token n has class
+    c(keys[b, h, n]): with bucket ids, the id when it lies in
+    `[0, classes)` and `classes` otherwise; with `keep_flags`
+    (`classes(1)`), 0 for a non-zero (kept) flag and 1 for a dropped
+    token. Writes the stable counting sort by class: `order[b, h, s]` is
+    the original position of the token at sorted position s (ascending
+    positions within a class) and `sorted_classes[b, h, s]` its class.
+
+    ```mlir
+    attn.token_order %qb into(%order, %classes
+        : memref<?x?x?xi32>, memref<?x?x?xi32>) classes(8)
+        : memref<?x?x?xi32>
+    ```
+  }];
+  let arguments = (ins
+    Arg<Attn_TokenIdMemRef, "per-token keys", [MemRead]>:$keys,
+    Arg<Attn_TokenOrderMemRef, "order", [MemWrite]>:$order,
+    Arg<Attn_TokenOrderMemRef, "sorted classes", [MemWrite]>:$sorted_classes,
+    I64Attr:$classes,
+    UnitAttr:$keep_flags);
+  let assemblyFormat = [{
+    $keys `into` `(` $order `,` $sorted_classes `:` type($order) `,`
+                     type($sorted_classes) `)`
+    `classes` `(` $classes `)` (`keep_flags` $keep_flags^)?
+    attr-dict `:` type($keys)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Builds the i32 class of key value `key` (an element of `keys`).
+    ::mlir::Value buildClassOf(::mlir::OpBuilder &b, ::mlir::Location loc,
+                               ::mlir::Value key);
+    /// Replaces this op by scalar loops (the CPU lowering): per (b, h),
+    /// class counts in a heap buffer of classes + 1 entries, their
+    /// exclusive prefix sums, and one pass in position order that writes
+    /// each token at its class's next slot.
+    void decompose(::mlir::OpBuilder &b);
+  }];
+}
+
+def Attn_OrderedTileListsOp : Attn_Op<"ordered_tile_lists", [
+    AllTypesMatch<["query_order", "query_classes"]>,
+    AllTypesMatch<["key_order", "key_classes"]>]> {
+  let summary = "Builds the per-q-tile kv-tile lists of a token order";
+  let description = [{
+    Writes the `list` schedule of an attention over sorted tokens (the
+    operands `kv_list(counts, indices)` of attn.fused.forward with
+    `orders`), for q-tiles of `block_q` sorted query positions and
+    kv-tiles of `block_k` sorted key positions, from the token orders and
+    sorted classes (attn.token_order) and the band `[band_lower,
+    band_upper]` on `delta = j - (i + Nk - Nq)` over original positions.
+
+    First, per (b, hk) and kv-tile kt (keys below Nk only), the summary
+    `key_tiles[b, hk, kt] = (cmin, cmax, jmin, jmax)`: the smallest and
+    largest class and original position. Then per (b, h) and q-tile t
+    (rows below Nq), the same summary (qcmin, qcmax, imin, imax), and for
+    each kv-tile kt with hk = h / (Hq / Hk):
+    - kt is *visited* when the class ranges share a class below `classes`
+      (max(qcmin, cmin) <= min(qcmax, cmax) and max(qcmin, cmin) <
+      classes) and the band meets the delta range [jmin - imax - off,
+      jmax - imin - off];
+    - a visited kt is *full* when `partial_only` is absent, all its keys
+      exist, both tiles have one class, the same, and the band holds the
+      whole delta range.
+    Since classes are sorted, the visited tiles lie between the first kt
+    with cmax >= qcmin (a binary search) and the last with cmin <= qcmax.
+    `counts[b, h, t] = (F, P)`; `indices[b, h, t, 0 .. F)` are the full
+    tiles and `[F, F + P)` the partial ones, each ascending. Every pair
+    whose classes are equal and below `classes` and whose delta lies in
+    the band is in a visited tile; every pair of a full tile is such a
+    pair. `counts` is `[B, Hq, ceil(Nq / block_q), 2]`, `indices`
+    `[B, Hq, ceil(Nq / block_q), ceil(Nk / block_k)]`, `key_tiles`
+    `[B, Hk, ceil(Nk / block_k), 4]`.
+
+    ```mlir
+    attn.ordered_tile_lists queries(%qo, %qc) keys(%ko, %kc)
+        summaries(%key_tiles) into(%counts, %indices) classes(8)
+        tiles(128, 64) band_upper(0)
+        : memref<?x?x?xi32>, memref<?x?x?xi32>, memref<?x?x?x4xi32>,
+          memref<?x?x?x2xi32>, memref<?x?x?x?xi32>
+    ```
+  }];
+  let arguments = (ins
+    Arg<Attn_TokenOrderMemRef, "query order", [MemRead]>:$query_order,
+    Arg<Attn_TokenOrderMemRef, "sorted query classes", [MemRead]>:
+        $query_classes,
+    Arg<Attn_TokenOrderMemRef, "key order", [MemRead]>:$key_order,
+    Arg<Attn_TokenOrderMemRef, "sorted key classes", [MemRead]>:$key_classes,
+    Arg<Attn_TileCountsMemRef, "kv-tile summaries", [MemRead, MemWrite]>:
+        $key_tiles,
+    Arg<Attn_TileCountsMemRef, "list counts", [MemWrite]>:$tile_counts,
+    Arg<Attn_TileIndicesMemRef, "list indices", [MemWrite]>:$tile_indices,
+    I64Attr:$classes, I64Attr:$block_q, I64Attr:$block_k,
+    OptionalAttr<I64Attr>:$band_lower,
+    OptionalAttr<I64Attr>:$band_upper,
+    UnitAttr:$partial_only);
+  let assemblyFormat = [{
+    `queries` `(` $query_order `,` $query_classes `)`
+    `keys` `(` $key_order `,` $key_classes `)`
+    `summaries` `(` $key_tiles `)`
+    `into` `(` $tile_counts `,` $tile_indices `)`
+    `classes` `(` $classes `)`
+    `tiles` `(` $block_q `,` $block_k `)`
+    (`band_lower` `(` $band_lower^ `)`)?
+    (`band_upper` `(` $band_upper^ `)`)?
+    (`partial_only` $partial_only^)?
+    attr-dict `:` type($query_order) `,` type($key_order) `,`
+    type($key_tiles) `,` type($tile_counts) `,` type($tile_indices)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The summary of the tokens [begin, end) of one (b, h) of an order and
+    /// its sorted classes: i64 values (cmin, cmax, pmin, pmax). Built as
+    /// an scf.for over the tokens at the insertion point of `b`, reading
+    /// the operands through `mapping`.
+    struct TileSummary {
+      ::mlir::Value minClass, maxClass, minPosition, maxPosition;
+    };
+    static TileSummary buildSummary(::mlir::OpBuilder &b,
+                                    ::mlir::Location loc, ::mlir::Value order,
+                                    ::mlir::Value classes, ::mlir::Value batch,
+                                    ::mlir::Value head, ::mlir::Value begin,
+                                    ::mlir::Value end);
+    /// The classification of q-tile summary `query` against kv-tile
+    /// summary `key` (kv-tile `keyTile`, whose keys all exist iff
+    /// `keyTileWhole`): `visited` and `full` (i1) as the description
+    /// defines them; `diagonalOffset` is Nk - Nq.
+    struct TileClass {
+      ::mlir::Value visited, full;
+    };
+    TileClass buildTileClass(::mlir::OpBuilder &b, ::mlir::Location loc,
+                             const TileSummary &query, const TileSummary &key,
+                             ::mlir::Value keyTileWhole,
+                             ::mlir::Value diagonalOffset);
+    /// The first kv-tile of (b, hk) in [0, keyTiles) whose largest class
+    /// is at least `minClass` (keyTiles if none): a binary search over
+    /// `key_tiles` at the insertion point of `b`.
+    ::mlir::Value buildFirstKeyTile(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                    ::mlir::Value batch, ::mlir::Value kvHead,
+                                    ::mlir::Value keyTiles,
+                                    ::mlir::Value minClass,
+                                    const ::mlir::IRMapping &mapping = {});
+    /// Replaces this op by scalar loops (the CPU lowering): the kv-tile
+    /// summaries, then per (b, h, q-tile) its summary, the binary search,
+    /// one walk appending the full tiles and one the partial ones, and the
+    /// counts.
+    void decompose(::mlir::OpBuilder &b);
+  }];
+}
+
 class Attn_TileOp<string mnemonic, list<Trait> traits = []>
     : Attn_Op<"tile." # mnemonic, traits> {
   let hasVerifier = 1;
@@ -290,7 +460,9 @@ def Attn_TileLoadOp : Attn_TileOp<"load"> {
     `tile[r, ...] = source[batch, head, row + r, ...]` for the rows that
     exist (`row + r < dim(source, 2)`); rows past the end are zero. The tile
     has the source's trailing extents (`[R, D]` from `[B, H, N, D]`, or `[R]`
-    from `[B, H, N]`) and its element type.
+    from `[B, H, N]`) and its element type. With `order(%o)` (`[B, H, N]`
+    i32, a permutation of each (batch, head)'s rows) the rows are gathered:
+    tile row r is `source[batch, head, o[batch, head, row + r], ...]`.
 
     ```mlir
     attn.tile.load %k[%b, %hk, %k0] into %k_tile
@@ -300,9 +472,11 @@ def Attn_TileLoadOp : Attn_TileOp<"load"> {
   let arguments = (ins
     Arg<AnyMemRef, "source", [MemRead]>:$source,
     Index:$batch, Index:$head, Index:$row,
-    Arg<Attn_TileMemRef, "tile", [MemWrite]>:$tile);
+    Arg<Attn_TileMemRef, "tile", [MemWrite]>:$tile,
+    Arg<Optional<Attn_TokenOrderMemRef>, "row order", [MemRead]>:$order);
   let assemblyFormat = [{
-    $source `[` $batch `,` $head `,` $row `]` `into` $tile attr-dict `:`
+    $source `[` $batch `,` $head `,` $row `]` `into` $tile
+    (`order` `(` $order^ `:` type($order) `)`)? attr-dict `:`
     type($source) `,` type($tile)
   }];
 }
@@ -312,7 +486,9 @@ def Attn_TileStoreOp : Attn_TileOp<"store"> {
   let description = [{
     `dest[batch, head, row + r, ...] = tile[r, ...]` for the rows that exist
     (`row + r < dim(dest, 2)`), converting f32 to the destination's element
-    type. Rows past the end are not written.
+    type. Rows past the end are not written. With `order(%o)` the rows are
+    scattered: tile row r goes to `dest[batch, head, o[batch, head, row +
+    r], ...]`.
 
     ```mlir
     attn.tile.store %acc into %o[%b, %h, %q0]
@@ -322,9 +498,11 @@ def Attn_TileStoreOp : Attn_TileOp<"store"> {
   let arguments = (ins
     Arg<Attn_TileMemRef, "tile", [MemRead]>:$tile,
     Arg<AnyMemRef, "destination", [MemWrite]>:$dest,
-    Index:$batch, Index:$head, Index:$row);
+    Index:$batch, Index:$head, Index:$row,
+    Arg<Optional<Attn_TokenOrderMemRef>, "row order", [MemRead]>:$order);
   let assemblyFormat = [{
-    $tile `into` $dest `[` $batch `,` $head `,` $row `]` attr-dict `:`
+    $tile `into` $dest `[` $batch `,` $head `,` $row `]`
+    (`order` `(` $order^ `:` type($order) `)`)? attr-dict `:`
     type($tile) `,` type($dest)
   }];
 }
@@ -365,7 +543,8 @@ def Attn_TileQKOp : Attn_TileOp<"qk"> {
   }];
 }
 
-def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects]> {
+def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects,
+                                           AttrSizedOperandSegments]> {
   let summary = "Sets disallowed scores of a partial tile to -inf";
   let description = [{
     For the score tile of (batch `b`, query head `h`) whose element `[r, c]`
@@ -374,7 +553,12 @@ def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects]> {
     `scores[r, c] = -inf` unless `j < key_len`, `j - (i + key_len -
     query_len)` lies in the band `[band_lower, band_upper]` (missing bounds
     are unbounded) and the optional predicate region yields true for
-    `(b, h, i, j)`.
+    `(b, h, i, j)`. With `orders(%qo, %ko)` (sorted tokens, as in
+    attn.fused.forward) the element `[r, c]` is sorted query position
+    `s = query_start + r` and sorted key position `s' = key_start + c`:
+    the pair is (i = qo[b, h, s], j = ko[b, hk, s']) with hk = h / (Hq /
+    Hk) from the orders' head extents, and the key exists iff
+    `s' < key_len`.
 
     ```mlir
     attn.tile.mask %s at(%b, %h, %q0, %k0) extents(%nq, %nk) band_upper(0)
@@ -385,12 +569,17 @@ def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects]> {
     Arg<Attn_F32Tile, "scores", [MemRead, MemWrite]>:$scores,
     Index:$batch, Index:$head,
     Index:$query_start, Index:$key_start, Index:$query_len, Index:$key_len,
+    Arg<Optional<Attn_TokenOrderMemRef>, "query order", [MemRead]>:
+        $query_order,
+    Arg<Optional<Attn_TokenOrderMemRef>, "key order", [MemRead]>:$key_order,
     OptionalAttr<I64Attr>:$band_lower,
     OptionalAttr<I64Attr>:$band_upper);
   let regions = (region MaxSizedRegion<1>:$predicate);
   let assemblyFormat = [{
     $scores `at` `(` $batch `,` $head `,` $query_start `,` $key_start `)`
     `extents` `(` $query_len `,` $key_len `)`
+    (`orders` `(` $query_order^ `,` $key_order `:` type($query_order) `,`
+                type($key_order) `)`)?
     (`band_lower` `(` $band_lower^ `)`)?
     (`band_upper` `(` $band_upper^ `)`)?
     (`predicate` $predicate^)?
@@ -404,6 +593,15 @@ def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects]> {
       return ::attn::TileMask(getBandLower(), getBandUpper(),
                               &getPredicate());
     }
+    /// Builds the i1 "element [r, c] is allowed" at the insertion point of
+    /// `b`: the positions of the element (through the orders, if any), key
+    /// existence and getMask().buildAllowed. `diagonalOffset` is key_len -
+    /// query_len, hoisted by the caller; the operands are read through
+    /// `mapping`.
+    ::mlir::Value buildAllowedAt(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                 ::mlir::Value r, ::mlir::Value c,
+                                 ::mlir::Value diagonalOffset,
+                                 const ::mlir::IRMapping &mapping = {});
   }];
 }
 

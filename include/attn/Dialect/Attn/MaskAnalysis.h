@@ -56,8 +56,21 @@ struct MaskPlan {
     int64_t size = 0;
   };
   std::optional<BlockMask> blockMask;
-  // Per-row / per-column data and preprocessing steps (hash, drop) are
-  // added here when their analyses land.
+  /// A token order (hash buckets, keep flags): the schedule becomes `list`
+  /// over tokens sorted by class (attn.plan's `order`). Query token i has
+  /// class c(queryKeys[b, h, i]) and key token j class c(keyKeys[b, hk, j]);
+  /// with keep flags c = 0 for a kept token and 1 for a dropped one
+  /// (`classes` = 1), with bucket ids c = the id when it lies in
+  /// [0, classes) and `classes` otherwise. A pair is allowed only if its
+  /// classes are equal and below `classes` (attn::buildTokenClass).
+  struct TokenOrder {
+    mlir::Value queryKeys, keyKeys;
+    int64_t classes = 0;
+    bool keepFlags = false;
+    /// The mask op that asked for the order, for diagnostics.
+    mlir::Operation *source = nullptr;
+  };
+  std::optional<TokenOrder> order;
 
   /// Intersects the band with [lower, upper] (a missing bound adds nothing):
   /// the maximum of the lower bounds and the minimum of the upper bounds.
