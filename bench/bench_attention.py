@@ -41,6 +41,8 @@ sys.path.insert(0, str(ROOT / "python"))
 from attn.runtime import Bundle  # noqa: E402
 
 import spion_bench  # noqa: E402  (SPION checks and timings; imports back)
+import scfa_bench  # noqa: E402  (hash and drop checks and timings; after
+#                   spion_bench, whose from-import needs this module whole)
 
 WINDOW = 1024
 TOKENS = 16384
@@ -557,6 +559,10 @@ def main():
                         help="the masks to time (blocklist: the list "
                              "schedule against dense causal and flex)")
     parser.add_argument("--skip-checks", action="store_true")
+    parser.add_argument("--checks", default="dense,spion,scfa",
+                        help="the check groups to run (dense: the mask "
+                             "matrix and block-sparse bundles; spion; "
+                             "scfa: hash and drop)")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -634,7 +640,10 @@ def main():
                                       (1, 4, 2, 1000, 1500),
                                       (1, 2, 2, 1500, 1000)):
                 configs.append((d, f"{kind}:{density}", b, hq, hk, nq, nk))
+    groups = set(args.checks.split(","))
     if args.skip_checks:
+        groups = set()
+    if "dense" not in groups:
         configs = []
     for index, (variant, (d, kind, b, hq, hk, nq, nk)) in enumerate(
             (v, c) for v in variants for c in configs
@@ -654,7 +663,7 @@ def main():
         checks.append(line)
     spion = {name: Bundle(str(pathlib.Path(args.bundles) / name))
              for name in spion_bench.SPION_BUNDLES}
-    if not args.skip_checks:
+    if "spion" in groups:
         spion_lines, spion_failures = spion_bench.check_flood_fill(spion,
                                                                    seed0)
         checks += spion_lines
@@ -663,6 +672,15 @@ def main():
             Bundle(str(pathlib.Path(args.bundles) / "spion_example")), seed0)
         checks += spion_lines
         failures += spion_failures
+    scfa = {path.name: Bundle(str(path))
+            for path in sorted(pathlib.Path(args.bundles).iterdir())
+            if re.match(r"^(hash\w*|drop\w*|lsh_example)$", path.name)}
+    if "scfa" in groups:
+        for check_fn in (scfa_bench.check_token_orders,
+                         scfa_bench.check_examples):
+            scfa_lines, scfa_failures = check_fn(scfa, seed0)
+            checks += scfa_lines
+            failures += scfa_failures
     print(f"correctness: {len(checks) - failures} passed, {failures} failed")
 
     timings = []

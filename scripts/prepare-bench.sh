@@ -140,3 +140,54 @@ spion_conv_flood_fill_b8 conv_flood_fill 31 8 - f32
 spion_conv_flood_fill_bf16 conv_flood_fill 15 32 - bf16
 spion_conv_flood_fill_b128 conv_flood_fill 31 128 - f32
 LIST
+
+# Hash buckets and dropped keys/queries (Sparse Causal Flash Attention):
+# bucket ids or keep flags from the caller (bench/scfa_bench.py), causal;
+# one bundle per bucket count; the examples end to end (LSH in the bundle).
+for d in 64 128; do
+  t="memref<?x?x?x${d}xbf16>"
+  for nb in 2 4 8 16 32 64; do
+    name=hash${nb}_d${d}
+    cat > "$out/ir/$name.mlir" <<IR
+func.func @${name}(%q: $t, %k: $t, %v: $t, %o: $t, %lse: memref<?x?x?xf32>,
+                   %qb: memref<?x?x?xi32>, %kb: memref<?x?x?xi32>) {
+  %c = attn.mask.causal
+  %h = attn.mask.hash %qb, %kb buckets($nb) : memref<?x?x?xi32>, memref<?x?x?xi32>
+  %m = attn.mask.and %c, %h
+  attn.attention ins(%q, %k, %v : $t, $t, $t) outs(%o : $t)
+                 lse(%lse : memref<?x?x?xf32>) mask(%m)
+  return
+}
+IR
+    "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
+  done
+  name=drop_d${d}
+  cat > "$out/ir/$name.mlir" <<IR
+func.func @${name}(%q: $t, %k: $t, %v: $t, %o: $t, %lse: memref<?x?x?xf32>,
+                   %kq: memref<?x?x?xi1>, %kk: memref<?x?x?xi1>) {
+  %c = attn.mask.causal
+  %d = attn.mask.drop %kq, %kk : memref<?x?x?xi1>, memref<?x?x?xi1>
+  %m = attn.mask.and %c, %d
+  attn.attention ins(%q, %k, %v : $t, $t, $t) outs(%o : $t)
+                 lse(%lse : memref<?x?x?xf32>) mask(%m)
+  return
+}
+IR
+  "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
+  echo "hash*_d$d, drop_d$d compiled"
+done
+t="memref<?x?x?x64xbf16>"
+cat > "$out/ir/hashfull8_d64.mlir" <<IR
+func.func @hashfull8_d64(%q: $t, %k: $t, %v: $t, %o: $t,
+                         %lse: memref<?x?x?xf32>, %qb: memref<?x?x?xi32>,
+                         %kb: memref<?x?x?xi32>) {
+  %h = attn.mask.hash %qb, %kb buckets(8) : memref<?x?x?xi32>, memref<?x?x?xi32>
+  attn.attention ins(%q, %k, %v : $t, $t, $t) outs(%o : $t)
+                 lse(%lse : memref<?x?x?xf32>) mask(%h)
+  return
+}
+IR
+"$build_dir/bin/attn-compile" "$out/ir/hashfull8_d64.mlir" -o "$out/hashfull8_d64"
+"$build_dir/bin/attn-compile" "$root/examples/hash.mlir" -o "$out/lsh_example"
+"$build_dir/bin/attn-compile" "$root/examples/drop.mlir" -o "$out/drop_example"
+echo "hashfull8_d64, lsh_example, drop_example compiled"

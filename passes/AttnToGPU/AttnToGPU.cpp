@@ -18,7 +18,11 @@
 //      (declined steps, hand-written L2): every memref.alloca tile of the
 //      forall body becomes a buffer in the block's dynamic shared memory
 //      (SharedMemory.h).
-//   4. Self-contained body: the extents, constants and index arithmetic the
+//   4. Preprocessing ops become launches of their own before the nests,
+//      in program order: SPION's derivation (FloodFill.h), LSH bucket ids
+//      and token orders and their lists (TokenOrder.h), block-sparse tile
+//      lists (TileLists.h).
+//   5. Self-contained body: the extents, constants and index arithmetic the
 //      body uses from outside are cloned into it, so that after outlining
 //      the kernel's parameters are exactly the memrefs (the bundle ABI).
 //
@@ -34,6 +38,7 @@
 #include "SharedMemory.h"
 #include "Sm80/FusedForward.h"
 #include "TileLists.h"
+#include "TokenOrder.h"
 
 #include "attn/Dialect/Attn/AttnOps.h"
 #include "attn/Passes/Passes.h"
@@ -47,7 +52,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/MapVector.h"
-
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace attn {
 #define GEN_PASS_DEF_ATTNTOGPU
@@ -176,31 +181,50 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       if (described.wasInterrupted())
         return signalPassFailure();
     }
-    // Launches in program order: SPION's derivation and the tile lists a
-    // nest reads come before it.
-    SmallVector<FloodFillOp> floodFills;
-    getOperation()->walk([&](FloodFillOp op) { floodFills.push_back(op); });
-    for (FloodFillOp op : floodFills) {
+    // Launches in program order: preprocessing (SPION's derivation, LSH
+    // bucket ids, token orders, tile lists) comes before the nests that
+    // read it.
+    SmallVector<Operation *> preprocessing;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<FloodFillOp, LshOp, TokenOrderOp, OrderedTileListsOp,
+              TileListsOp>(op))
+        preprocessing.push_back(op);
+    });
+    for (Operation *op : preprocessing) {
       LaunchFacts *functionFacts = factsOf(op);
       if (!functionFacts)
         return signalPassFailure();
       FailureOr<SmallVector<gpu::LaunchOp, 2>> launches =
-          convertFloodFill(op, *functionFacts);
+          llvm::TypeSwitch<Operation *,
+                           FailureOr<SmallVector<gpu::LaunchOp, 2>>>(op)
+              .Case([&](FloodFillOp fill) {
+                return convertFloodFill(fill, *functionFacts);
+              })
+              .Case([&](OrderedTileListsOp lists) {
+                return convertOrderedTileLists(lists, *functionFacts);
+              })
+              .Default([&](Operation *single)
+                           -> FailureOr<SmallVector<gpu::LaunchOp, 2>> {
+                FailureOr<gpu::LaunchOp> launch =
+                    llvm::TypeSwitch<Operation *, FailureOr<gpu::LaunchOp>>(
+                        single)
+                        .Case([&](LshOp lsh) {
+                          return convertLsh(lsh, *functionFacts);
+                        })
+                        .Case([&](TokenOrderOp order) {
+                          return convertTokenOrder(order, *functionFacts);
+                        })
+                        .Case([&](TileListsOp lists) {
+                          return convertTileLists(lists, *functionFacts);
+                        });
+                if (failed(launch))
+                  return failure();
+                return SmallVector<gpu::LaunchOp, 2>{*launch};
+              });
       if (failed(launches))
         return signalPassFailure();
       for (gpu::LaunchOp launch : *launches)
         rematerializeCapturedScalars(launch);
-    }
-    SmallVector<TileListsOp> lists;
-    getOperation()->walk([&](TileListsOp op) { lists.push_back(op); });
-    for (TileListsOp op : lists) {
-      LaunchFacts *functionFacts = factsOf(op);
-      FailureOr<gpu::LaunchOp> launch =
-          functionFacts ? convertTileLists(op, *functionFacts)
-                        : FailureOr<gpu::LaunchOp>(failure());
-      if (failed(launch))
-        return signalPassFailure();
-      rematerializeCapturedScalars(*launch);
     }
     for (scf::ForallOp nest : nests)
       if (failed(convertNest(nest, *factsOf(nest))))
@@ -228,8 +252,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
           if (!isa<AttnDialect>(op->getDialect()))
             return WalkResult::advance();
           // Mask values left without users are inert.
-          if (isa<FusedForwardOp, TileListsOp, FloodFillOp, MaskOpInterface>(
-              op) ||
+          if (isa<FusedForwardOp, TileListsOp, FloodFillOp, LshOp, TokenOrderOp,
+                  OrderedTileListsOp, MaskOpInterface>(op) ||
               op->getName().getStringRef().starts_with("attn.tile."))
             return WalkResult::skip();
           if (isa<AttentionOp, PlanOp>(op))

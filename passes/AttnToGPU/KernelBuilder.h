@@ -129,44 +129,58 @@ public:
     return value;
   }
 
-  /// A block-wide count of a per-thread i1 `flag` in thread order.
+  /// A block-wide count or prefix sum in thread order.
   struct FlagCount {
-    Value before; ///< i32: threads below this one with the flag set.
-    Value total;  ///< i32: threads of the block with the flag set.
+    Value before; ///< i32: the sum over threads below this one.
+    Value total;  ///< i32: the sum over the block.
   };
   /// Counts `flag` over the `warps` (<= 32) warps of the block: each warp
-  /// counts its lanes (ballot, popc), the counts meet in `warpCounts`
-  /// (shared i32, one slot per warp), and every warp scans them with
-  /// shuffles (lane l holding warp l's count). Every thread of the block
-  /// must reach it; two barriers, so that the next call may reuse
-  /// `warpCounts`.
+  /// counts its lanes (ballot, popc), then combineWarps. Every thread of
+  /// the block must reach it; two barriers, so that the next call may
+  /// reuse `warpCounts`.
   FlagCount countFlags(Value flag, Value warpCounts, int64_t warps) {
-    assert(warps <= 32 && "one lane per warp in the scan");
     Type i32 = b.getI32Type();
-    auto i32Constant = [&](int64_t value) -> Value {
-      return arith::ConstantIntOp::create(b, i32, value);
-    };
-    Value laneId = lane(), warpId = warp();
-    Value lanesBelow = arith::SubIOp::create(
-        b,
-        arith::ShLIOp::create(b, i32Constant(1),
-                              arith::IndexCastOp::create(b, i32, laneId)),
-        i32Constant(1));
     Value ballot = NVVM::VoteSyncOp::create(b, i32, i32Constant(-1), flag,
                                             NVVM::VoteSyncKind::ballot);
     Value rank = mlir::math::CtPopOp::create(
-        b, arith::AndIOp::create(b, ballot, lanesBelow));
+        b, arith::AndIOp::create(b, ballot, lanesBelowMask()));
+    return combineWarps(rank, mlir::math::CtPopOp::create(b, ballot),
+                        warpCounts, warps);
+  }
+
+  /// The exclusive prefix sum of the i32 `value` over the block's threads
+  /// in thread order, and the block's total: an inclusive scan across
+  /// each warp's lanes (shuffles up), then combineWarps. Same contract as
+  /// countFlags.
+  FlagCount scanBlock(Value value, Value warpCounts, int64_t warps) {
+    Value inclusive = scanLanes(value);
+    Value warpTotal =
+        gpu::ShuffleOp::create(b, inclusive, 31, 32, gpu::ShuffleMode::IDX)
+            .getShuffleResult();
+    return combineWarps(arith::SubIOp::create(b, inclusive, value), warpTotal,
+                        warpCounts, warps);
+  }
+
+  /// Turns a lane's warp-local exclusive sum `rankInWarp` and its warp's
+  /// total `warpTotal` (both i32) into block-wide ones: the warps' totals
+  /// meet in `warpCounts` (shared i32, one slot per warp), and every warp
+  /// scans them with shuffles (lane l holding warp l's total). Two
+  /// barriers.
+  FlagCount combineWarps(Value rankInWarp, Value warpTotal, Value warpCounts,
+                         int64_t warps) {
+    assert(warps <= 32 && "one lane per warp in the scan");
+    Type i32 = b.getI32Type();
+    Value laneId = lane(), warpId = warp();
     auto ifLane0 = scf::IfOp::create(
         b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, laneId, index(0)),
         /*withElseRegion=*/false);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(ifLane0.thenBlock());
-      mlir::memref::StoreOp::create(b, mlir::math::CtPopOp::create(b, ballot),
-                                    warpCounts, warpId);
+      mlir::memref::StoreOp::create(b, warpTotal, warpCounts, warpId);
     }
     gpu::BarrierOp::create(b);
-    // Lane l: warp l's count (0 past the block's warps), then an inclusive
+    // Lane l: warp l's total (0 past the block's warps), then an inclusive
     // scan across the lanes.
     Value count = arith::SelectOp::create(
         b,
@@ -176,18 +190,10 @@ public:
             b, warpCounts,
             arith::MinUIOp::create(b, laneId, index(warps - 1)).getResult()),
         i32Constant(0));
-    Value inclusive = count;
-    for (int32_t offset = 1; offset < 32; offset *= 2) {
-      auto shuffle = gpu::ShuffleOp::create(b, inclusive, offset, 32,
-                                            gpu::ShuffleMode::UP);
-      inclusive = arith::AddIOp::create(
-          b, inclusive,
-          arith::SelectOp::create(b, shuffle.getValid(),
-                                  shuffle.getShuffleResult(), i32Constant(0)));
-    }
+    Value inclusive = scanLanes(count);
     Value exclusive = arith::SubIOp::create(b, inclusive, count);
     Value before = arith::AddIOp::create(
-        b, rank,
+        b, rankInWarp,
         gpu::ShuffleOp::create(b, exclusive,
                                arith::IndexCastOp::create(b, i32, warpId),
                                i32Constant(32), gpu::ShuffleMode::IDX)
@@ -197,6 +203,35 @@ public:
             .getShuffleResult();
     gpu::BarrierOp::create(b);
     return {before, total};
+  }
+
+  /// The inclusive prefix sum of the i32 `value` across the warp's lanes
+  /// (five shuffles up).
+  Value scanLanes(Value value) {
+    Value inclusive = value;
+    for (int32_t offset = 1; offset < 32; offset *= 2) {
+      auto shuffle = gpu::ShuffleOp::create(b, inclusive, offset, 32,
+                                            gpu::ShuffleMode::UP);
+      inclusive = arith::AddIOp::create(
+          b, inclusive,
+          arith::SelectOp::create(b, shuffle.getValid(),
+                                  shuffle.getShuffleResult(), i32Constant(0)));
+    }
+    return inclusive;
+  }
+
+  /// (1 << lane) - 1 as i32: the lanes below this one.
+  Value lanesBelowMask() {
+    Type i32 = b.getI32Type();
+    return arith::SubIOp::create(
+        b,
+        arith::ShLIOp::create(b, i32Constant(1),
+                              arith::IndexCastOp::create(b, i32, lane())),
+        i32Constant(1));
+  }
+
+  Value i32Constant(int64_t value) {
+    return arith::ConstantIntOp::create(b, b.getI32Type(), value);
   }
 
   /// Splits a linear element index of a [rows, cols] tile.

@@ -134,6 +134,15 @@ FailureOr<std::string> LaunchFacts::expressionOf(Location loc, Value value) {
   if (matchPattern(value, m_ConstantInt(&constant)))
     return std::to_string(constant.getSExtValue());
   Operation *def = value.getDefiningOp();
+  // An extent of a scratch allocation is the size it was allocated with.
+  if (auto dim = dyn_cast_or_null<memref::DimOp>(def))
+    if (auto alloc = dim.getSource().getDefiningOp<memref::AllocOp>())
+      if (std::optional<int64_t> index = dim.getConstantIndex();
+          index && alloc.getType().isDynamicDim(*index))
+        return expressionOf(
+            loc,
+            alloc
+                .getDynamicSizes()[alloc.getType().getDynamicDimIndex(*index)]);
   if (auto dim = dyn_cast_or_null<memref::DimOp>(def)) {
     auto argument = dyn_cast<BlockArgument>(dim.getSource());
     std::optional<int64_t> index = dim.getConstantIndex();
@@ -256,6 +265,49 @@ LogicalResult LaunchFacts::describeBlockMask(TileListsOp lists) {
   described.shape.append({*queryBlocks, *keyBlocks});
   arguments[index] = described;
   return success();
+}
+
+LogicalResult LaunchFacts::describeLike(Location loc, Value value,
+                                        ValueRange sizes,
+                                        StringRef defaultName) {
+  auto argument = dyn_cast<BlockArgument>(value);
+  if (!argument || argument.getOwner() != &func.getBody().front())
+    return emitError(loc) << "attn-to-gpu: the " << defaultName
+                          << " must be an argument of the function, so that "
+                             "a bundle can describe it";
+  unsigned index = argument.getArgNumber();
+  if (arguments[index] || func.getArgAttr(index, "attn.shape"))
+    return success();
+  Builder b(func.getContext());
+  auto type = cast<MemRefType>(value.getType());
+  Argument described;
+  auto name = func.getArgAttrOfType<StringAttr>(index, "attn.name");
+  described.name = name ? name.str() : defaultName.str();
+  // A default name another argument has already gets the argument number.
+  if (!name && llvm::any_of(arguments, [&](const std::optional<Argument> &a) {
+        return a && a->name == described.name;
+      }))
+    described.name += "_arg" + std::to_string(index);
+  for (auto [dim, size] : llvm::enumerate(sizes)) {
+    if (!type.isDynamicDim(dim)) {
+      described.shape.push_back(b.getI64IntegerAttr(type.getDimSize(dim)));
+      continue;
+    }
+    FailureOr<std::string> expression = expressionOf(loc, size);
+    if (failed(expression))
+      return failure();
+    described.shape.push_back(b.getStringAttr(*expression));
+  }
+  arguments[index] = described;
+  return success();
+}
+
+std::string LaunchFacts::nameOf(Value value) const {
+  auto argument = dyn_cast<BlockArgument>(value);
+  if (!argument || argument.getOwner() != &func.getBody().front())
+    return "";
+  const std::optional<Argument> &entry = arguments[argument.getArgNumber()];
+  return entry ? entry->name : "";
 }
 
 LogicalResult LaunchFacts::describeFloodFill(FloodFillOp derivation) {

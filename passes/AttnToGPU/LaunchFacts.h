@@ -93,6 +93,19 @@ public:
   /// s)], or [B, Hq, ...] per head, so that the runtime checks them.
   mlir::LogicalResult describeBlockMask(TileListsOp lists);
 
+  /// Describes `value`, a function argument that no role named and that
+  /// has no `attn.shape`, by the expressions of `sizes` (function values,
+  /// one per extent; static extents stay), named by its `attn.name` or
+  /// `defaultName`: so that the runtime checks, e.g., that per-token keys
+  /// are [B, Hq, Nq]. Fails at `loc` when `value` is not an argument.
+  mlir::LogicalResult describeLike(mlir::Location loc, mlir::Value value,
+                                   mlir::ValueRange sizes,
+                                   llvm::StringRef defaultName);
+
+  /// The name a described function argument has in the bundle ("" when
+  /// `value` is no argument or not described yet).
+  std::string nameOf(mlir::Value value) const;
+
   /// Describes the score map and block mask of `derivation` (function
   /// arguments without an `attn.shape`): the map square, [S, S] with S a
   /// multiple of the block size (a constraint), the mask [ceildiv(S, bs),

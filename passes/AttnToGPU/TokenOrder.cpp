@@ -1,0 +1,247 @@
+//===- TokenOrder.cpp - GPU kernels of hash and drop preprocessing -*- C++ -*-//
+//
+// See TokenOrder.h for the algorithms.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TokenOrder.h"
+#include "KernelBuilder.h"
+#include "SharedMemory.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+
+using namespace mlir;
+using namespace attn;
+
+/// Threads of the one-thread-per-item launches (LSH tokens, tile summaries
+/// and lists).
+static constexpr int64_t kItemThreads = 128;
+
+/// The extents [B, H, N] of a per-token buffer of the same shape as
+/// `like`'s first three extents (an activation or a scratch order).
+static SmallVector<Value, 3> tokenExtents(ImplicitLocOpBuilder &b, Value like) {
+  SmallVector<Value, 3> extents;
+  for (unsigned dim = 0; dim < 3; ++dim)
+    extents.push_back(memref::DimOp::create(b, like, dim));
+  return extents;
+}
+
+/// Creates a launch of one thread per item of a [z, y, items] grid (items
+/// in blocks of kItemThreads) and calls `body(kernel, z, y, item)` in it
+/// for the items that exist.
+static FailureOr<gpu::LaunchOp>
+launchPerItem(ImplicitLocOpBuilder &b, LaunchFacts &facts, Value items, Value y,
+              Value z,
+              function_ref<void(KernelBuilder &, Value, Value, Value)> body) {
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, value);
+  };
+  Value blocks = arith::CeilDivUIOp::create(b, items, index(kItemThreads));
+  FailureOr<gpu::LaunchOp> created =
+      facts.createLaunch(b, {blocks, y, z}, kItemThreads, 0);
+  if (failed(created))
+    return failure();
+  gpu::LaunchOp launch = *created;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value thread = launch.getThreadIds().x;
+  KernelBuilder kernel(b, thread, index(kItemThreads));
+  Value item = arith::AddIOp::create(
+      b, arith::MulIOp::create(b, launch.getBlockIds().x, index(kItemThreads)),
+      thread);
+  auto ifExists = scf::IfOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, item, items),
+      /*withElseRegion=*/false);
+  b.setInsertionPointToStart(ifExists.thenBlock());
+  body(kernel, launch.getBlockIds().z, launch.getBlockIds().y, item);
+  b.setInsertionPointAfter(ifExists);
+  gpu::TerminatorOp::create(b);
+  return launch;
+}
+
+FailureOr<gpu::LaunchOp> attn::convertLsh(LshOp op, LaunchFacts &facts) {
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  SmallVector<Value, 3> extents = tokenExtents(b, op.getInput());
+  std::string input = facts.nameOf(op.getInput());
+  if (failed(facts.describeLike(op.getLoc(), op.getBucketIds(), extents,
+                                (input.empty() ? "" : input + "_") +
+                                    "bucket_ids")))
+    return failure();
+  FailureOr<gpu::LaunchOp> launch = launchPerItem(
+      b, facts, extents[2], extents[1], extents[0],
+      [&](KernelBuilder &kernel, Value batch, Value head, Value token) {
+        Value id = op.buildBucketOf(kernel.b, op.getLoc(), batch, head, token);
+        memref::StoreOp::create(kernel.b, id, op.getBucketIds(),
+                                ValueRange{batch, head, token});
+      });
+  if (succeeded(launch))
+    op.erase();
+  return launch;
+}
+
+FailureOr<gpu::LaunchOp> attn::convertTokenOrder(TokenOrderOp op,
+                                                 LaunchFacts &facts) {
+  int64_t slots = op.getClasses() + 1;
+  if (slots > kMaxGpuOrderClasses + 1)
+    return op.emitOpError()
+           << "attn-to-gpu: token orders of more than " << kMaxGpuOrderClasses
+           << " classes (hash buckets) are not supported on the GPU yet, got "
+           << op.getClasses();
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, value);
+  };
+  SmallVector<Value, 3> extents = tokenExtents(b, op.getOrder());
+  // attn-tile names the scratch order by its side ("query_order").
+  std::string keysName = "order_keys";
+  if (auto alloc = op.getOrder().getDefiningOp<memref::AllocOp>())
+    if (auto scratch = alloc->getAttrOfType<StringAttr>(kScratchAttrName))
+      keysName = scratch.str() + "_keys";
+  if (failed(facts.describeLike(op.getLoc(), op.getKeys(), extents, keysName)))
+    return failure();
+  // The largest power of two <= 256 whose counts fit in 48 KiB.
+  int64_t threads = 256;
+  while (threads > 32 && slots * threads * 4 > 48 * 1024)
+    threads /= 2;
+  int64_t warps = threads / kWarpSize;
+  Type i32 = b.getI32Type();
+  SharedMemoryLayout layout;
+  layout.add(paddedType(MemRefType::get({slots * threads}, i32)));
+  layout.add(paddedType(MemRefType::get({warps}, i32)));
+  FailureOr<gpu::LaunchOp> created = facts.createLaunch(
+      b, {extents[1], extents[0], index(1)}, threads, layout.getBytes());
+  if (failed(created))
+    return failure();
+  gpu::LaunchOp launch = *created;
+  b.setInsertionPointToStart(&launch.getBody().front());
+  SmallVector<Value> buffers = layout.materialize(b);
+  Value counts = buffers[0], warpTotals = buffers[1];
+  Value head = launch.getBlockIds().x, batch = launch.getBlockIds().y;
+  Value thread = launch.getThreadIds().x;
+  KernelBuilder kernel(b, thread, index(threads));
+  Value tokens = extents[2];
+  Value chunk = arith::CeilDivUIOp::create(b, tokens, index(threads));
+  Value begin = arith::MinUIOp::create(
+      b, arith::MulIOp::create(b, thread, chunk), tokens);
+  Value end =
+      arith::MinUIOp::create(b, arith::AddIOp::create(b, begin, chunk), tokens);
+  Value zero32 = kernel.i32Constant(0), one32 = kernel.i32Constant(1);
+  // Count slot of class k for this thread: k · T + t.
+  auto slotOf = [&](Value tokenClass) -> Value {
+    return arith::AddIOp::create(
+        b,
+        arith::MulIOp::create(
+            b, arith::IndexCastUIOp::create(b, b.getIndexType(), tokenClass),
+            index(threads)),
+        thread);
+  };
+  auto classAt = [&](Value token) -> Value {
+    Value key =
+        memref::LoadOp::create(b, op.getKeys(), ValueRange{batch, head, token});
+    return op.buildClassOf(b, op.getLoc(), key);
+  };
+  auto forTokens = [&](function_ref<void(Value)> body) {
+    auto loop = scf::ForOp::create(b, begin, end, index(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    body(loop.getInductionVar());
+  };
+  {
+    auto loop = scf::ForOp::create(b, index(0), index(slots), index(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    memref::StoreOp::create(
+        b, zero32, counts,
+        ValueRange{arith::AddIOp::create(
+            b, arith::MulIOp::create(b, loop.getInductionVar(), index(threads)),
+            thread)});
+  }
+  forTokens([&](Value token) {
+    Value slot = slotOf(classAt(token));
+    Value count = memref::LoadOp::create(b, counts, slot);
+    memref::StoreOp::create(b, arith::AddIOp::create(b, count, one32), counts,
+                            slot);
+  });
+  gpu::BarrierOp::create(b);
+  // Exclusive prefix sums of the counts in class-major order: this
+  // thread's segment [t · slots, (t + 1) · slots).
+  Value segment = arith::MulIOp::create(b, thread, index(slots));
+  auto segmentSum = scf::ForOp::create(b, index(0), index(slots), index(1),
+                                       ValueRange{zero32});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(segmentSum.getBody());
+    Value count =
+        memref::LoadOp::create(b, counts,
+                               ValueRange{arith::AddIOp::create(
+                                   b, segment, segmentSum.getInductionVar())});
+    scf::YieldOp::create(b, ValueRange{arith::AddIOp::create(
+                                b, segmentSum.getRegionIterArg(0), count)});
+  }
+  KernelBuilder::FlagCount prefix =
+      kernel.scanBlock(segmentSum.getResult(0), warpTotals, warps);
+  auto rewrite = scf::ForOp::create(b, index(0), index(slots), index(1),
+                                    ValueRange{prefix.before});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(rewrite.getBody());
+    Value slot = arith::AddIOp::create(b, segment, rewrite.getInductionVar());
+    Value count = memref::LoadOp::create(b, counts, slot);
+    Value running = rewrite.getRegionIterArg(0);
+    memref::StoreOp::create(b, running, counts, slot);
+    scf::YieldOp::create(b,
+                         ValueRange{arith::AddIOp::create(b, running, count)});
+  }
+  gpu::BarrierOp::create(b);
+  forTokens([&](Value token) {
+    Value tokenClass = classAt(token);
+    Value slot = slotOf(tokenClass);
+    Value position = memref::LoadOp::create(b, counts, slot);
+    memref::StoreOp::create(b, arith::AddIOp::create(b, position, one32),
+                            counts, slot);
+    Value sorted = arith::IndexCastUIOp::create(b, b.getIndexType(), position);
+    memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, token),
+                            op.getOrder(), ValueRange{batch, head, sorted});
+    memref::StoreOp::create(b, tokenClass, op.getSortedClasses(),
+                            ValueRange{batch, head, sorted});
+  });
+  gpu::TerminatorOp::create(b);
+  op.erase();
+  return launch;
+}
+
+FailureOr<SmallVector<gpu::LaunchOp, 2>>
+attn::convertOrderedTileLists(OrderedTileListsOp op, LaunchFacts &facts) {
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  auto index = [&](int64_t value) -> Value {
+    return arith::ConstantIndexOp::create(b, value);
+  };
+  SmallVector<Value, 3> keyExtents = tokenExtents(b, op.getKeyOrder());
+  SmallVector<Value, 3> queryExtents = tokenExtents(b, op.getQueryOrder());
+  Value keyTiles =
+      arith::CeilDivUIOp::create(b, keyExtents[2], index(op.getBlockK()));
+  Value queryTiles =
+      arith::CeilDivUIOp::create(b, queryExtents[2], index(op.getBlockQ()));
+  SmallVector<gpu::LaunchOp, 2> launches;
+  FailureOr<gpu::LaunchOp> summaries = launchPerItem(
+      b, facts, keyTiles, keyExtents[1], keyExtents[0],
+      [&](KernelBuilder &kernel, Value batch, Value kvHead, Value keyTile) {
+        buildKeyTileSummary(kernel.b, op.getLoc(), op, batch, kvHead, keyTile);
+      });
+  if (failed(summaries))
+    return failure();
+  launches.push_back(*summaries);
+  FailureOr<gpu::LaunchOp> lists = launchPerItem(
+      b, facts, queryTiles, queryExtents[1], queryExtents[0],
+      [&](KernelBuilder &kernel, Value batch, Value head, Value queryTile) {
+        buildQueryTileLists(kernel.b, op.getLoc(), op, batch, head, queryTile);
+      });
+  if (failed(lists))
+    return failure();
+  launches.push_back(*lists);
+  op.erase();
+  return launches;
+}
