@@ -554,10 +554,12 @@ def main():
                         help="timing rounds (every contender once each)")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--timing",
-                        default="causal,full,window,blocksparse,blocklist,"
+                        default="causal,full,window,blocksparse,blocklist,scfa,"
                                 "spion",
                         help="the masks to time (blocklist: the list "
                              "schedule against dense causal and flex)")
+    parser.add_argument("--scfa-sizes", default="4096,8192,16384,32768",
+                        help="sequence lengths of the hash/drop timings")
     parser.add_argument("--skip-checks", action="store_true")
     parser.add_argument("--checks", default="dense,spion,scfa",
                         help="the check groups to run (dense: the mask "
@@ -729,10 +731,26 @@ def main():
                 timings.append(row)
                 print(json.dumps(row), flush=True)
 
+    scfa_rows = []
+    if not args.skip_timing and "scfa" in timed:
+        peers = scfa_bench.load_peers()
+        for n in [int(x) for x in args.scfa_sizes.split(",")]:
+            for d in (64, 128):
+                scfa_rows += scfa_bench.time_token_orders(
+                    scfa, bundles["attn"][("causal", d)], n, d, args.reps,
+                    peers)
+        # The paper's table: B = 4, H = 48, D = 64.
+        scfa_rows += scfa_bench.time_token_orders(
+            scfa, bundles["attn"][("causal", 64)], 8192, 64, args.reps,
+            peers, b=4, h=48)
+
     report = format_report(info, checks, failures, timings)
+    if scfa_rows:
+        report += scfa_bench.format_rows(scfa_rows)
     (out / "bench.md").write_text(report)
     (out / "bench.json").write_text(json.dumps(
-        {"info": info, "checks": checks, "timings": timings}, indent=1))
+        {"info": info, "checks": checks, "timings": timings,
+         "scfa": scfa_rows}, indent=1))
     print(report)
     return 1 if failures else 0
 

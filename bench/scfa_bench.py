@@ -11,6 +11,7 @@ keys and queries"), under the criterion bench_attention.check uses:
 max |O - ref| <= 2 x (PyTorch bf16's own error) + 1e-4, LSE within 1e-3,
 rows without keys O = 0 and LSE = -inf, no NaN."""
 
+import json
 import math
 import time
 
@@ -212,3 +213,207 @@ def check_examples(bundles, seed):
                  f"{'ok' if not problems else 'FAIL: ' + '; '.join(problems)}")
     print(lines[-1], flush=True)
     return lines, failures
+
+
+def load_peers():
+    """The paper's forward kernels (bench/peers/scfa, see
+    scripts/prepare-bench.sh), or None. Their kernels take D = 64 only and
+    use strict causality (j < i); the timing wrappers below prepare their
+    inputs the way the paper's attention_fn does, from given bucket ids or
+    keep flags (not from its own random LSH or flags)."""
+    import importlib.util
+    import pathlib
+    folder = pathlib.Path(__file__).resolve().parent / "peers" / "scfa"
+    peers = {}
+    for name in ("hsparse_attn", "qksparse_attn"):
+        path = folder / f"{name}.py"
+        if not path.exists():
+            return None
+        spec = importlib.util.spec_from_file_location(f"scfa_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:  # e.g. a Triton version it predates
+            print(f"  paper kernels unavailable: {str(error)[:100]}")
+            return None
+        peers[name] = module
+    return peers
+
+
+def peer_hash(module, q, k, v, qb, kb):
+    """The paper's hash pipeline from given ids: stable sorts, gathers of Q,
+    K, V, its kernel, the scatter of O (hsparse_attn.attention_fn)."""
+    b, h, nq, d = q.shape
+    nk = k.shape[2]
+    q_idx = torch.arange(nq, dtype=torch.int32,
+                         device=q.device).view(1, 1, -1).expand(b, h, -1)
+    k_idx = torch.arange(nk, dtype=torch.int32,
+                         device=q.device).view(1, 1, -1).expand(b, h, -1)
+    sorted_q = qb.sort(dim=-1, stable=True)
+    sorted_k = kb.sort(dim=-1, stable=True)
+    q_idx = torch.gather(q_idx, -1, sorted_q.indices).contiguous()
+    k_idx = torch.gather(k_idx, -1, sorted_k.indices).contiguous()
+    qs = torch.gather(q, -2, sorted_q.indices.unsqueeze(-1).expand_as(q))
+    ks = torch.gather(k, -2, sorted_k.indices.unsqueeze(-1).expand_as(k))
+    vs = torch.gather(v, -2, sorted_k.indices.unsqueeze(-1).expand_as(v))
+    y = module.attention(qs.contiguous(), ks.contiguous(), vs.contiguous(),
+                         q_idx, k_idx, sorted_q.values.contiguous(),
+                         sorted_k.values.contiguous(), 1.0 / math.sqrt(d))
+    return y.new_zeros(b, h, nq, d).scatter(
+        -2, q_idx.long().unsqueeze(-1).expand(-1, -1, -1, d), y)
+
+
+def peer_drop(module, q, k, v, kq, kk):
+    """The paper's QK-drop pipeline from given flags (qksparse_attn's
+    attention_fn without its key normalisation): compaction by stable
+    sort, padded indices, gathers, its kernel, the scatter of O."""
+    b, h, n, d = q.shape
+    qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))  # [B, N, H, D]
+    alphas_q = kq.transpose(1, 2).float()
+    alphas_k = kk.transpose(1, 2).float()
+    q_c, index_q, iph_q = module.compact(alphas_q, qt)
+    k_c, index_k, iph_k = module.compact(alphas_k, kt)
+    v_c, _, _ = module.compact(alphas_k, vt, index=index_k)
+    index_q_padded = module.pad_index(index_q, iph_q, pad_idx=-1)
+    index_k_padded = module.pad_index(index_k, iph_k, pad_idx=1e9)
+    cq, ck = q_c.shape[1], k_c.shape[1]
+    q_c = q_c.view(b, cq, h, d).transpose(1, 2).contiguous()
+    k_c = k_c.view(b, ck, h, d).transpose(1, 2).contiguous()
+    v_c = v_c.view(b, ck, h, d).transpose(1, 2).contiguous()
+    y_c = module.attention(q_c, k_c, v_c,
+                           index_q_padded.transpose(1, 2).contiguous(),
+                           index_k_padded.transpose(1, 2).contiguous(),
+                           1.0 / math.sqrt(d)).transpose(1, 2)
+    return torch.zeros(b, n, h, d, dtype=q.dtype, device=q.device).scatter(
+        1, index_q.long().view(b, -1, h, 1).expand(b, -1, h, d), y_c)
+
+
+def hash_pairs(qb, kb, nb):
+    """Allowed (i, j) pairs of causal hash attention: Σ_i #{j <= i :
+    kb[j] = qb[i]} (Nq = Nk, no GQA)."""
+    counts = torch.nn.functional.one_hot(kb.long(), nb).cumsum(dim=-2)
+    return int(counts.gather(-1, qb.long()[..., None]).sum())
+
+
+def drop_pairs(kq, kk):
+    kept_keys = kk.int().cumsum(dim=-1)
+    return int((kept_keys * kq.int()).sum())
+
+
+def time_token_orders(bundles, dense, n, d, rounds, peers, b=None, h=None,
+                      flex_at=(8, 0.5)):
+    """One (N, D): hash for every bucket count and drop for every keep
+    ratio, each against our dense causal kernel, SDPA cuDNN causal, the
+    paper's pipeline (D = 64) and, at `flex_at`, FlexAttention with the
+    equivalent mask_mod (its block mask built beforehand, untimed; the
+    build is timed once on its own)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.nn.attention.flex_attention import create_block_mask
+    b = b or max(1, ba.TOKENS // n)
+    h = h or ba.HIDDEN // d
+    rows = []
+    q, k, v = random_qkv(b, h, h, n, n, d)
+    o = torch.empty_like(q)
+    lse = torch.empty(b, h, n, device="cuda")
+    causal_pairs = b * h * n * (n + 1) // 2
+
+    def cudnn(*_):
+        with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+            torch.nn.functional.scaled_dot_product_attention(
+                q, k, v, is_causal=True)
+
+    settings = [("hash", nb) for nb in (2, 4, 8, 16, 32)] + \
+        [("drop", keep) for keep in (0.3, 0.5, 0.7)]
+    for kind, param in settings:
+        if kind == "hash":
+            qb = torch.randint(0, param, (b, h, n), device="cuda",
+                               dtype=torch.int32)
+            kb = torch.randint(0, param, (b, h, n), device="cuda",
+                               dtype=torch.int32)
+            ours = bundles[f"hash{param}_d{d}"]
+            keys = (qb, kb)
+            pairs = hash_pairs(qb, kb, param)
+        else:
+            kq = torch.rand(b, h, n, device="cuda") < param
+            kk = torch.rand(b, h, n, device="cuda") < param
+            ours = bundles[f"drop_d{d}"]
+            keys = (kq, kk)
+            pairs = drop_pairs(kq, kk)
+        contenders = {
+            "attn": lambda: ours(q, k, v, o, lse, *keys),
+            "attn_causal": lambda: dense(q, k, v, o, lse),
+            "cudnn_causal": cudnn,
+        }
+        if peers and d == 64:
+            if kind == "hash":
+                contenders["paper"] = lambda: peer_hash(
+                    peers["hsparse_attn"], q, k, v, *keys)
+            else:
+                contenders["paper"] = lambda: peer_drop(
+                    peers["qksparse_attn"], q, k, v, *keys)
+        flex_build = None
+        if (kind == "hash" and param == flex_at[0]) or \
+                (kind == "drop" and param == flex_at[1]):
+            first, second = keys
+
+            if kind == "hash":
+                def mask_mod(bi, hi, qi, ki):
+                    return (first[bi, hi, qi] == second[bi, hi, ki]) & \
+                        (qi >= ki)
+            else:
+                def mask_mod(bi, hi, qi, ki):
+                    return first[bi, hi, qi] & second[bi, hi, ki] & \
+                        (qi >= ki)
+            t0 = time.time()
+            block_mask = create_block_mask(mask_mod, b, h, n, n,
+                                           device="cuda")
+            torch.cuda.synchronize()
+            flex_build = time.time() - t0
+            flex = ba.compiled_flex()
+            flex(q, k, v, block_mask=block_mask)
+            contenders["flex"] = lambda: flex(q, k, v, block_mask=block_mask)
+        seconds = ba.interleaved_times(
+            {name: (lambda fn=fn: fn()) for name, fn in contenders.items()},
+            [()], rounds)
+        per_pair = {name: seconds[name] / pairs for name in seconds}
+        per_pair["attn_causal"] = seconds["attn_causal"] / causal_pairs
+        row = {"kind": kind, "param": param, "n": n, "d": d, "b": b, "h": h,
+               "pairs": pairs, "seconds": seconds,
+               "speedup_vs": {name: seconds[name] / seconds["attn"]
+                              for name in seconds if name != "attn"},
+               "pair_time_vs_dense_causal":
+                   per_pair["attn"] / per_pair["attn_causal"],
+               "flex_block_mask_build_s": flex_build}
+        if kind == "hash" and param == 8 and n == 16384:
+            row["kernels"] = ba.kernel_times(contenders["attn"], ())
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def format_rows(rows):
+    """The hash/drop table of the report (markdown)."""
+    def ms(x):
+        return "-" if x is None else f"{x * 1e3:.3f}"
+
+    def ratio(row, name):
+        value = row["speedup_vs"].get(name)
+        return "-" if value is None else f"{value:.2f}"
+
+    lines = ["", "Hash buckets and dropped keys/queries (causal, bf16; "
+             "times include preprocessing; speedup = their time / ours; "
+             "pair time = our time per allowed pair / our dense causal "
+             "kernel's; the paper's kernels take D = 64 only):", "",
+             "| N | D | B x H | mask | attn ms | speedup vs our causal | "
+             "vs cuDNN causal | vs paper | vs flex | pair time |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        mask = (f"hash nb={row['param']}" if row["kind"] == "hash"
+                else f"drop keep={row['param']}")
+        lines.append(
+            f"| {row['n']} | {row['d']} | {row['b']}x{row['h']} | {mask} | "
+            f"{ms(row['seconds']['attn'])} | {ratio(row, 'attn_causal')} | "
+            f"{ratio(row, 'cudnn_causal')} | {ratio(row, 'paper')} | "
+            f"{ratio(row, 'flex')} | "
+            f"{row['pair_time_vs_dense_causal']:.2f} |")
+    return "\n".join(lines) + "\n"

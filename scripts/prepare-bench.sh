@@ -191,3 +191,8 @@ IR
 "$build_dir/bin/attn-compile" "$root/examples/hash.mlir" -o "$out/lsh_example"
 "$build_dir/bin/attn-compile" "$root/examples/drop.mlir" -o "$out/drop_example"
 echo "hashfull8_d64, lsh_example, drop_example compiled"
+
+# The paper's own kernels (epfml/dynamic-sparse-flash-attention, Triton),
+# timed by bench/scfa_bench.py when present: fetch the repository here and
+# copy openwebtext2-experiments/src/models/{hsparse,qksparse}_attn.py to
+# bench/peers/scfa/ (ignored by git), then carry bench/peers too.
