@@ -205,5 +205,20 @@ Value TileMaskOp::buildAllowedAt(OpBuilder &b, Location loc, Value r, Value c,
       b, loc, batch, head, buildOriginalRow(b, loc, queryOrder, batch, head, i),
       buildOriginalRow(b, loc, keyOrder, batch, kvHead, j), keyLen,
       diagonalOffset, mapping);
-  return arith::AndIOp::create(b, loc, exists, allowed);
+  allowed = arith::AndIOp::create(b, loc, exists, allowed);
+  if (!getQueryClasses())
+    return allowed;
+  // qc[b, h, i] = kc[b, hk, j] < classes (positions clamped like the
+  // orders', a missing key is excluded above).
+  Value queryClass =
+      buildOriginalRow(b, loc, operand(getQueryClasses()), batch, head, i);
+  Value keyClass =
+      buildOriginalRow(b, loc, operand(getKeyClasses()), batch, kvHead, j);
+  Value sameClass = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                          queryClass, keyClass);
+  Value matchable = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ult, queryClass,
+      arith::ConstantIndexOp::create(b, loc, *getOrderClasses()));
+  return arith::AndIOp::create(
+      b, loc, allowed, arith::AndIOp::create(b, loc, sameClass, matchable));
 }

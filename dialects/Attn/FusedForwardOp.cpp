@@ -75,6 +75,10 @@ LogicalResult FusedForwardOp::verify() {
                                       "kv_tiles(begin, end)");
   if (getQueryOrder() && !isList)
     return emitOpError() << "orders(...) need schedule 'list'";
+  if (static_cast<bool>(getQueryClasses()) != getOrderClasses().has_value() ||
+      (getQueryClasses() && !getQueryOrder()))
+    return emitOpError() << "classes(...) need orders(...) and "
+                            "order_classes(...)";
   if (isList && cast<MemRefType>(getTileCounts().getType()).getDimSize(3) != 2)
     return emitOpError() << "kv_list counts must have a last extent of 2 "
                             "(full and partial tiles), got "
@@ -247,10 +251,11 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
     {
       OpBuilder::InsertionGuard ifGuard(b);
       b.setInsertionPointToStart(ifPartial.thenBlock());
-      auto mask =
-          TileMaskOp::create(b, scores, batch, head, queryStart, keyStart,
-                             problem.queryLen, problem.keyLen, queryOrder,
-                             keyOrder, getBandLowerAttr(), getBandUpperAttr());
+      auto mask = TileMaskOp::create(b, scores, batch, head, queryStart,
+                                     keyStart, problem.queryLen, problem.keyLen,
+                                     queryOrder, keyOrder, getQueryClasses(),
+                                     getKeyClasses(), getBandLowerAttr(),
+                                     getBandUpperAttr(), getOrderClassesAttr());
       IRMapping mapping;
       getPredicate().cloneInto(&mask.getPredicate(), mapping);
     }

@@ -184,14 +184,13 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     auto step = FusedForwardOp::create(
         b, q, k, plan.getValue(), plan.getOutput(), plan.getLse(), bIdx, hIdx,
         q0, kvHead, kvBegin, kvEnd, tileCounts, tileIndices, orders.queryOrder,
-        orders.keyOrder, b.getI64IntegerAttr(blockQ),
-        b.getI64IntegerAttr(keyBlock), plan.getScaleAttr(),
-        plan.getScheduleAttr(), plan.getBandLowerAttr(),
-        plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold));
+        orders.keyOrder, orders.queryClasses, orders.keyClasses,
+        b.getI64IntegerAttr(blockQ), b.getI64IntegerAttr(keyBlock),
+        plan.getScaleAttr(), plan.getScheduleAttr(), plan.getBandLowerAttr(),
+        plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold),
+        plan.getOrderClassesAttr());
     if (Value blockMask = plan.getBlockMask())
       buildBlockMaskPredicate(b, step, plan, blockMask);
-    else if (plan.getQueryOrderKeys())
-      buildOrderPredicate(b, step, plan);
     else {
       IRMapping mapping;
       plan.getPredicate().cloneInto(&step.getPredicate(), mapping);
@@ -313,55 +312,6 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
                         plan.getBandLowerAttr(), plan.getBandUpperAttr(),
                         /*partial_only=*/!plan.getPredicate().empty());
     return {counts, indices};
-  }
-
-  /// The predicate of a step over sorted tokens, on original positions:
-  /// the classes of qk[b, h, i] and kk[b, hk, j] (the plan's order keys)
-  /// are equal and below the class count (attn::buildTokenClass), and the
-  /// plan's predicate (if any) holds.
-  void buildOrderPredicate(ImplicitLocOpBuilder &outer, FusedForwardOp step,
-                           PlanOp plan) {
-    OpBuilder::InsertionGuard guard(outer);
-    Type indexType = outer.getIndexType();
-    Location loc = plan.getLoc();
-    Block *body = outer.createBlock(&step.getPredicate(), {},
-                                    SmallVector<Type>(4, indexType),
-                                    SmallVector<Location>(4, loc));
-    ImplicitLocOpBuilder b(loc, outer);
-    b.setInsertionPointToStart(body);
-    Value queryKeys = plan.getQueryOrderKeys(),
-          keyKeys = plan.getKeyOrderKeys();
-    int64_t classes = *plan.getOrderClasses();
-    Value batch = body->getArgument(0), head = body->getArgument(1);
-    Value kvHead = arith::DivUIOp::create(
-        b, head,
-        arith::DivUIOp::create(b, memref::DimOp::create(b, queryKeys, 1),
-                               memref::DimOp::create(b, keyKeys, 1)));
-    auto classOf = [&](Value keys, Value keyHead, Value position) {
-      Value key =
-          memref::LoadOp::create(b, keys, ValueRange{batch, keyHead, position});
-      return buildTokenClass(b, loc, key, classes, plan.getKeepFlags());
-    };
-    Value queryClass = classOf(queryKeys, head, body->getArgument(2));
-    Value keyClass = classOf(keyKeys, kvHead, body->getArgument(3));
-    Value sameClass = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                            queryClass, keyClass);
-    Value matchable = arith::CmpIOp::create(
-        b, arith::CmpIPredicate::ult, queryClass,
-        arith::ConstantIntOp::create(b, b.getI32Type(), classes));
-    Value allowed = arith::AndIOp::create(b, sameClass, matchable);
-    if (!plan.getPredicate().empty()) {
-      Block &planBody = plan.getPredicate().front();
-      IRMapping mapping;
-      mapping.map(planBody.getArguments(), body->getArguments());
-      for (Operation &op : planBody.without_terminator())
-        b.clone(op, mapping);
-      allowed = arith::AndIOp::create(
-          b, allowed,
-          mapping.lookupOrDefault(
-              cast<YieldOp>(planBody.getTerminator()).getValue()));
-    }
-    YieldOp::create(b, allowed);
   }
 
   /// The predicate of a block-sparse step: the block mask's entry at

@@ -82,7 +82,7 @@ public:
   /// per block): rows q0 + 16 (rowTiles warp + r) + g and + 8 of
   /// query[batch, head], zero past the end.
   void loadQueryFragments(Value query, Value batch, Value head, Value q0,
-                          Value sharedQueryTile, Value queryOrder) {
+                          Value sharedQueryTile) {
     KernelBuilder::LaneCoords coords = tiles.laneCoords();
     Value lane = coords.lane;
     g = coords.g;
@@ -112,6 +112,12 @@ public:
     valueLaneRow = arith::AddIOp::create(b, laneRow, bit0Offset);
     valueLaneCol = bit1Offset;
     queryTile = sharedQueryTile;
+    // Over sorted tokens: each row's original position and class, read
+    // once for every partial tile of the loop.
+    if (orders)
+      for (Value row : rows)
+        rowTokens.push_back(tokenAt(orders->query, orders->queryClasses, batch,
+                                    head, arith::AddIOp::create(b, q0, row)));
     if (queryTile)
       return;
     Value queryLen = memref::DimOp::create(b, query, 2);
@@ -124,9 +130,8 @@ public:
       SmallVector<std::pair<Value, Value>, 2> clamped; // (row, in range)
       for (int64_t half = 0; half < 2; ++half) {
         Value absolute = arith::AddIOp::create(b, q0, rowOf(r, half));
-        Value row = queryOrder
-                        ? buildOriginalRow(b, b.getLoc(), queryOrder, batch,
-                                           head, absolute)
+        Value row = orders
+                        ? rowTokens[2 * r + half].position
                         : Value(arith::MinUIOp::create(b, absolute, lastRow));
         clamped.push_back(
             {row, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, absolute,
@@ -439,8 +444,7 @@ public:
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
         if (orders)
-          row =
-              buildOriginalRow(b, b.getLoc(), orders->query, batch, head, row);
+          row = rowTokens[2 * r + half].position;
         for (int64_t e = 0; e < valueDim / 8; ++e) {
           Value col = arith::AddIOp::create(b, twoT, tiles.index(8 * e));
           SmallVector<Value, 2> pair;
@@ -606,35 +610,46 @@ private:
                                        const FusedForwardOp::Problem &problem,
                                        Value batch, Value head, Value q0,
                                        Value k0) {
-    SmallVector<Value> originalRows;
-    for (Value row : rows)
-      originalRows.push_back(
-          buildOriginalRow(b, b.getLoc(), orders->query, batch, head,
-                           arith::AddIOp::create(b, q0, row)));
+    // Per key column: the original position, the class and whether the
+    // key exists (the rows' are loaded once, before the kv loop).
     Value keyBase = arith::AddIOp::create(b, k0, twoT);
-    // Column constant c -> (original key, exists).
-    llvm::DenseMap<int64_t, std::pair<Value, Value>> columns;
+    llvm::DenseMap<int64_t, Token> columns;
     auto columnAt = [&](int64_t column) {
-      auto &entry = columns[column];
-      if (!entry.first) {
+      Token &entry = columns[column];
+      if (!entry.position) {
         Value sorted = arith::AddIOp::create(b, keyBase, tiles.index(column));
-        entry = {buildOriginalRow(b, b.getLoc(), orders->key, batch,
-                                  problem.kvHead, sorted),
-                 arith::CmpIOp::create(b, arith::CmpIPredicate::ult, sorted,
-                                       problem.keyLen)};
+        entry = tokenAt(orders->key, orders->keyClasses, batch, problem.kvHead,
+                        sorted);
+        entry.exists = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                             sorted, problem.keyLen);
       }
       return entry;
     };
+    Value matchableClasses;
+    if (orders->queryClasses)
+      matchableClasses =
+          arith::ConstantIntOp::create(b, b.getI32Type(), orders->classes);
     int64_t perRowTile = blockK / 2;
     SmallVector<Value> result;
     for (size_t i = 0; i < flat.size(); ++i) {
       int64_t r = i / perRowTile, within = i % perRowTile;
       int64_t column = 8 * (within / 4) + within % 2, half = (within % 4) / 2;
-      auto [key, exists] = columnAt(column);
-      Value allowed = arith::AndIOp::create(
-          b, exists,
-          mask.buildAllowed(b, b.getLoc(), batch, head,
-                            originalRows[2 * r + half], key, problem.keyLen,
+      Token key = columnAt(column);
+      const Token &query = rowTokens[2 * r + half];
+      Value allowed = key.exists;
+      if (matchableClasses)
+        allowed = arith::AndIOp::create(
+            b, allowed,
+            arith::AndIOp::create(
+                b,
+                arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                      query.tokenClass, key.tokenClass),
+                arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                      query.tokenClass, matchableClasses)));
+      allowed = arith::AndIOp::create(
+          b, allowed,
+          mask.buildAllowed(b, b.getLoc(), batch, head, query.position,
+                            key.position, problem.keyLen,
                             problem.diagonalOffset, valueMapping));
       result.push_back(arith::SelectOp::create(
           b, allowed, flat[i],
@@ -643,11 +658,34 @@ private:
     return result;
   }
 
+  /// A token of a step over sorted tokens: its original position, its
+  /// class (i32, so that the class test needs no 64-bit arithmetic) and,
+  /// for keys, whether it exists.
+  struct Token {
+    Value position, tokenClass, exists;
+  };
+  Token tokenAt(Value order, Value classes, Value batch, Value head,
+                Value sorted) {
+    Token token;
+    token.position =
+        buildOriginalRow(b, b.getLoc(), order, batch, head, sorted);
+    if (classes)
+      token.tokenClass = arith::IndexCastUIOp::create(
+          b, b.getI32Type(),
+          buildOriginalRow(b, b.getLoc(), classes, batch, head, sorted));
+    return token;
+  }
+  /// This thread's rows as tokens (orders only), rowTokens[2r + half].
+  SmallVector<Token> rowTokens;
+
 public:
   IRMapping valueMapping; // values above the step -> launch body values
   /// The token orders (query, key) of a step over sorted tokens.
   struct Orders {
     Value query, key;
+    /// The sorted classes and the class count, when the step has them.
+    Value queryClasses, keyClasses;
+    int64_t classes = 0;
   };
   std::optional<Orders> orders;
 
@@ -710,12 +748,17 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
   Value queryOrder =
       step.getQueryOrder() ? operand(step.getQueryOrder()) : Value();
   Value keyOrder = step.getKeyOrder() ? operand(step.getKeyOrder()) : Value();
-  if (queryOrder)
+  if (queryOrder) {
     emitter.orders = {queryOrder, keyOrder};
+    if (step.getQueryClasses()) {
+      emitter.orders->queryClasses = operand(step.getQueryClasses());
+      emitter.orders->keyClasses = operand(step.getKeyClasses());
+      emitter.orders->classes = *step.getOrderClasses();
+    }
+  }
   emitter.loadQueryFragments(
       query, batch, head, q0,
-      queryBuffer ? tileView(b, queryBuffer, queryTile, Value()) : Value(),
-      queryOrder);
+      queryBuffer ? tileView(b, queryBuffer, queryTile, Value()) : Value());
   // The schedule's positions; position p visits kv-tile
   // step.buildTileAt(p) (p itself for dense and range).
   Value lower = problem.positionBegin, upper = problem.positionEnd;

@@ -14,9 +14,18 @@ func.func @f32_inputs(%q: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {
 // -----
 
 // An attn op without a GPU lowering is named, not left to fail later.
-func.func @lsh(%q: memref<?x?x?x64xbf16>, %rot: memref<64x4xf32>, %qb: memref<?x?x?xi32>) {
-  // expected-error@+1 {{'attn.lsh' op attn-to-gpu: 'attn.lsh' has no GPU lowering yet}}
-  attn.lsh ins(%q, %rot : memref<?x?x?x64xbf16>, memref<64x4xf32>) outs(%qb : memref<?x?x?xi32>)
+func.func @linear(%q: memref<?x?x?x64xbf16>) {
+  // expected-error@+1 {{'attn.linear_attention' op attn-to-gpu: 'attn.linear_attention' has no GPU lowering yet}}
+  attn.linear_attention ins(%q, %q, %q : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%q : memref<?x?x?x64xbf16>)
+  return
+}
+
+// -----
+
+// The GPU's counting sort takes at most 383 classes.
+func.func @many_buckets(%q: memref<?x?x?x64xbf16>, %o: memref<?x?x?x64xbf16>, %qb: memref<?x?x?xi32>) {
+  // expected-error@+1 {{'attn.token_order' op attn-to-gpu: token orders of more than 383 classes (hash buckets) are not supported on the GPU yet, got 1000}}
+  attn.plan ins(%q, %q, %q : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%o : memref<?x?x?x64xbf16>) scale(0.125) schedule(list) order(%qb, %qb : memref<?x?x?xi32>, memref<?x?x?xi32>) classes(1000)
   return
 }
 

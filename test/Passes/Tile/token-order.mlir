@@ -4,9 +4,9 @@
 // scratch orders sized like Q and K (attn.token_order), builds the kv-tile
 // summaries and the lists (attn.ordered_tile_lists, full tiles allowed
 // since the plan has no predicate of its own), runs one list-scheduled
-// fused step per q-tile with the orders, whose predicate states the class
-// condition on original positions, and frees all scratch after the
-// q-tiles.
+// fused step per q-tile with the orders and sorted classes (the class
+// condition is the step's own: no predicate), and frees all scratch after
+// the q-tiles.
 // CHECK-LABEL: func.func @hash
 // CHECK-SAME: %[[Q:[a-z0-9]+]]: memref<?x?x?x64xbf16>, %[[K:[a-z0-9]+]]: memref<?x?x?x64xbf16>, %{{.*}}: memref<?x?x?x64xbf16>, %[[QB:[a-z0-9]+]]: memref<?x?x?xi32>, %[[KB:[a-z0-9]+]]: memref<?x?x?xi32>
 // CHECK: %[[QO:.*]] = memref.alloc({{.*}}) {attn.scratch = "query_order"} : memref<?x?x?xi32>
@@ -21,15 +21,8 @@
 // CHECK: attn.ordered_tile_lists queries(%[[QO]], %[[QC]]) keys(%[[KO]], %[[KC]]) summaries(%[[SUM]]) into(%[[COUNTS]], %[[INDICES]]) classes(8) tiles(64, 32) band_upper(0) :
 // CHECK-NOT: partial_only
 // CHECK: scf.forall
-// CHECK: attn.fused.forward {{.*}} kv_list(%[[COUNTS]], %[[INDICES]] : {{.*}}) orders(%[[QO]], %[[KO]] : memref<?x?x?xi32>, memref<?x?x?xi32>) block(64, 32) {{.*}} schedule(list) band_upper(0)
-// CHECK-SAME: predicate {
-// CHECK: ^bb0(%[[PB:.*]]: index, %[[PH:.*]]: index, %[[I:.*]]: index, %[[J:.*]]: index):
-// CHECK: memref.load %[[QB]][%[[PB]], %[[PH]], %[[I]]]
-// CHECK: memref.load %[[KB]][%[[PB]], %{{.*}}, %[[J]]]
-// CHECK: %[[SAME:.*]] = arith.cmpi eq
-// CHECK: %[[BELOW:.*]] = arith.cmpi ult
-// CHECK: %[[OK:.*]] = arith.andi %[[SAME]], %[[BELOW]]
-// CHECK: attn.yield %[[OK]]
+// CHECK: attn.fused.forward {{.*}} kv_list(%[[COUNTS]], %[[INDICES]] : {{.*}}) orders(%[[QO]], %[[KO]] : memref<?x?x?xi32>, memref<?x?x?xi32>) classes(%[[QC]], %[[KC]] : memref<?x?x?xi32>, memref<?x?x?xi32>) order_classes(8) block(64, 32) {{.*}} schedule(list) band_upper(0)
+// CHECK-NOT: predicate
 // CHECK: memref.dealloc %[[QO]]
 // CHECK: memref.dealloc %[[INDICES]]
 !t = memref<?x?x?x64xbf16>
@@ -50,12 +43,10 @@ func.func @hash(%q: !t, %k: !t, %o: !t, %qb: memref<?x?x?xi32>,
 // CHECK: attn.token_order {{.*}} classes(1) keep_flags : memref<?x?x?xi1>
 // CHECK: attn.token_order {{.*}} classes(1) keep_flags : memref<?x?x?xi1>
 // CHECK: attn.ordered_tile_lists {{.*}} classes(1) tiles(64, 32) band_upper(0) partial_only
-// CHECK: attn.fused.forward
+// CHECK: attn.fused.forward {{.*}} order_classes(1) {{.*}} predicate {
 // CHECK: ^bb0(%{{.*}}: index, %{{.*}}: index, %{{.*}}: index, %[[J:.*]]: index):
-// CHECK: %[[CLASS:.*]] = arith.andi
 // CHECK: %[[EVEN:.*]] = arith.cmpi eq, %{{.*}}, %c0
-// CHECK: %[[BOTH:.*]] = arith.andi %[[CLASS]], %[[EVEN]]
-// CHECK: attn.yield %[[BOTH]]
+// CHECK: attn.yield %[[EVEN]]
 !t = memref<?x?x?x64xbf16>
 func.func @drop_custom(%q: !t, %o: !t, %kq: memref<?x?x?xi1>) {
   attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125)

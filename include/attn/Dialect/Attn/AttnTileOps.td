@@ -82,7 +82,9 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     [kt · block_k, (kt + 1) · block_k), each the original key
     `ko[b, kv_head, s']`. Q, K and V rows are read, and O and LSE rows
     written, at original rows; the band and the predicate see original
-    positions (b, h, i, j) and key existence is `s' < Nk`. The orders are
+    positions (b, h, i, j) and key existence is `s' < Nk`; with
+    `classes(%qc, %kc) order_classes(n)` (the sorted classes) a pair is
+    allowed only if `qc[b, h, s] = kc[b, kv_head, s'] < n`. The orders are
     permutations of [0, Nq) and [0, Nk) (attn.token_order writes them).
 
     Rows past `Nq` are computed on zeros and never stored. The softmax form
@@ -118,12 +120,17 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     Arg<Optional<Attn_TokenOrderMemRef>, "query order", [MemRead]>:
         $query_order,
     Arg<Optional<Attn_TokenOrderMemRef>, "key order", [MemRead]>:$key_order,
+    Arg<Optional<Attn_TokenOrderMemRef>, "sorted query classes", [MemRead]>:
+        $query_classes,
+    Arg<Optional<Attn_TokenOrderMemRef>, "sorted key classes", [MemRead]>:
+        $key_classes,
     I64Attr:$block_q, I64Attr:$block_k,
     F32Attr:$scale,
     Attn_ScheduleKindAttr:$schedule,
     OptionalAttr<I64Attr>:$band_lower,
     OptionalAttr<I64Attr>:$band_upper,
-    DefaultValuedAttr<F32Attr, "0.0f">:$rescale_threshold);
+    DefaultValuedAttr<F32Attr, "0.0f">:$rescale_threshold,
+    OptionalAttr<I64Attr>:$order_classes);
   let regions = (region MaxSizedRegion<1>:$predicate);
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
@@ -137,6 +144,9 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
                 `,` type($tile_indices) `)`)?
     (`orders` `(` $query_order^ `,` $key_order `:` type($query_order) `,`
                 type($key_order) `)`)?
+    (`classes` `(` $query_classes^ `,` $key_classes `:` type($query_classes)
+                 `,` type($key_classes) `)`)?
+    (`order_classes` `(` $order_classes^ `)`)?
     `block` `(` $block_q `,` $block_k `)`
     `scale` `(` $scale `)`
     `schedule` `(` $schedule `)`
@@ -558,7 +568,8 @@ def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects,
     `s = query_start + r` and sorted key position `s' = key_start + c`:
     the pair is (i = qo[b, h, s], j = ko[b, hk, s']) with hk = h / (Hq /
     Hk) from the orders' head extents, and the key exists iff
-    `s' < key_len`.
+    `s' < key_len`; with `classes(%qc, %kc) order_classes(n)` the pair
+    also needs `qc[b, h, s] = kc[b, hk, s'] < n`.
 
     ```mlir
     attn.tile.mask %s at(%b, %h, %q0, %k0) extents(%nq, %nk) band_upper(0)
@@ -572,14 +583,22 @@ def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects,
     Arg<Optional<Attn_TokenOrderMemRef>, "query order", [MemRead]>:
         $query_order,
     Arg<Optional<Attn_TokenOrderMemRef>, "key order", [MemRead]>:$key_order,
+    Arg<Optional<Attn_TokenOrderMemRef>, "sorted query classes", [MemRead]>:
+        $query_classes,
+    Arg<Optional<Attn_TokenOrderMemRef>, "sorted key classes", [MemRead]>:
+        $key_classes,
     OptionalAttr<I64Attr>:$band_lower,
-    OptionalAttr<I64Attr>:$band_upper);
+    OptionalAttr<I64Attr>:$band_upper,
+    OptionalAttr<I64Attr>:$order_classes);
   let regions = (region MaxSizedRegion<1>:$predicate);
   let assemblyFormat = [{
     $scores `at` `(` $batch `,` $head `,` $query_start `,` $key_start `)`
     `extents` `(` $query_len `,` $key_len `)`
     (`orders` `(` $query_order^ `,` $key_order `:` type($query_order) `,`
                 type($key_order) `)`)?
+    (`classes` `(` $query_classes^ `,` $key_classes `:` type($query_classes)
+                 `,` type($key_classes) `)`)?
+    (`order_classes` `(` $order_classes^ `)`)?
     (`band_lower` `(` $band_lower^ `)`)?
     (`band_upper` `(` $band_upper^ `)`)?
     (`predicate` $predicate^)?
