@@ -112,12 +112,10 @@ public:
     valueLaneRow = arith::AddIOp::create(b, laneRow, bit0Offset);
     valueLaneCol = bit1Offset;
     queryTile = sharedQueryTile;
-    // Over sorted tokens: each row's original position and class, read
-    // once for every partial tile of the loop.
+    // Over sorted tokens: each row's original position, class and band
+    // bounds, read once for every partial tile of the loop.
     if (orders)
-      for (Value row : rows)
-        rowTokens.push_back(tokenAt(orders->query, orders->queryClasses, batch,
-                                    head, arith::AddIOp::create(b, q0, row)));
+      prepareOrderedRows(batch, head, q0, *orderMask, orderDiagonalOffset);
     if (queryTile)
       return;
     Value queryLen = memref::DimOp::create(b, query, 2);
@@ -131,7 +129,7 @@ public:
       for (int64_t half = 0; half < 2; ++half) {
         Value absolute = arith::AddIOp::create(b, q0, rowOf(r, half));
         Value row = orders
-                        ? rowTokens[2 * r + half].position
+                        ? orderedRows[2 * r + half].position
                         : Value(arith::MinUIOp::create(b, absolute, lastRow));
         clamped.push_back(
             {row, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, absolute,
@@ -444,7 +442,8 @@ public:
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
         if (orders)
-          row = rowTokens[2 * r + half].position;
+          row = buildOriginalRow(b, b.getLoc(), orders->query, batch, head,
+                                 row);
         for (int64_t e = 0; e < valueDim / 8; ++e) {
           Value col = arith::AddIOp::create(b, twoT, tiles.index(8 * e));
           SmallVector<Value, 2> pair;
@@ -600,57 +599,67 @@ private:
   }
 
   /// The masked copy of the S fragments (all row tiles, flattened) of a
-  /// step over sorted tokens: each of this thread's rows and key columns
-  /// is mapped to its original position through the orders (one order
-  /// read per row and per column), then TileMask::buildAllowed decides
-  /// per element, with the key existing iff its sorted position is below
-  /// Nk.
+  /// step over sorted tokens, in i32 arithmetic: per key column of this
+  /// thread one read of the key order and one of the sorted classes
+  /// (class -2 for a key past Nk), then per element the class equality
+  /// and the row's band bounds (orderedRows), and the predicate (if any)
+  /// on original positions.
   SmallVector<Value> maskOrderedScores(ArrayRef<Value> flat,
                                        const TileMask &mask,
                                        const FusedForwardOp::Problem &problem,
                                        Value batch, Value head, Value q0,
                                        Value k0) {
-    // Per key column: the original position, the class and whether the
-    // key exists (the rows' are loaded once, before the kv loop).
     Value keyBase = arith::AddIOp::create(b, k0, twoT);
-    llvm::DenseMap<int64_t, Token> columns;
+    Value lastKey = arith::SubIOp::create(b, problem.keyLen, tiles.index(1));
+    struct KeyColumn {
+      Value position, keyClass;
+    };
+    llvm::DenseMap<int64_t, KeyColumn> columns;
     auto columnAt = [&](int64_t column) {
-      Token &entry = columns[column];
+      KeyColumn &entry = columns[column];
       if (!entry.position) {
         Value sorted = arith::AddIOp::create(b, keyBase, tiles.index(column));
-        entry = tokenAt(orders->key, orders->keyClasses, batch, problem.kvHead,
-                        sorted);
-        entry.exists = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+        SmallVector<Value, 3> at{batch, problem.kvHead,
+                                 arith::MinUIOp::create(b, sorted, lastKey)};
+        entry.position = memref::LoadOp::create(b, orders->key, at);
+        Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
                                              sorted, problem.keyLen);
+        Value keyClass =
+            orders->keyClasses
+                ? Value(memref::LoadOp::create(b, orders->keyClasses, at))
+                : tiles.i32Constant(0);
+        entry.keyClass =
+            arith::SelectOp::create(b, exists, keyClass, tiles.i32Constant(-2));
       }
       return entry;
     };
-    Value matchableClasses;
-    if (orders->queryClasses)
-      matchableClasses =
-          arith::ConstantIntOp::create(b, b.getI32Type(), orders->classes);
     int64_t perRowTile = blockK / 2;
     SmallVector<Value> result;
     for (size_t i = 0; i < flat.size(); ++i) {
       int64_t r = i / perRowTile, within = i % perRowTile;
       int64_t column = 8 * (within / 4) + within % 2, half = (within % 4) / 2;
-      Token key = columnAt(column);
-      const Token &query = rowTokens[2 * r + half];
-      Value allowed = key.exists;
-      if (matchableClasses)
+      KeyColumn key = columnAt(column);
+      const OrderedRow &row = orderedRows[2 * r + half];
+      Value allowed = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                            row.rowClass, key.keyClass);
+      if (row.upper)
         allowed = arith::AndIOp::create(
             b, allowed,
-            arith::AndIOp::create(
-                b,
-                arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                      query.tokenClass, key.tokenClass),
-                arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                      query.tokenClass, matchableClasses)));
-      allowed = arith::AndIOp::create(
-          b, allowed,
-          mask.buildAllowed(b, b.getLoc(), batch, head, query.position,
-                            key.position, problem.keyLen,
-                            problem.diagonalOffset, valueMapping));
+            arith::CmpIOp::create(b, arith::CmpIPredicate::sle, key.position,
+                                  row.upper));
+      if (row.lower)
+        allowed = arith::AndIOp::create(
+            b, allowed,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::sge, key.position,
+                                  row.lower));
+      if (mask.hasPredicate())
+        allowed = arith::AndIOp::create(
+            b, allowed,
+            mask.buildPredicate(
+                b, b.getLoc(), batch, head, row.position,
+                arith::IndexCastUIOp::create(b, b.getIndexType(),
+                                             key.position),
+                valueMapping));
       result.push_back(arith::SelectOp::create(
           b, allowed, flat[i],
           tiles.f32(-std::numeric_limits<float>::infinity())));
@@ -658,25 +667,62 @@ private:
     return result;
   }
 
-  /// A token of a step over sorted tokens: its original position, its
-  /// class (i32, so that the class test needs no 64-bit arithmetic) and,
-  /// for keys, whether it exists.
-  struct Token {
-    Value position, tokenClass, exists;
+  /// One of this thread's rows of a step over sorted tokens, prepared
+  /// once before the kv loop: its original position (index), its class
+  /// (i32; -1 when not below the class count, so that it equals no key's)
+  /// and the i32 bounds of the keys its band allows, i + off + lower <= j
+  /// <= i + off + upper (clamped to the i32 range; null without that band
+  /// bound).
+  struct OrderedRow {
+    Value position, rowClass, lower, upper;
   };
-  Token tokenAt(Value order, Value classes, Value batch, Value head,
-                Value sorted) {
-    Token token;
-    token.position =
-        buildOriginalRow(b, b.getLoc(), order, batch, head, sorted);
-    if (classes)
-      token.tokenClass = arith::IndexCastUIOp::create(
-          b, b.getI32Type(),
-          buildOriginalRow(b, b.getLoc(), classes, batch, head, sorted));
-    return token;
+  SmallVector<OrderedRow> orderedRows;
+
+  /// Builds orderedRows for rows q0 + rows[k].
+  void prepareOrderedRows(Value batch, Value head, Value q0,
+                          const TileMask &mask, Value diagonalOffset) {
+    Type i64 = b.getI64Type(), i32 = b.getI32Type();
+    Value offset = arith::IndexCastOp::create(b, i64, diagonalOffset);
+    auto bound = [&](Value diagonal, std::optional<int64_t> value) -> Value {
+      if (!value)
+        return {};
+      Value sum = arith::AddIOp::create(
+          b, diagonal, arith::ConstantIntOp::create(b, i64, *value));
+      Value clamped = arith::MaxSIOp::create(
+          b,
+          arith::MinSIOp::create(
+              b, sum,
+              arith::ConstantIntOp::create(
+                  b, i64, std::numeric_limits<int32_t>::max())),
+          arith::ConstantIntOp::create(b, i64,
+                                       std::numeric_limits<int32_t>::min()));
+      return arith::TruncIOp::create(b, i32, clamped);
+    };
+    for (Value row : rows) {
+      Value sorted = arith::AddIOp::create(b, q0, row);
+      OrderedRow ordered;
+      ordered.position =
+          buildOriginalRow(b, b.getLoc(), orders->query, batch, head, sorted);
+      Value rowClass = tiles.i32Constant(0);
+      if (orders->queryClasses) {
+        rowClass = arith::IndexCastUIOp::create(
+            b, i32,
+            buildOriginalRow(b, b.getLoc(), orders->queryClasses, batch, head,
+                             sorted));
+        rowClass = arith::SelectOp::create(
+            b,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::ult, rowClass,
+                                  tiles.i32Constant(orders->classes)),
+            rowClass, tiles.i32Constant(-1));
+      }
+      ordered.rowClass = rowClass;
+      Value diagonal = arith::AddIOp::create(
+          b, arith::IndexCastOp::create(b, i64, ordered.position), offset);
+      ordered.lower = bound(diagonal, mask.getBandLower());
+      ordered.upper = bound(diagonal, mask.getBandUpper());
+      orderedRows.push_back(ordered);
+    }
   }
-  /// This thread's rows as tokens (orders only), rowTokens[2r + half].
-  SmallVector<Token> rowTokens;
 
 public:
   IRMapping valueMapping; // values above the step -> launch body values
@@ -688,6 +734,10 @@ public:
     int64_t classes = 0;
   };
   std::optional<Orders> orders;
+  /// The step's mask and Nk - Nq, for the rows of a step over sorted
+  /// tokens.
+  std::optional<TileMask> orderMask;
+  Value orderDiagonalOffset;
 
 private:
   ImplicitLocOpBuilder &b;
@@ -750,6 +800,8 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
   Value keyOrder = step.getKeyOrder() ? operand(step.getKeyOrder()) : Value();
   if (queryOrder) {
     emitter.orders = {queryOrder, keyOrder};
+    emitter.orderMask = step.getMask();
+    emitter.orderDiagonalOffset = problem.diagonalOffset;
     if (step.getQueryClasses()) {
       emitter.orders->queryClasses = operand(step.getQueryClasses());
       emitter.orders->keyClasses = operand(step.getKeyClasses());
