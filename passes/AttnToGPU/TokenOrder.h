@@ -7,7 +7,7 @@
 //   - attn.lsh: one thread per token (grid ceil(N / 256) x H x B), the
 //     projections and first maximum of LshOp::buildBucketOf.
 //   - attn.token_order: one block per (b, h) of T threads (T the largest
-//     power of two <= 256 whose class counts, (classes + 1) x T i32, fit
+//     power of two <= 1024 whose class counts, (classes + 1) x T i32, fit
 //     in 48 KiB). Thread t owns the tokens [t·c, (t+1)·c), c = ceil(N /
 //     T): it counts its tokens' classes into column t of the counts; the
 //     counts, read class-major (class k, thread t at k·T + t), get their
