@@ -560,6 +560,10 @@ def main():
                              "schedule against dense causal and flex)")
     parser.add_argument("--scfa-sizes", default="4096,8192,16384,32768",
                         help="sequence lengths of the hash/drop timings")
+    parser.add_argument("--scfa-flex-max-n", type=int,
+                        default=scfa_bench.FLEX_MAX_N,
+                        help="the longest N at which hash/drop time flex "
+                             "(its block-mask build takes minutes at 16384)")
     parser.add_argument("--skip-checks", action="store_true")
     parser.add_argument("--checks", default="dense,spion,scfa",
                         help="the check groups to run (dense: the mask "
@@ -734,6 +738,7 @@ def main():
     scfa_rows = []
     if not args.skip_timing and "scfa" in timed:
         peers = scfa_bench.load_peers()
+        scfa_bench.FLEX_MAX_N = args.scfa_flex_max_n
         for n in [int(x) for x in args.scfa_sizes.split(",")]:
             for d in (64, 128):
                 scfa_rows += scfa_bench.time_token_orders(

@@ -188,6 +188,12 @@ func.func @hashfull8_d64(%q: $t, %k: $t, %v: $t, %o: $t,
 }
 IR
 "$build_dir/bin/attn-compile" "$out/ir/hashfull8_d64.mlir" -o "$out/hashfull8_d64"
+# Tile-size variants (64-row q-tiles: fewer partial tiles at many buckets),
+# timed beside the default bundles as attn_q64.
+for name in hash8_d64 hash32_d64 drop_d64; do
+  "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/${name}_q64" \
+    --block-q=64
+done
 "$build_dir/bin/attn-compile" "$root/examples/hash.mlir" -o "$out/lsh_example"
 "$build_dir/bin/attn-compile" "$root/examples/drop.mlir" -o "$out/drop_example"
 echo "hashfull8_d64, lsh_example, drop_example compiled"
