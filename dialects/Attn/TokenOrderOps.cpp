@@ -38,6 +38,17 @@ Value attn::buildOriginalRow(OpBuilder &b, Location loc, Value order,
   return arith::IndexCastUIOp::create(b, loc, b.getIndexType(), row);
 }
 
+/// Builds `for i in [0, upper) { body(i) }` at the insertion point of `b`
+/// (the scalar loops of the CPU lowerings).
+static void forEachIndex(ImplicitLocOpBuilder &b, Value upper,
+                         function_ref<void(Value)> body) {
+  auto loop = scf::ForOp::create(b, arith::ConstantIndexOp::create(b, 0), upper,
+                                 arith::ConstantIndexOp::create(b, 1));
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  body(loop.getInductionVar());
+}
+
 //===----------------------------------------------------------------------===//
 // TokenOrderOp
 //===----------------------------------------------------------------------===//
@@ -115,22 +126,16 @@ void TokenOrderOp::decompose(OpBuilder &builder) {
   // hash mask may have many buckets.
   Value counts =
       memref::AllocOp::create(b, MemRefType::get({slots}, b.getIndexType()));
-  auto forEach = [&](Value upper, function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, zero, upper, one);
-    OpBuilder::InsertionGuard loopGuard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    body(loop.getInductionVar());
-  };
   auto classAt = [&](Value batch, Value head, Value token) -> Value {
     Value key = memref::LoadOp::create(b, keys, ValueRange{batch, head, token});
     return buildClassOf(b, getLoc(), key);
   };
-  forEach(batches, [&](Value batch) {
-    forEach(heads, [&](Value head) {
-      forEach(index(slots), [&](Value slot) {
+  forEachIndex(b, batches, [&](Value batch) {
+    forEachIndex(b, heads, [&](Value head) {
+      forEachIndex(b, index(slots), [&](Value slot) {
         memref::StoreOp::create(b, zero, counts, slot);
       });
-      forEach(tokens, [&](Value token) {
+      forEachIndex(b, tokens, [&](Value token) {
         Value slot = arith::IndexCastUIOp::create(b, b.getIndexType(),
                                                   classAt(batch, head, token));
         Value count = memref::LoadOp::create(b, counts, slot);
@@ -150,7 +155,7 @@ void TokenOrderOp::decompose(OpBuilder &builder) {
             b, ValueRange{arith::AddIOp::create(b, running, count)});
       }
       // In position order, each token takes its class's next slot.
-      forEach(tokens, [&](Value token) {
+      forEachIndex(b, tokens, [&](Value token) {
         Value tokenClass = classAt(batch, head, token);
         Value slot =
             arith::IndexCastUIOp::create(b, b.getIndexType(), tokenClass);
@@ -485,29 +490,22 @@ void OrderedTileListsOp::decompose(OpBuilder &builder) {
   auto index = [&](int64_t value) -> Value {
     return arith::ConstantIndexOp::create(b, value);
   };
-  Value zero = index(0), one = index(1);
-  auto forEach = [&](Value upper, function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, zero, upper, one);
-    OpBuilder::InsertionGuard loopGuard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    body(loop.getInductionVar());
-  };
   Value queryOrder = getQueryOrder(), keyOrder = getKeyOrder();
   Value batches = memref::DimOp::create(b, queryOrder, 0);
   Value keyTiles = arith::CeilDivUIOp::create(
       b, memref::DimOp::create(b, keyOrder, 2), index(getBlockK()));
   Value queryTiles = arith::CeilDivUIOp::create(
       b, memref::DimOp::create(b, queryOrder, 2), index(getBlockQ()));
-  forEach(batches, [&](Value batch) {
-    forEach(memref::DimOp::create(b, keyOrder, 1), [&](Value kvHead) {
-      forEach(keyTiles, [&](Value keyTile) {
+  forEachIndex(b, batches, [&](Value batch) {
+    forEachIndex(b, memref::DimOp::create(b, keyOrder, 1), [&](Value kvHead) {
+      forEachIndex(b, keyTiles, [&](Value keyTile) {
         buildKeyTileSummary(b, getLoc(), *this, batch, kvHead, keyTile);
       });
     });
   });
-  forEach(batches, [&](Value batch) {
-    forEach(memref::DimOp::create(b, queryOrder, 1), [&](Value head) {
-      forEach(queryTiles, [&](Value queryTile) {
+  forEachIndex(b, batches, [&](Value batch) {
+    forEachIndex(b, memref::DimOp::create(b, queryOrder, 1), [&](Value head) {
+      forEachIndex(b, queryTiles, [&](Value queryTile) {
         buildQueryTileLists(b, getLoc(), *this, batch, head, queryTile);
       });
     });

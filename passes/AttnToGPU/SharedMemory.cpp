@@ -64,78 +64,41 @@ SharedMemoryLayout::materialize(ImplicitLocOpBuilder &b) const {
   return buffers;
 }
 
-/// The (row, column) of each 16-byte chunk thread `threadId` copies of a
-/// rows x cols tile: chunks threadId + i · threads. When the threads cover
-/// whole rows, every chunk of a thread has the same column and rows
-/// `threads / chunks` apart (wholeRows, row0, col0).
-namespace {
-struct TileChunks {
-  SmallVector<std::pair<Value, Value>> coords;
-  bool wholeRows = false;
-  Value row0, col0;
-  int64_t copies = 0;
-};
-} // namespace
-static TileChunks tileChunks(KernelBuilder &t, int64_t threads, int64_t rows,
-                             int64_t cols) {
-  ImplicitLocOpBuilder &b = t.b;
-  int64_t chunks = cols / 8;
-  TileChunks result;
-  result.copies = rows * chunks / threads;
-  result.wholeRows = threads % chunks == 0;
-  if (result.wholeRows) {
-    auto [row, chunk] = t.split(t.threadId, chunks);
-    result.row0 = row;
-    result.col0 = arith::MulIOp::create(b, chunk, t.index(8));
-    for (int64_t i = 0; i < result.copies; ++i)
-      result.coords.push_back(
-          {arith::AddIOp::create(b, result.row0,
-                                 t.index(i * (threads / chunks))),
-           result.col0});
-    return result;
-  }
-  for (int64_t i = 0; i < result.copies; ++i) {
-    auto [row, chunk] = t.split(
-        arith::AddIOp::create(b, t.threadId, t.index(i * threads)), chunks);
-    result.coords.push_back({row, arith::MulIOp::create(b, chunk, t.index(8))});
-  }
-  return result;
-}
-
-SmallVector<Value> attn::gatherTileRows(KernelBuilder &t, int64_t threads,
-                                        Value rowOrder, Value batch, Value head,
-                                        Value firstRow, int64_t rows,
-                                        int64_t cols) {
-  ImplicitLocOpBuilder &b = t.b;
-  SmallVector<Value> gathered;
-  Value last = arith::SubIOp::create(b, memref::DimOp::create(b, rowOrder, 2),
-                                     t.index(1));
-  for (auto [r, col] : tileChunks(t, threads, rows, cols).coords)
-    gathered.push_back(memref::LoadOp::create(
-        b, rowOrder,
-        ValueRange{batch, head,
-                   arith::MinSIOp::create(
-                       b, arith::AddIOp::create(b, firstRow, r), last)}));
-  return gathered;
-}
-
-/// Thread `threadId` copies the 16-byte chunks of tileChunks. A
+/// Thread `threadId` copies the 16-byte chunks threadId + i · threads. A
 /// tile that lies wholly inside the source (every tile but the last) is
 /// copied without per-chunk checks, so that each copy's addresses are one
 /// per-tile base plus a constant; rows of the last tile past the source's
 /// end read no bytes and are zero-filled, from a source row clamped into
-/// the tensor. Gathered rows (a token order) always take the checked form.
+/// the tensor.
 void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
                          Value batch, Value head, Value firstRow, Value buffer,
                          Value stage, int64_t rows, int64_t cols, Value enabled,
-                         Value rowOrder, ArrayRef<Value> gatheredRows) {
+                         Value rowOrder) {
   ImplicitLocOpBuilder &b = t.b;
+  Value threadId = t.threadId;
   int64_t chunks = cols / 8;
-  TileChunks tile = tileChunks(t, threads, rows, cols);
-  SmallVector<std::pair<Value, Value>> &chunkCoords = tile.coords;
-  int64_t copies = tile.copies;
-  bool wholeRows = tile.wholeRows;
-  Value row0 = tile.row0, col0 = tile.col0;
+  // (row, column) of each chunk this thread copies. When the threads
+  // cover whole rows, every chunk of a thread has the same column and
+  // rows `threads / chunks` apart.
+  SmallVector<std::pair<Value, Value>> chunkCoords;
+  int64_t copies = rows * chunks / threads;
+  bool wholeRows = threads % chunks == 0;
+  Value row0, col0;
+  if (wholeRows) {
+    auto [row, chunk] = t.split(threadId, chunks);
+    row0 = row;
+    col0 = arith::MulIOp::create(b, chunk, t.index(8));
+    for (int64_t i = 0; i < copies; ++i)
+      chunkCoords.push_back(
+          {arith::AddIOp::create(b, row0, t.index(i * (threads / chunks))),
+           col0});
+  } else {
+    for (int64_t i = 0; i < copies; ++i) {
+      auto [row, chunk] = t.split(
+          arith::AddIOp::create(b, threadId, t.index(i * threads)), chunks);
+      chunkCoords.push_back({row, arith::MulIOp::create(b, chunk, t.index(8))});
+    }
+  }
   auto bufferIndices = [&](Value row, Value col) -> SmallVector<Value, 3> {
     if (stage)
       return {stage, row, col};
@@ -152,14 +115,10 @@ void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
     // once per row of the thread's chunks), rows past the end read no
     // bytes.
     llvm::DenseMap<Value, Value> originalRows;
-    for (auto [i, coords] : llvm::enumerate(chunkCoords)) {
-      auto [r, col] = coords;
+    for (auto [r, col] : chunkCoords) {
       Value row = arith::AddIOp::create(b, firstRow, r);
       Value &original = originalRows[r];
-      if (!gatheredRows.empty())
-        original =
-            arith::IndexCastUIOp::create(b, b.getIndexType(), gatheredRows[i]);
-      else if (!original)
+      if (!original)
         original = buildOriginalRow(b, b.getLoc(), rowOrder, batch, head, row);
       Value count = arith::SelectOp::create(
           b,

@@ -63,21 +63,11 @@ private:
 /// is false, at the insertion point of `kernel.b`. Each of the block's
 /// `threads` threads copies `rows · cols / 8 / threads` 16-byte chunks.
 /// With a token order `rowOrder` ([B, H, N] i32) the rows are gathered:
-/// buffer row r is source row rowOrder[batch, head, firstRow + r], read
-/// here, or given as `gatheredRows` (gatherTileRows of the same tile, read
-/// earlier so that the read's latency is off the copy's path).
+/// buffer row r is source row rowOrder[batch, head, firstRow + r].
 void issueTileCopy(KernelBuilder &kernel, int64_t threads, Value source,
                    Value batch, Value head, Value firstRow, Value buffer,
                    Value stage, int64_t rows, int64_t cols, Value enabled,
-                   Value rowOrder = Value(),
-                   llvm::ArrayRef<Value> gatheredRows = {});
-
-/// The source rows issueTileCopy with `rowOrder` reads for this thread's
-/// chunks of the tile from `firstRow` (one i32 per chunk, in its chunk
-/// order): rowOrder[batch, head, min(firstRow + r, N - 1)].
-SmallVector<Value> gatherTileRows(KernelBuilder &kernel, int64_t threads,
-                                  Value rowOrder, Value batch, Value head,
-                                  Value firstRow, int64_t rows, int64_t cols);
+                   Value rowOrder = Value());
 
 } // namespace attn
 

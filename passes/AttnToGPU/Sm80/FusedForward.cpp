@@ -818,25 +818,9 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
     return step.buildTileAt(b, b.getLoc(), problem, position);
   };
 
-  // Over sorted tokens with K and V copied by the same chunks (D = Dv),
-  // the source rows of each kv-tile are read one iteration before its
-  // copy is issued (loop-carried), so that the order's read is off the
-  // copy's path: the rows of the tile at `position`. Only up to 4 rows per
-  // thread (D = 64 with 128 threads): at D = 128 the 8 carried rows made
-  // ptxas spill 96 bytes.
-  int64_t rowsPerThread = blockK * headDim / 8 / threads;
-  bool prefetchRows =
-      keyOrder && pipelined && headDim == valueDim && rowsPerThread <= 4;
-  auto gatherRows = [&](Value position) {
-    Value firstRow =
-        arith::MulIOp::create(b, tileAt(position), kernel.index(blockK));
-    return gatherTileRows(kernel, threads, keyOrder, batch, problem.kvHead,
-                          firstRow, blockK, headDim);
-  };
   // Issues the kv-tile at `position` into stage `stage` as one cp.async
-  // group (from `gathered` source rows, when given).
-  auto issue = [&](Value position, Value stage, Value enabled,
-                   ArrayRef<Value> gathered = {}) {
+  // group.
+  auto issue = [&](Value position, Value stage, Value enabled) {
     Value tile = tileAt(position);
     for (auto [source, buffer, tileType] :
          {std::tuple{key, keyBuffer, keyTile},
@@ -845,7 +829,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       issueTileCopy(kernel, threads, source, batch, problem.kvHead,
                     arith::MulIOp::create(b, tile, rows), buffer, stage,
                     tileType.getDimSize(0), tileType.getDimSize(1), enabled,
-                    keyOrder, gathered);
+                    keyOrder);
     }
     NVVM::CpAsyncCommitGroupOp::create(b);
   };
@@ -875,37 +859,13 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
     }
   }
 
-  // The carried source rows of position lower + ahead (read only when
-  // the loop runs: the list has an entry to read).
-  SmallVector<Value> initial = emitter.initialState();
-  size_t stateSize = initial.size();
-  if (prefetchRows) {
-    Value any =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::slt, lower, upper);
-    SmallVector<Type> indexTypes(gatherTileRows(kernel, threads, keyOrder,
-                                                batch, problem.kvHead, lower,
-                                                blockK, headDim)
-                                     .size(),
-                                 b.getI32Type());
-    auto ifAny = scf::IfOp::create(b, indexTypes, any, /*withElseRegion=*/true);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(ifAny.thenBlock());
-      scf::YieldOp::create(
-          b, gatherRows(arith::AddIOp::create(b, lower, kernel.index(ahead))));
-      b.setInsertionPointToStart(ifAny.elseBlock());
-      scf::YieldOp::create(
-          b, SmallVector<Value>(indexTypes.size(), kernel.i32Constant(0)));
-    }
-    llvm::append_range(initial, ifAny.getResults());
-  }
-  auto loop = scf::ForOp::create(b, lower, upper, kernel.index(1), initial);
+  auto loop = scf::ForOp::create(b, lower, upper, kernel.index(1),
+                                 emitter.initialState());
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
     Value position = loop.getInductionVar();
     Value keys = keyBuffer, values = valueBuffer;
-    SmallVector<Value> prefetched;
     if (pipelined) {
       Value stage = stageOf(position);
       // Position p + ahead, into a stage no warp reads any more (see
@@ -916,14 +876,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       Value next = arith::AddIOp::create(b, position, kernel.index(ahead));
       auto issueNext = [&] {
         issue(next, stageOf(next),
-              arith::CmpIOp::create(b, arith::CmpIPredicate::slt, next, upper),
-              SmallVector<Value>(
-                  llvm::drop_begin(loop.getRegionIterArgs(), stateSize)));
-        // The rows of the position after, for the next iteration (a past-
-        // the-end position reads the list's last entry).
-        if (prefetchRows)
-          prefetched =
-              gatherRows(arith::AddIOp::create(b, next, kernel.index(1)));
+              arith::CmpIOp::create(b, arith::CmpIPredicate::slt, next, upper));
       };
       if (pipeline.issueBeforeWait)
         issueNext();
@@ -948,18 +901,15 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
         step.buildIsPartialTile(b, b.getLoc(), problem, position, q0, k0);
     emitter.valueMapping = mapping;
     SmallVector<Value> state = emitter.step(
-        SmallVector<Value>(loop.getRegionIterArgs().take_front(stateSize)),
-        keys, values, step.getScaleAttr(), partial, step.getMask(), problem,
-        batch, head, q0, k0);
+        loop.getRegionIterArgs(), keys, values, step.getScaleAttr(), partial,
+        step.getMask(), problem, batch, head, q0, k0);
     // Without pipelining the next iteration's loads overwrite the tiles
     // read here.
     if (!pipelined)
       gpu::BarrierOp::create(b);
-    llvm::append_range(state, prefetched);
     scf::YieldOp::create(b, state);
   }
-  emitter.finish(SmallVector<Value>(loop.getResults().take_front(stateSize)),
-                 operand(step.getOutput()),
+  emitter.finish(loop.getResults(), operand(step.getOutput()),
                  step.getLse() ? operand(step.getLse()) : Value(), batch, head,
                  q0);
 }

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Checks that the runtime refuses per-token arguments of the wrong shape or
+dtype for hash and drop bundles (examples/hash.mlir with LSH bucket ids,
+examples/drop.mlir with keep flags), without a GPU or torch: the bundles
+describe bucket ids and keep flags by the activations' extents ([B, Hq, Nq]
+and [B, Hk, Nk]), so validate() must name the argument on a mismatch and
+accept the right shapes.
+
+usage: token_order_check.py RUNTIME_LIBRARY ATTN_COMPILE EXAMPLES_DIR
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+class FakeTensor:
+    """What the wrapper reads of a tensor: dtype, shape, stride(),
+    data_ptr()."""
+
+    def __init__(self, dtype, shape):
+        self.dtype = dtype
+        self.shape = shape
+        strides, stride = [], 1
+        for extent in reversed(shape):
+            strides.insert(0, stride)
+            stride *= extent
+        self._stride = tuple(strides)
+
+    def stride(self):
+        return self._stride
+
+    def data_ptr(self):
+        return 0x10000000
+
+
+def main():
+    os.environ["ATTN_RUNTIME_LIB"] = sys.argv[1]
+    sys.path.insert(0, str(ROOT / "python"))
+    from attn.runtime import AttnError, Bundle
+
+    failures = []
+    examples = pathlib.Path(sys.argv[3])
+    b, hq, n, d = 2, 4, 100, 64
+    act = FakeTensor("torch.bfloat16", (b, hq, n, d))
+    with tempfile.TemporaryDirectory() as tmp:
+        bundles = {}
+        for name in ("hash", "drop"):
+            path = pathlib.Path(tmp) / name
+            subprocess.run([sys.argv[2], str(examples / f"{name}.mlir"), "-o",
+                            str(path)], check=True, timeout=300)
+            bundles[name] = Bundle(str(path))
+
+        def expect(label, bundle, tensors, fragment):
+            try:
+                bundle.validate(*tensors)
+            except AttnError as error:
+                if fragment is None:
+                    failures.append(f"{label}: refused: {error}")
+                elif fragment not in str(error):
+                    failures.append(f"{label}: message {str(error)!r} lacks "
+                                    f"{fragment!r}")
+                return
+            if fragment is not None:
+                failures.append(f"{label}: accepted")
+
+        rotation = FakeTensor("torch.float32", (64, 4))
+        ids = FakeTensor("torch.int32", (b, hq, n))
+        hash_args = [act, act, act, act, rotation, ids, ids]
+        expect("hash: right shapes", bundles["hash"], hash_args, None)
+        wrong = FakeTensor("torch.int32", (b, hq, n + 1))
+        expect("hash: query ids one token long", bundles["hash"],
+               hash_args[:5] + [wrong, ids], "q_bucket_ids")
+        expect("hash: key ids of another head count", bundles["hash"],
+               hash_args[:6] + [FakeTensor("torch.int32", (b, hq + 1, n))],
+               "k_bucket_ids")
+        expect("hash: ids as int8", bundles["hash"],
+               hash_args[:5] + [FakeTensor("torch.int8", (b, hq, n)), ids],
+               "q_bucket_ids")
+
+        lse = FakeTensor("torch.float32", (b, hq, n))
+        flags = FakeTensor("torch.bool", (b, hq, n))
+        drop_args = [act, act, act, act, lse, flags, flags]
+        expect("drop: right shapes", bundles["drop"], drop_args, None)
+        expect("drop: query flags of another batch", bundles["drop"],
+               drop_args[:5] + [FakeTensor("torch.bool", (b + 1, hq, n)),
+                                flags], "query_order_keys")
+        expect("drop: key flags one token short", bundles["drop"],
+               drop_args[:6] + [FakeTensor("torch.bool", (b, hq, n - 1))],
+               "key_order_keys")
+        expect("drop: flags as int32", bundles["drop"],
+               drop_args[:5] + [FakeTensor("torch.int32", (b, hq, n)),
+                                flags], "query_order_keys")
+    for failure in failures:
+        print("FAIL:", failure)
+    print("token_order_check:", "ok" if not failures else
+          f"{len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
