@@ -627,36 +627,6 @@ LogicalResult MaskAndOp::verify() {
 // consumers and never name a family.
 //===----------------------------------------------------------------------===//
 
-/// The planner's answer for a family whose analysis has not landed yet: a
-/// located error (the caller's `emitError` names the pass and notes the
-/// mask).
-static LogicalResult
-notSupportedByPlanner(Operation *maskOp,
-                      llvm::function_ref<InFlightDiagnostic()> emitError) {
-  return emitError() << "mask '" << maskOp->getName()
-                     << "' is not supported by the planner yet (supported: "
-                        "causal, window, block, hash, drop, custom and their "
-                        "'and')";
-}
-
-LogicalResult
-MaskCausalOp::contributeToPlan(MaskPlan &plan,
-                               llvm::function_ref<InFlightDiagnostic()>) {
-  // j <= i + (Nk - Nq): delta <= 0.
-  plan.intersectBand(std::nullopt, 0);
-  return success();
-}
-
-LogicalResult
-MaskWindowOp::contributeToPlan(MaskPlan &plan,
-                               llvm::function_ref<InFlightDiagnostic()>) {
-  // 0 <= (i + Nk - Nq) - j < size: -(size - 1) <= delta <= 0. The verifier
-  // guarantees size >= 1, so the negation cannot overflow; intersectBand
-  // clamps a window wider than kBandLimit.
-  plan.intersectBand(-(getSize() - 1), 0);
-  return success();
-}
-
 LogicalResult MaskHashOp::verifyAgainstProblem(
     const ProblemExtents &problem,
     llvm::function_ref<InFlightDiagnostic()> emitError) {
@@ -665,56 +635,11 @@ LogicalResult MaskHashOp::verifyAgainstProblem(
                              getKeyBuckets().getType(), problem);
 }
 
-/// Records `order` in `plan`, or fails when a token order is there already
-/// (one sort per attention).
-static LogicalResult
-addTokenOrder(MaskPlan &plan, MaskPlan::TokenOrder order,
-              llvm::function_ref<InFlightDiagnostic()> emitError) {
-  if (plan.order) {
-    InFlightDiagnostic diag =
-        emitError() << "an 'and' of two token orders (hash buckets, keep "
-                       "flags) is not supported yet; combine them into one "
-                       "mask";
-    diag.attachNote(plan.order->source->getLoc()) << "the other one";
-    return diag;
-  }
-  plan.order = order;
-  return success();
-}
-
-LogicalResult MaskHashOp::contributeToPlan(
-    MaskPlan &plan, llvm::function_ref<InFlightDiagnostic()> emitError) {
-  Value queryBuckets = getQueryBuckets(), keyBuckets = getKeyBuckets();
-  int64_t buckets = getBuckets();
-  if (buckets > kMaxOrderClasses)
-    return emitError() << "hash masks of more than " << kMaxOrderClasses
-                       << " buckets are not supported, got " << buckets;
-  return addTokenOrder(plan,
-                       MaskPlan::TokenOrder{queryBuckets, keyBuckets, buckets,
-                                            /*keepFlags=*/false, *this},
-                       emitError);
-}
-
 LogicalResult MaskDropOp::verifyAgainstProblem(
     const ProblemExtents &problem,
     llvm::function_ref<InFlightDiagnostic()> emitError) {
   return checkQueryKeyTokens(emitError, "query_keep", getQueryKeep().getType(),
                              "key_keep", getKeyKeep().getType(), problem);
-}
-
-LogicalResult MaskDropOp::contributeToPlan(
-    MaskPlan &plan, llvm::function_ref<InFlightDiagnostic()> emitError) {
-  Value queryKeep = getQueryKeep(), keyKeep = getKeyKeep();
-  return addTokenOrder(plan,
-                       MaskPlan::TokenOrder{queryKeep, keyKeep, /*classes=*/1,
-                                            /*keepFlags=*/true, *this},
-                       emitError);
-}
-
-LogicalResult
-MaskNMOp::contributeToPlan(MaskPlan &,
-                           llvm::function_ref<InFlightDiagnostic()> emitError) {
-  return notSupportedByPlanner(*this, emitError);
 }
 
 /// The block mask is [ceil(Nq / size), ceil(Nk / size)], or per batch and
@@ -749,24 +674,6 @@ attn::verifyBlockMaskExtents(llvm::function_ref<InFlightDiagnostic()> emitError,
                                        "key blocks", kBlocks)));
 }
 
-LogicalResult MaskBlockOp::contributeToPlan(
-    MaskPlan &plan, llvm::function_ref<InFlightDiagnostic()> emitError) {
-  if (plan.blockMask)
-    return emitError() << "an 'and' of two block masks is not supported yet "
-                          "(combine them into one block mask)";
-  plan.blockMask =
-      MaskPlan::BlockMask{getBlockMask(), static_cast<int64_t>(getSize())};
-  return success();
-}
-
-LogicalResult
-MaskCustomOp::contributeToPlan(MaskPlan &plan,
-                               llvm::function_ref<InFlightDiagnostic()>) {
-  // Opaque to the planner: conjoined into the plan's predicate region.
-  plan.predicates.push_back(*this);
-  return success();
-}
-
 /// The memrefs the predicate uses that are defined above it: what the
 /// attention reads while evaluating the predicate (the region may read, but
 /// not write, memory; see verifyPredicateBody).
@@ -780,13 +687,6 @@ SmallVector<Value> MaskCustomOp::getReadBuffers() {
         buffers.insert(operand);
   });
   return buffers.takeVector();
-}
-
-LogicalResult
-MaskAndOp::contributeToPlan(MaskPlan &,
-                            llvm::function_ref<InFlightDiagnostic()>) {
-  // A conjunction adds nothing of its own: the walk folds every operand.
-  return success();
 }
 
 LogicalResult attn::verifyPredicateRegion(Operation *op, Region &predicate,

@@ -1,6 +1,7 @@
 //===- MaskAnalysis.cpp - MaskOpInterface and the mask walk -----*- C++ -*-===//
 //
-// The generated MaskOpInterface definitions, the mask plan's band algebra and
+// The generated MaskOpInterface definitions, the mask plan's band algebra,
+// each mask family's contributeToPlan (what it tells attn-plan) and
 // attn::visitMaskTree, the one walker over mask trees that the verifier, the
 // memory-effects query, the planner and dead-mask cleanup share.
 //
@@ -66,5 +67,112 @@ attn::visitMaskTree(Value root,
   for (MaskOpInterface op : llvm::reverse(postOrder))
     if (failed(fn(op)))
       return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// MaskOpInterface::contributeToPlan
+//
+// What each mask family tells attn-plan: a band, a predicate, a block mask
+// or a token order (MaskPlan).
+//===----------------------------------------------------------------------===//
+
+/// The planner's answer for a family whose analysis has not landed yet: a
+/// located error (the caller's `emitError` names the pass and notes the
+/// mask).
+static LogicalResult
+notSupportedByPlanner(Operation *maskOp,
+                      llvm::function_ref<InFlightDiagnostic()> emitError) {
+  return emitError() << "mask '" << maskOp->getName()
+                     << "' is not supported by the planner yet (supported: "
+                        "causal, window, block, hash, drop, custom and their "
+                        "'and')";
+}
+
+LogicalResult
+MaskCausalOp::contributeToPlan(MaskPlan &plan,
+                               llvm::function_ref<InFlightDiagnostic()>) {
+  // j <= i + (Nk - Nq): delta <= 0.
+  plan.intersectBand(std::nullopt, 0);
+  return success();
+}
+
+LogicalResult
+MaskWindowOp::contributeToPlan(MaskPlan &plan,
+                               llvm::function_ref<InFlightDiagnostic()>) {
+  // 0 <= (i + Nk - Nq) - j < size: -(size - 1) <= delta <= 0. The verifier
+  // guarantees size >= 1, so the negation cannot overflow; intersectBand
+  // clamps a window wider than kBandLimit.
+  plan.intersectBand(-(getSize() - 1), 0);
+  return success();
+}
+
+/// Records `order` in `plan`, or fails when a token order is there already
+/// (one sort per attention).
+static LogicalResult
+addTokenOrder(MaskPlan &plan, MaskPlan::TokenOrder order,
+              llvm::function_ref<InFlightDiagnostic()> emitError) {
+  if (plan.order) {
+    InFlightDiagnostic diag =
+        emitError() << "an 'and' of two token orders (hash buckets, keep "
+                       "flags) is not supported yet; combine them into one "
+                       "mask";
+    diag.attachNote(plan.order->source->getLoc()) << "the other one";
+    return diag;
+  }
+  plan.order = order;
+  return success();
+}
+
+LogicalResult MaskHashOp::contributeToPlan(
+    MaskPlan &plan, llvm::function_ref<InFlightDiagnostic()> emitError) {
+  Value queryBuckets = getQueryBuckets(), keyBuckets = getKeyBuckets();
+  int64_t buckets = getBuckets();
+  if (buckets > kMaxOrderClasses)
+    return emitError() << "hash masks of more than " << kMaxOrderClasses
+                       << " buckets are not supported, got " << buckets;
+  return addTokenOrder(plan,
+                       MaskPlan::TokenOrder{queryBuckets, keyBuckets, buckets,
+                                            /*keepFlags=*/false, *this},
+                       emitError);
+}
+
+LogicalResult MaskDropOp::contributeToPlan(
+    MaskPlan &plan, llvm::function_ref<InFlightDiagnostic()> emitError) {
+  Value queryKeep = getQueryKeep(), keyKeep = getKeyKeep();
+  return addTokenOrder(plan,
+                       MaskPlan::TokenOrder{queryKeep, keyKeep, /*classes=*/1,
+                                            /*keepFlags=*/true, *this},
+                       emitError);
+}
+
+LogicalResult
+MaskNMOp::contributeToPlan(MaskPlan &,
+                           llvm::function_ref<InFlightDiagnostic()> emitError) {
+  return notSupportedByPlanner(*this, emitError);
+}
+
+LogicalResult MaskBlockOp::contributeToPlan(
+    MaskPlan &plan, llvm::function_ref<InFlightDiagnostic()> emitError) {
+  if (plan.blockMask)
+    return emitError() << "an 'and' of two block masks is not supported yet "
+                          "(combine them into one block mask)";
+  plan.blockMask =
+      MaskPlan::BlockMask{getBlockMask(), static_cast<int64_t>(getSize())};
+  return success();
+}
+
+LogicalResult
+MaskCustomOp::contributeToPlan(MaskPlan &plan,
+                               llvm::function_ref<InFlightDiagnostic()>) {
+  // Opaque to the planner: conjoined into the plan's predicate region.
+  plan.predicates.push_back(*this);
+  return success();
+}
+
+LogicalResult
+MaskAndOp::contributeToPlan(MaskPlan &,
+                            llvm::function_ref<InFlightDiagnostic()>) {
+  // A conjunction adds nothing of its own: the walk folds every operand.
   return success();
 }

@@ -48,6 +48,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "FusedForward.h"
+#include "OrderedMask.h"
 
 #include "attn/Dialect/Attn/SoftmaxNumerics.h"
 
@@ -115,7 +116,8 @@ public:
     // Over sorted tokens: each row's original position, class and band
     // bounds, read once for every partial tile of the loop.
     if (orders)
-      prepareOrderedRows(batch, head, q0, *orderMask, orderDiagonalOffset);
+      orderedRows = prepareOrderedRows(tiles, *orders, rows, batch, head, q0,
+                                       *orderMask, orderDiagonalOffset);
     if (queryTile)
       return;
     Value queryLen = memref::DimOp::create(b, query, 2);
@@ -254,7 +256,9 @@ public:
     // predicate the bounds alone tell.
     SmallVector<Value> maybeMasked = updateIf(partial, flat, [&] {
       if (orders)
-        return maskOrderedScores(flat, mask, problem, batch, head, q0, k0);
+        return maskOrderedScores(tiles, *orders, orderedRows, flat, blockK,
+                                 twoT, mask, problem, batch, head, k0,
+                                 valueMapping);
       SmallVector<RowBounds> bounds = rowBounds(mask, problem, q0, k0);
       auto masked = [&] {
         SmallVector<Value> result;
@@ -598,146 +602,16 @@ private:
     return result;
   }
 
-  /// The masked copy of the S fragments (all row tiles, flattened) of a
-  /// step over sorted tokens, in i32 arithmetic: per key column of this
-  /// thread one read of the key order and one of the sorted classes
-  /// (class -2 for a key past Nk), then per element the class equality
-  /// and the row's band bounds (orderedRows), and the predicate (if any)
-  /// on original positions.
-  SmallVector<Value> maskOrderedScores(ArrayRef<Value> flat,
-                                       const TileMask &mask,
-                                       const FusedForwardOp::Problem &problem,
-                                       Value batch, Value head, Value q0,
-                                       Value k0) {
-    Value keyBase = arith::AddIOp::create(b, k0, twoT);
-    Value lastKey = arith::SubIOp::create(b, problem.keyLen, tiles.index(1));
-    struct KeyColumn {
-      Value position, keyClass;
-    };
-    llvm::DenseMap<int64_t, KeyColumn> columns;
-    auto columnAt = [&](int64_t column) {
-      KeyColumn &entry = columns[column];
-      if (!entry.position) {
-        Value sorted = arith::AddIOp::create(b, keyBase, tiles.index(column));
-        SmallVector<Value, 3> at{batch, problem.kvHead,
-                                 arith::MinUIOp::create(b, sorted, lastKey)};
-        entry.position = memref::LoadOp::create(b, orders->key, at);
-        Value exists = arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
-                                             sorted, problem.keyLen);
-        Value keyClass =
-            orders->keyClasses
-                ? Value(memref::LoadOp::create(b, orders->keyClasses, at))
-                : tiles.i32Constant(0);
-        entry.keyClass =
-            arith::SelectOp::create(b, exists, keyClass, tiles.i32Constant(-2));
-      }
-      return entry;
-    };
-    int64_t perRowTile = blockK / 2;
-    SmallVector<Value> result;
-    for (size_t i = 0; i < flat.size(); ++i) {
-      int64_t r = i / perRowTile, within = i % perRowTile;
-      int64_t column = 8 * (within / 4) + within % 2, half = (within % 4) / 2;
-      KeyColumn key = columnAt(column);
-      const OrderedRow &row = orderedRows[2 * r + half];
-      Value allowed = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                            row.rowClass, key.keyClass);
-      if (row.upper)
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            arith::CmpIOp::create(b, arith::CmpIPredicate::sle, key.position,
-                                  row.upper));
-      if (row.lower)
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            arith::CmpIOp::create(b, arith::CmpIPredicate::sge, key.position,
-                                  row.lower));
-      if (mask.hasPredicate())
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            mask.buildPredicate(
-                b, b.getLoc(), batch, head, row.position,
-                arith::IndexCastUIOp::create(b, b.getIndexType(),
-                                             key.position),
-                valueMapping));
-      result.push_back(arith::SelectOp::create(
-          b, allowed, flat[i],
-          tiles.f32(-std::numeric_limits<float>::infinity())));
-    }
-    return result;
-  }
-
-  /// One of this thread's rows of a step over sorted tokens, prepared
-  /// once before the kv loop: its original position (index), its class
-  /// (i32; -1 when not below the class count, so that it equals no key's)
-  /// and the i32 bounds of the keys its band allows, i + off + lower <= j
-  /// <= i + off + upper (clamped to the i32 range; null without that band
-  /// bound).
-  struct OrderedRow {
-    Value position, rowClass, lower, upper;
-  };
-  SmallVector<OrderedRow> orderedRows;
-
-  /// Builds orderedRows for rows q0 + rows[k].
-  void prepareOrderedRows(Value batch, Value head, Value q0,
-                          const TileMask &mask, Value diagonalOffset) {
-    Type i64 = b.getI64Type(), i32 = b.getI32Type();
-    Value offset = arith::IndexCastOp::create(b, i64, diagonalOffset);
-    auto bound = [&](Value diagonal, std::optional<int64_t> value) -> Value {
-      if (!value)
-        return {};
-      Value sum = arith::AddIOp::create(
-          b, diagonal, arith::ConstantIntOp::create(b, i64, *value));
-      Value clamped = arith::MaxSIOp::create(
-          b,
-          arith::MinSIOp::create(
-              b, sum,
-              arith::ConstantIntOp::create(
-                  b, i64, std::numeric_limits<int32_t>::max())),
-          arith::ConstantIntOp::create(b, i64,
-                                       std::numeric_limits<int32_t>::min()));
-      return arith::TruncIOp::create(b, i32, clamped);
-    };
-    for (Value row : rows) {
-      Value sorted = arith::AddIOp::create(b, q0, row);
-      OrderedRow ordered;
-      ordered.position =
-          buildOriginalRow(b, b.getLoc(), orders->query, batch, head, sorted);
-      Value rowClass = tiles.i32Constant(0);
-      if (orders->queryClasses) {
-        rowClass = arith::IndexCastUIOp::create(
-            b, i32,
-            buildOriginalRow(b, b.getLoc(), orders->queryClasses, batch, head,
-                             sorted));
-        rowClass = arith::SelectOp::create(
-            b,
-            arith::CmpIOp::create(b, arith::CmpIPredicate::ult, rowClass,
-                                  tiles.i32Constant(orders->classes)),
-            rowClass, tiles.i32Constant(-1));
-      }
-      ordered.rowClass = rowClass;
-      Value diagonal = arith::AddIOp::create(
-          b, arith::IndexCastOp::create(b, i64, ordered.position), offset);
-      ordered.lower = bound(diagonal, mask.getBandLower());
-      ordered.upper = bound(diagonal, mask.getBandUpper());
-      orderedRows.push_back(ordered);
-    }
-  }
-
 public:
   IRMapping valueMapping; // values above the step -> launch body values
-  /// The token orders (query, key) of a step over sorted tokens.
-  struct Orders {
-    Value query, key;
-    /// The sorted classes and the class count, when the step has them.
-    Value queryClasses, keyClasses;
-    int64_t classes = 0;
-  };
-  std::optional<Orders> orders;
+  /// The orders and classes of a step over sorted tokens (OrderedMask.h).
+  std::optional<SortedTokens> orders;
   /// The step's mask and Nk - Nq, for the rows of a step over sorted
   /// tokens.
   std::optional<TileMask> orderMask;
   Value orderDiagonalOffset;
+  /// This thread's rows of a step over sorted tokens, orderedRows[2r + half].
+  SmallVector<OrderedRow> orderedRows;
 
 private:
   ImplicitLocOpBuilder &b;
@@ -799,7 +673,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       step.getQueryOrder() ? operand(step.getQueryOrder()) : Value();
   Value keyOrder = step.getKeyOrder() ? operand(step.getKeyOrder()) : Value();
   if (queryOrder) {
-    emitter.orders = {queryOrder, keyOrder};
+    emitter.orders = SortedTokens{queryOrder, keyOrder};
     emitter.orderMask = step.getMask();
     emitter.orderDiagonalOffset = problem.diagonalOffset;
     if (step.getQueryClasses()) {
