@@ -683,7 +683,8 @@ def main():
             if re.match(r"^(hash\w*|drop\w*|lsh_example)$", path.name)}
     if "scfa" in groups:
         for check_fn in (scfa_bench.check_token_orders,
-                         scfa_bench.check_examples):
+                         scfa_bench.check_examples,
+                         scfa_bench.check_bad_bucket_ids):
             scfa_lines, scfa_failures = check_fn(scfa, seed0)
             checks += scfa_lines
             failures += scfa_failures

@@ -216,6 +216,58 @@ def check_examples(bundles, seed):
     return lines, failures
 
 
+def check_bad_bucket_ids(bundles, seed):
+    """Bucket ids outside [0, 8) on either side (-1 or 8, one element) of
+    hash8_d64 and hash8_d128: the call must raise AttnError naming the
+    argument and the count, O and LSE must keep their NaN poison (nothing
+    written), and the next call with the id repaired must pass the usual
+    check (the runtime zeroes the count again)."""
+    from attn.runtime import AttnError
+    lines, failures = [], 0
+    b, hq, hk, nq, nk = 1, 4, 2, 1000, 1500
+    index = 0
+    for d in (64, 128):
+        for side in ("query", "key"):
+            for bad in (-1, 8):
+                torch.manual_seed(seed + index)
+                index += 1
+                q, k, v = random_qkv(b, hq, hk, nq, nk, d)
+                o, lse = poisoned(q, v)
+                qb = torch.randint(0, 8, (b, hq, nq), device="cuda",
+                                   dtype=torch.int32)
+                kb = torch.randint(0, 8, (b, hk, nk), device="cuda",
+                                   dtype=torch.int32)
+                ids = qb if side == "query" else kb
+                at = int(torch.randint(0, ids.numel(), ()).item())
+                good = int(ids.view(-1)[at].item())
+                ids.view(-1)[at] = bad
+                problems = []
+                expected = (f"argument '{side}_bucket_ids': 1 of its values "
+                            "are bucket ids outside [0, 8)")
+                try:
+                    bundles[f"hash8_d{d}"](q, k, v, o, lse, qb, kb)
+                    problems.append("accepted")
+                except AttnError as error:
+                    if expected not in str(error):
+                        problems.append(f"message {str(error)!r}")
+                torch.cuda.synchronize()
+                written = int((~torch.isnan(o.float())).sum().item() +
+                              (~torch.isnan(lse)).sum().item())
+                if written:
+                    problems.append(f"{written} output elements written")
+                ids.view(-1)[at] = good
+                bundles[f"hash8_d{d}"](q, k, v, o, lse, qb, kb)
+                torch.cuda.synchronize()
+                _, _, _, after = compare(o, lse, q, k, v, hash_mask(qb, kb))
+                problems += [f"repaired call: {p}" for p in after]
+                failures += bool(problems)
+                line = (f"check hash8_d{d} bad {side} id {bad} at {at}: "
+                        f"{'ok' if not problems else 'FAIL: ' + '; '.join(problems)}")
+                print(line, flush=True)
+                lines.append(line)
+    return lines, failures
+
+
 def load_peers():
     """The paper's forward kernels (bench/peers/scfa, see
     scripts/prepare-bench.sh), or None. Their kernels take D = 64 only and
@@ -346,6 +398,22 @@ def time_token_orders(bundles, dense, n, d, rounds, peers, b=None, h=None,
             pairs = drop_pairs(kq, kk)
         variant = bundles.get(
             f"hash{param}_d{d}_q64" if kind == "hash" else f"drop_d{d}_q64")
+
+        def checked_call():
+            ours.read_input_checks = True
+            try:
+                ours(q, k, v, o, lse, *keys)
+            finally:
+                ours.read_input_checks = False
+
+        # Timed with the input checks' read-back off (the kernels, the
+        # counts' zeroing and the in-kernel checks all run): the read-back
+        # synchronizes the stream, which would put each call's host launch
+        # time on the GPU timeline. Its cost is the "attn_checked" column
+        # (hash nb = 8 only): the default call, synchronization included.
+        for bundle in (ours, variant):
+            if bundle is not None:
+                bundle.read_input_checks = False
         contenders = {
             "attn": lambda: ours(q, k, v, o, lse, *keys),
             "attn_causal": lambda: dense(q, k, v, o, lse),
@@ -353,6 +421,8 @@ def time_token_orders(bundles, dense, n, d, rounds, peers, b=None, h=None,
         }
         if variant is not None and kind != "equal":
             contenders["attn_q64"] = lambda: variant(q, k, v, o, lse, *keys)
+        if kind == "hash" and param == 8:
+            contenders["attn_checked"] = checked_call
         if peers and d == 64 and kind != "equal":
             if kind == "hash":
                 contenders["paper"] = lambda: peer_hash(
@@ -400,6 +470,9 @@ def time_token_orders(bundles, dense, n, d, rounds, peers, b=None, h=None,
                "flex_block_mask_build_s": flex_build}
         if kind == "hash" and param == 8 and n == 16384:
             row["kernels"] = ba.kernel_times(contenders["attn"], ())
+        for bundle in (ours, variant):
+            if bundle is not None:
+                bundle.read_input_checks = True
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
@@ -415,13 +488,15 @@ def format_rows(rows):
         return "-" if value is None else f"{value:.2f}"
 
     lines = ["", "Hash buckets and dropped keys/queries (causal, bf16; "
-             "times include preprocessing; speedup = their time / ours; "
+             "times include preprocessing, with the input checks' read-back "
+             "off; checked call = the default call, whose read-back "
+             "synchronizes the stream; speedup = their time / ours; "
              "pair time = our time per allowed pair / our dense causal "
              "kernel's; the paper's kernels take D = 64 only):", "",
              "| N | D | B x H | mask | attn ms | speedup vs our causal | "
              "vs cuDNN causal | vs paper | vs flex | pair time | "
-             "64-row q-tiles / ours |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "64-row q-tiles / ours | checked call / ours |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         mask = {"hash": f"hash nb={row['param']}",
                 "drop": f"drop keep={row['param']}",
@@ -432,5 +507,5 @@ def format_rows(rows):
             f"{ratio(row, 'cudnn_causal')} | {ratio(row, 'paper')} | "
             f"{ratio(row, 'flex')} | "
             f"{row['pair_time_vs_dense_causal']:.2f} | "
-            f"{ratio(row, 'attn_q64')} |")
+            f"{ratio(row, 'attn_q64')} | {ratio(row, 'attn_checked')} |")
     return "\n".join(lines) + "\n"

@@ -200,6 +200,22 @@ Value FusedForwardOp::buildIsPartialTile(OpBuilder &b, Location loc,
   return partial;
 }
 
+Value FusedForwardOp::buildInputsValid(OpBuilder &builder, Location loc,
+                                       const IRMapping &mapping) {
+  ImplicitLocOpBuilder b(loc, builder);
+  Value valid;
+  for (Value count : getInvalidCounts()) {
+    Value value = memref::LoadOp::create(
+        b, mapping.lookupOrDefault(count),
+        ValueRange{arith::ConstantIndexOp::create(b, 0)});
+    Value zero = arith::CmpIOp::create(
+        b, arith::CmpIPredicate::eq, value,
+        arith::ConstantIntOp::create(b, b.getI32Type(), 0));
+    valid = valid ? arith::AndIOp::create(b, valid, zero) : zero;
+  }
+  return valid;
+}
+
 scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPoint(*this);
@@ -219,6 +235,11 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
   Value rowSum = alloc({blockQ}, f32);
   Value acc = alloc({blockQ, valueDim}, f32);
 
+  // With invalid-input counts, everything below runs only when all are 0.
+  if (Value valid = buildInputsValid(b, getLoc())) {
+    auto ifValid = scf::IfOp::create(b, valid, /*withElseRegion=*/false);
+    b.setInsertionPoint(ifValid.thenBlock()->getTerminator());
+  }
   Problem problem = buildProblem(b, getLoc());
   Value batch = getBatch(), head = getHead(), queryStart = getQueryStart();
   Value queryOrder = getQueryOrder(), keyOrder = getKeyOrder();

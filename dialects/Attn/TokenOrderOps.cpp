@@ -73,6 +73,9 @@ LogicalResult TokenOrderOp::verify() {
                          << "], got " << classes;
   if (getKeepFlags() && classes != 1)
     return emitOpError() << "keep_flags needs classes(1), got " << classes;
+  if (getKeepFlags() && getInvalidCount())
+    return emitOpError() << "count_invalid needs bucket ids: every keep flag "
+                            "is valid";
   if (failed(checkLikeKeys(*this, "order", getOrder().getType(),
                            getKeys().getType())) ||
       failed(checkLikeKeys(*this, "sorted_classes",
@@ -130,6 +133,13 @@ void TokenOrderOp::decompose(OpBuilder &builder) {
     Value key = memref::LoadOp::create(b, keys, ValueRange{batch, head, token});
     return buildClassOf(b, getLoc(), key);
   };
+  // The count of invalid ids: the tokens of class `classes`, summed over
+  // every (b, h).
+  Value invalidCount = getInvalidCount();
+  if (invalidCount)
+    memref::StoreOp::create(b,
+                            arith::ConstantIntOp::create(b, b.getI32Type(), 0),
+                            invalidCount, zero);
   forEachIndex(b, batches, [&](Value batch) {
     forEachIndex(b, heads, [&](Value head) {
       forEachIndex(b, index(slots), [&](Value slot) {
@@ -142,6 +152,16 @@ void TokenOrderOp::decompose(OpBuilder &builder) {
         memref::StoreOp::create(b, arith::AddIOp::create(b, count, one), counts,
                                 slot);
       });
+      if (invalidCount) {
+        Value invalid = memref::LoadOp::create(b, counts, index(getClasses()));
+        Value total = memref::LoadOp::create(b, invalidCount, zero);
+        memref::StoreOp::create(
+            b,
+            arith::AddIOp::create(
+                b, total,
+                arith::IndexCastOp::create(b, b.getI32Type(), invalid)),
+            invalidCount, zero);
+      }
       // Exclusive prefix sums: the first sorted position of each class.
       auto scan = scf::ForOp::create(b, zero, index(slots), one, zero);
       {

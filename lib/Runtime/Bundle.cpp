@@ -17,9 +17,11 @@
 #include "Manifest.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cinttypes>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <mutex>
 
 namespace attn {
@@ -132,6 +134,8 @@ struct LoadedModule {
 struct Bundle::Impl {
   std::string directory;
   Manifest manifest;
+  /// Bundle::setReadInputChecks.
+  std::atomic<bool> readChecks{true};
 
   std::mutex mutex;
   /// A deque: pointers to loaded modules stay valid as others are added.
@@ -172,6 +176,13 @@ struct Bundle::Impl {
   Status launchOn(const LaunchPlan &plan, const std::vector<TensorRef> &args,
                   CUstream stream, const std::shared_ptr<Driver> &driver,
                   bool callerWorkspace, void *workspace);
+
+  /// After the launches: reads the count of every input check (at
+  /// `countPointer`), synchronizing `stream`, and fails naming the first
+  /// argument whose count is not zero.
+  Status readInputChecks(
+      Driver &cu, CUstream stream,
+      const std::function<CUdeviceptr(const InputCheckSpec &)> &countPointer);
 };
 
 Status checkArgumentCount(const Bundle &bundle, size_t got) {
@@ -240,6 +251,11 @@ const std::vector<LaunchSpec> &Bundle::launches() const {
 const std::vector<ArgumentSpec> &Bundle::scratch() const {
   return impl->manifest.scratch;
 }
+const std::vector<InputCheckSpec> &Bundle::inputChecks() const {
+  return impl->manifest.inputChecks;
+}
+void Bundle::setReadInputChecks(bool read) { impl->readChecks = read; }
+bool Bundle::readsInputChecks() const { return impl->readChecks; }
 const std::vector<std::string> &Bundle::symbols() const {
   return impl->manifest.symbols;
 }
@@ -733,6 +749,19 @@ Status Bundle::Impl::launchOn(const LaunchPlan &plan,
     }
   }
 
+  // Input checks: their counts start at zero on the stream.
+  auto countPointer = [&](const InputCheckSpec &check) {
+    return static_cast<CUdeviceptr>(workspaceBase +
+                                    plan.scratch[check.scratch].offset);
+  };
+  for (const InputCheckSpec &check : manifest.inputChecks)
+    if (CUresult result =
+            cu.cuMemsetD32Async(countPointer(check), 0, 1, stream);
+        result != CUDA_SUCCESS)
+      return Error("zeroing the count of input check '" +
+                   manifest.scratch[check.scratch].name +
+                   "' failed: " + cu.describe(result));
+
   // Every kernel parameter is 8 bytes: pointers and int64 descriptor fields.
   std::vector<uint64_t> slots;
   std::vector<void *> params;
@@ -783,6 +812,32 @@ Status Bundle::Impl::launchOn(const LaunchPlan &plan,
       return Error("launch of kernel '" + launch.kernel +
                    "' failed: " + cu.describe(result));
   }
+  return readInputChecks(cu, stream, countPointer);
+}
+
+Status Bundle::Impl::readInputChecks(
+    Driver &cu, CUstream stream,
+    const std::function<CUdeviceptr(const InputCheckSpec &)> &countPointer) {
+  const std::vector<InputCheckSpec> &checks = manifest.inputChecks;
+  if (checks.empty() || !readChecks)
+    return Status::success();
+  std::vector<uint32_t> counts(checks.size(), 0);
+  for (size_t i = 0; i < checks.size(); ++i)
+    if (CUresult result = cu.cuMemcpyDtoHAsync(
+            &counts[i], countPointer(checks[i]), sizeof(uint32_t), stream);
+        result != CUDA_SUCCESS)
+      return Error("reading the count of input check '" +
+                   manifest.scratch[checks[i].scratch].name +
+                   "' failed: " + cu.describe(result));
+  if (CUresult result = cu.cuStreamSynchronize(stream); result != CUDA_SUCCESS)
+    return Error("synchronizing the stream to read the input checks failed: " +
+                 cu.describe(result));
+  for (size_t i = 0; i < checks.size(); ++i)
+    if (counts[i] != 0)
+      return Error("argument '" + manifest.arguments[checks[i].argument].name +
+                   "': " + std::to_string(counts[i]) + " of its values are " +
+                   checks[i].message +
+                   "; the kernels wrote nothing to the outputs");
   return Status::success();
 }
 

@@ -177,6 +177,13 @@ int attn_bundle_launch_with_workspace(attn_bundle *bundle,
   });
 }
 
+int attn_bundle_set_read_input_checks(attn_bundle *bundle, int read) {
+  if (!bundle)
+    return fail("attn_bundle_set_read_input_checks: bundle is NULL");
+  bundle->bundle->setReadInputChecks(read != 0);
+  return 0;
+}
+
 int32_t attn_bundle_num_arguments(const attn_bundle *bundle) {
   if (!bundle)
     return -1;

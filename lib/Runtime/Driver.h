@@ -48,6 +48,8 @@ namespace runtime {
   X(cuPointerGetAttribute)                                                     \
   X(cuMemAlloc)                                                                \
   X(cuMemFree)                                                                 \
+  X(cuMemsetD32Async)                                                          \
+  X(cuMemcpyDtoHAsync)                                                         \
   X(cuStreamSynchronize)
 
 /// A loaded CUDA driver library. Each entry point is a member function

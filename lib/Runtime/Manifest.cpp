@@ -270,10 +270,10 @@ Result<Manifest> parseManifestText(std::string_view text,
     return Error(reader.location(**version) + "bundle version " +
                  std::to_string((*version)->integer) +
                  " is not supported by this runtime (supports 1)");
-  if (Status known =
-          reader.onlyKnown(root, "",
-                           {"format", "version", "name", "target", "ptx",
-                            "arguments", "constraints", "scratch", "launches"});
+  if (Status known = reader.onlyKnown(root, "",
+                                      {"format", "version", "name", "target",
+                                       "ptx", "arguments", "constraints",
+                                       "scratch", "input_checks", "launches"});
       !known)
     return known.error();
 
@@ -474,6 +474,69 @@ Result<Manifest> parseManifestText(std::string_view text,
       }
       manifest.scratch.push_back(std::move(buffer));
       manifest.scratchExprs.push_back(std::move(extents));
+    }
+  }
+
+  // Input checks (optional): a one-element i32 scratch buffer in which the
+  // kernels count the invalid values of an argument.
+  if (const Value *checks = root.find("input_checks")) {
+    if (checks->kind != Kind::Array)
+      return reader.fail(*checks, "input_checks",
+                         std::string("expected an array, got ") +
+                             json::kindName(checks->kind));
+    for (size_t i = 0; i < checks->elements.size(); ++i) {
+      const Value &entry = checks->elements[i];
+      std::string prefix = ManifestReader::index("input_checks", i);
+      if (entry.kind != Kind::Object)
+        return reader.fail(entry, prefix,
+                           std::string("expected an object, got ") +
+                               json::kindName(entry.kind));
+      if (Status known = reader.onlyKnown(entry, prefix,
+                                          {"scratch", "argument", "message"});
+          !known)
+        return known.error();
+      InputCheckSpec check;
+      auto scratchName = reader.member(entry, prefix, "scratch", Kind::String);
+      if (!scratchName)
+        return scratchName.error();
+      auto buffer =
+          std::find_if(manifest.scratch.begin(), manifest.scratch.end(),
+                       [&](const ArgumentSpec &spec) {
+                         return spec.name == (*scratchName)->string;
+                       });
+      if (buffer == manifest.scratch.end())
+        return reader.fail(**scratchName, prefix + ".scratch",
+                           "'" + (*scratchName)->string +
+                               "' is not a scratch buffer of the bundle");
+      if (buffer->dtype != DType::I32 || buffer->shape.size() != 1 ||
+          buffer->shape[0].isSymbol() || buffer->shape[0].isExpression() ||
+          buffer->shape[0].value != 1)
+        return reader.fail(**scratchName, prefix + ".scratch",
+                           "scratch buffer '" + buffer->name +
+                               "' must be i32 of shape [1] (one count)");
+      check.scratch = buffer - manifest.scratch.begin();
+      auto argumentName =
+          reader.member(entry, prefix, "argument", Kind::String);
+      if (!argumentName)
+        return argumentName.error();
+      auto argument =
+          std::find_if(manifest.arguments.begin(), manifest.arguments.end(),
+                       [&](const ArgumentSpec &spec) {
+                         return spec.name == (*argumentName)->string;
+                       });
+      if (argument == manifest.arguments.end())
+        return reader.fail(**argumentName, prefix + ".argument",
+                           "'" + (*argumentName)->string +
+                               "' is not an argument of the bundle");
+      check.argument = argument - manifest.arguments.begin();
+      auto message = reader.member(entry, prefix, "message", Kind::String);
+      if (!message)
+        return message.error();
+      if ((*message)->string.empty() || (*message)->string.size() > 256)
+        return reader.fail(**message, prefix + ".message",
+                           "must be a text of 1 to 256 characters");
+      check.message = (*message)->string;
+      manifest.inputChecks.push_back(std::move(check));
     }
   }
 

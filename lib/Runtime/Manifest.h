@@ -33,6 +33,7 @@ struct Manifest {
   /// scratchExprs[i][d]: the extent of scratch[i].shape[d] (a constant for
   /// a static extent).
   std::vector<std::vector<Expr>> scratchExprs;
+  std::vector<InputCheckSpec> inputChecks;
   /// Shape symbols in order of first appearance; grid and constraint
   /// expressions refer to them by index.
   std::vector<std::string> symbols;

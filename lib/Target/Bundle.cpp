@@ -43,10 +43,13 @@ FailureOr<BundleFiles> attn::buildBundle(ModuleOp module, StringRef name) {
   auto arguments = facts.getAs<ArrayAttr>("arguments");
   auto constraints = facts.getAs<ArrayAttr>("constraints");
   auto launches = facts.getAs<ArrayAttr>("launches");
-  // Optional: the function's scratch buffers.
+  // Optional: the function's scratch buffers and input checks.
   auto scratch = facts.getAs<ArrayAttr>("scratch");
   if (!scratch)
     scratch = ArrayAttr::get(module.getContext(), {});
+  auto inputChecks = facts.getAs<ArrayAttr>("input_checks");
+  if (!inputChecks)
+    inputChecks = ArrayAttr::get(module.getContext(), {});
   if (!target || !moduleName || !arguments || !constraints || !launches)
     return func->emitError() << "attn bundle: malformed attn.bundle attribute";
 
@@ -109,6 +112,16 @@ FailureOr<BundleFiles> attn::buildBundle(ModuleOp module, StringRef name) {
     if (!scratch.empty())
       writeTensors(json, "scratch",
                    ArrayRef(described).drop_front(arguments.size()));
+    if (!inputChecks.empty())
+      json.attributeArray("input_checks", [&] {
+        for (Attribute entry : inputChecks) {
+          auto check = cast<DictionaryAttr>(entry);
+          json.object([&] {
+            for (StringRef key : {"scratch", "argument", "message"})
+              json.attribute(key, check.getAs<StringAttr>(key).getValue());
+          });
+        }
+      });
     json.attributeArray("launches", [&] {
       for (Attribute entry : launches) {
         auto launch = cast<DictionaryAttr>(entry);

@@ -310,6 +310,21 @@ std::string LaunchFacts::nameOf(Value value) const {
   return entry ? entry->name : "";
 }
 
+LogicalResult LaunchFacts::addInputCheck(Location loc, StringRef scratchName,
+                                         Value input, StringRef message) {
+  std::string argument = nameOf(input);
+  if (argument.empty())
+    return emitError(loc) << "attn-to-gpu: the values checked for '" << message
+                          << "' must be a described argument of the function";
+  Builder b(func.getContext());
+  inputChecks.push_back(b.getDictionaryAttr({
+      b.getNamedAttr("scratch", b.getStringAttr(scratchName)),
+      b.getNamedAttr("argument", b.getStringAttr(argument)),
+      b.getNamedAttr("message", b.getStringAttr(message)),
+  }));
+  return success();
+}
+
 LogicalResult LaunchFacts::describeFloodFill(FloodFillOp derivation) {
   Builder b(func.getContext());
   auto argumentOf = [&](Value value) -> std::optional<unsigned> {
@@ -457,6 +472,9 @@ LogicalResult LaunchFacts::write() {
   };
   if (!scratch.empty())
     entries.push_back(b.getNamedAttr("scratch", b.getArrayAttr(scratch)));
+  if (!inputChecks.empty())
+    entries.push_back(
+        b.getNamedAttr("input_checks", b.getArrayAttr(inputChecks)));
   func->setAttr("attn.bundle", b.getDictionaryAttr(entries));
   return success();
 }

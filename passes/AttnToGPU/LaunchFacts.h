@@ -12,7 +12,9 @@
 //     scratch = [{name = "tile_counts", dtype = "i32",
 //                 shape = [1, 1, "ceildiv(Nq, 128)", 2]}, ...],
 //     launches = [{kernel = "f_kernel", grid = ["ceildiv(Nq, 128)", "Hq",
-//                  "B"], block = [128, 1, 1], shared_bytes = 69632}, ...]}
+//                  "B"], block = [128, 1, 1], shared_bytes = 69632}, ...],
+//     input_checks = [{scratch = "query_invalid_ids", argument = "qb",
+//                      message = "bucket ids outside [0, 8)"}]}  // optional
 //
 // The function attribute survives the whole lowering to PTX (outlining and
 // the host's conversion to the LLVM dialect drop attributes of gpu.launch
@@ -119,6 +121,15 @@ public:
   mlir::LogicalResult addScratch(mlir::Location loc, llvm::StringRef name,
                                  mlir::MemRefType type, mlir::ValueRange sizes);
 
+  /// Records a check of the data of argument `input` (described already):
+  /// the kernels count its invalid values (`message`, e.g. "bucket ids
+  /// outside [0, 8)") in scratch buffer `scratch` (one i32), which the
+  /// runtime zeroes before the launches and reads after them, reporting a
+  /// non-zero count as an error naming the argument. Fails at `loc` when
+  /// `input` is no described argument.
+  mlir::LogicalResult addInputCheck(mlir::Location loc, llvm::StringRef scratch,
+                                    mlir::Value input, llvm::StringRef message);
+
   /// Describes the arguments no step named and writes `attn.bundle` on the
   /// function.
   mlir::LogicalResult write();
@@ -145,6 +156,8 @@ private:
   llvm::SmallVector<mlir::Attribute> launches;
   /// Scratch buffers, as manifest dictionaries (name, dtype, shape).
   llvm::SmallVector<mlir::Attribute> scratch;
+  /// Input checks, as manifest dictionaries (scratch, argument, message).
+  llvm::SmallVector<mlir::Attribute> inputChecks;
   unsigned steps = 0;
 };
 

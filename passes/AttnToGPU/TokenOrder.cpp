@@ -95,13 +95,30 @@ FailureOr<gpu::LaunchOp> attn::convertTokenOrder(TokenOrderOp op,
     return arith::ConstantIndexOp::create(b, value);
   };
   SmallVector<Value, 3> extents = tokenExtents(b, op.getOrder());
-  // attn-tile names the scratch order by its side ("query_order").
-  std::string keysName = "order_keys";
+  // attn-tile names the scratch order by its side ("query_order"); the
+  // keys are named after it and what they are ("query_bucket_ids").
+  std::string keysName = "order";
   if (auto alloc = op.getOrder().getDefiningOp<memref::AllocOp>())
     if (auto scratch = alloc->getAttrOfType<StringAttr>(kScratchAttrName))
-      keysName = scratch.str() + "_keys";
+      keysName = StringRef(scratch.getValue()).rsplit("_order").first.str();
+  keysName += op.getKeepFlags() ? "_keep_flags" : "_bucket_ids";
   if (failed(facts.describeLike(op.getLoc(), op.getKeys(), extents, keysName)))
     return failure();
+  if (Value invalidCount = op.getInvalidCount()) {
+    auto alloc = invalidCount.getDefiningOp<memref::AllocOp>();
+    auto scratch =
+        alloc ? alloc->getAttrOfType<StringAttr>(kScratchAttrName) : nullptr;
+    if (!scratch)
+      return op.emitOpError() << "attn-to-gpu: count_invalid must be a "
+                                 "scratch buffer of the function ("
+                              << kScratchAttrName << ")";
+    std::string message;
+    llvm::raw_string_ostream(message)
+        << "bucket ids outside [0, " << op.getClasses() << ")";
+    if (failed(facts.addInputCheck(op.getLoc(), scratch.getValue(),
+                                   op.getKeys(), message)))
+      return failure();
+  }
   // The largest power of two <= 1024 whose counts fit in 48 KiB: more
   // threads, shorter serial chunks (at N = 16384 and 8 classes, 1024
   // threads take 16 tokens each).
@@ -198,6 +215,24 @@ FailureOr<gpu::LaunchOp> attn::convertTokenOrder(TokenOrderOp op,
                          ValueRange{arith::AddIOp::create(b, running, count)});
   }
   gpu::BarrierOp::create(b);
+  if (Value invalidCount = op.getInvalidCount()) {
+    // The counts are exclusive prefix sums in class-major order now, so
+    // the tokens of class `classes` (ids out of range) are those from the
+    // first slot of that class on. Thread 0 adds them to the count, which
+    // the runtime zeroes before the launches and reads after them.
+    Value validTokens = memref::LoadOp::create(
+        b, counts, ValueRange{index(op.getClasses() * threads)});
+    Value invalid = arith::SubIOp::create(
+        b, arith::IndexCastOp::create(b, i32, tokens), validTokens);
+    Value add = arith::AndIOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, thread, index(0)),
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ne, invalid, zero32));
+    auto ifAdd = scf::IfOp::create(b, add, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifAdd.thenBlock()->getTerminator());
+    memref::AtomicRMWOp::create(b, arith::AtomicRMWKind::addi, invalid,
+                                invalidCount, ValueRange{index(0)});
+  }
   forTokens([&](Value token) {
     Value tokenClass = classAt(token);
     Value slot = slotOf(tokenClass);

@@ -185,8 +185,9 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
         b, q, k, plan.getValue(), plan.getOutput(), plan.getLse(), bIdx, hIdx,
         q0, kvHead, kvBegin, kvEnd, tileCounts, tileIndices, orders.queryOrder,
         orders.keyOrder, orders.queryClasses, orders.keyClasses,
-        b.getI64IntegerAttr(blockQ), b.getI64IntegerAttr(keyBlock),
-        plan.getScaleAttr(), plan.getScheduleAttr(), plan.getBandLowerAttr(),
+        orders.invalidCounts, b.getI64IntegerAttr(blockQ),
+        b.getI64IntegerAttr(keyBlock), plan.getScaleAttr(),
+        plan.getScheduleAttr(), plan.getBandLowerAttr(),
         plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold),
         plan.getOrderClassesAttr());
     if (Value blockMask = plan.getBlockMask())
@@ -206,6 +207,9 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
   /// sorted classes (attn.token_order).
   struct TokenOrders {
     Value queryOrder, queryClasses, keyOrder, keyClasses;
+    /// With bucket ids: per side, the count of ids out of range
+    /// (memref<1xi32>), which the steps read (`unless_invalid`).
+    SmallVector<Value, 2> invalidCounts;
   };
 
   /// Allocates an i32 scratch buffer `name` of `shape` (dynamic extents
@@ -240,8 +244,22 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
                            {dynamic, dynamic, dynamic}, sizes, scratch);
       classes = allocScratch(b, (side + "_classes").str(),
                              {dynamic, dynamic, dynamic}, sizes, scratch);
-      TokenOrderOp::create(b, keys, order, classes, *plan.getOrderClasses(),
-                           plan.getKeepFlags());
+      // A caller's bucket ids may lie out of range, which only the data
+      // shows: the sort counts them, the steps run only when no count is
+      // non-zero, and the runtime reports one. Ids from attn.lsh are in
+      // range by construction.
+      Value invalidCount;
+      bool fromLsh = llvm::any_of(keys.getUsers(), [&](Operation *user) {
+        auto lsh = dyn_cast<LshOp>(user);
+        return lsh && lsh.getBucketIds() == keys;
+      });
+      if (!plan.getKeepFlags() && !fromLsh) {
+        invalidCount = allocScratch(b, (side + "_invalid_ids").str(), {1},
+                                    ValueRange{}, scratch);
+        orders.invalidCounts.push_back(invalidCount);
+      }
+      TokenOrderOp::create(b, keys, order, classes, invalidCount,
+                           *plan.getOrderClasses(), plan.getKeepFlags());
     };
     sort(plan.getQueryOrderKeys(), plan.getQuery(), "query", orders.queryOrder,
          orders.queryClasses);

@@ -96,6 +96,9 @@ def load_library():
             ctypes.c_void_p, ctypes.POINTER(_Tensor), ctypes.c_int32,
             ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
         lib.attn_bundle_launch_with_workspace.restype = ctypes.c_int
+        lib.attn_bundle_set_read_input_checks.argtypes = [
+            ctypes.c_void_p, ctypes.c_int]
+        lib.attn_bundle_set_read_input_checks.restype = ctypes.c_int
         lib.attn_bundle_num_arguments.argtypes = [ctypes.c_void_p]
         lib.attn_bundle_num_arguments.restype = ctypes.c_int32
         lib.attn_bundle_argument_name.argtypes = [
@@ -158,6 +161,7 @@ class Bundle:
                                       ctypes.byref(handle)) != 0:
             _raise_last_error(self._lib)
         self._handle = handle
+        self._read_input_checks = True
         self.path = os.fspath(path)
         count = self._lib.attn_bundle_num_arguments(handle)
         # A name that is not valid UTF-8 is shown escaped, not raised on.
@@ -165,6 +169,22 @@ class Bundle:
             self._lib.attn_bundle_argument_name(handle, i).decode(
                 "utf-8", "backslashreplace")
             for i in range(count))
+
+    @property
+    def read_input_checks(self):
+        """Whether a call reads the bundle's input checks back (default
+        True): bad data (e.g. bucket ids out of range) raises AttnError,
+        at the price of one stream synchronization per call. False keeps
+        calls asynchronous (e.g. for CUDA graph capture); the kernels still
+        write nothing on bad data, but nothing reports it."""
+        return self._read_input_checks
+
+    @read_input_checks.setter
+    def read_input_checks(self, read):
+        if self._lib.attn_bundle_set_read_input_checks(
+                self._handle, 1 if read else 0) != 0:
+            _raise_last_error(self._lib)
+        self._read_input_checks = bool(read)
 
     def __del__(self):
         handle = getattr(self, "_handle", None)

@@ -4,11 +4,14 @@ dtype for hash and drop bundles (examples/hash.mlir with LSH bucket ids,
 examples/drop.mlir with keep flags), without a GPU or torch: the bundles
 describe bucket ids and keep flags by the activations' extents ([B, Hq, Nq]
 and [B, Hk, Nk]), so validate() must name the argument on a mismatch and
-accept the right shapes.
+accept the right shapes. A hash bundle whose bucket ids are the caller's
+must carry one input check per side (the ids' range, which only the data
+shows) and load; the LSH example, whose ids the bundle computes, none.
 
 usage: token_order_check.py RUNTIME_LIBRARY ATTN_COMPILE EXAMPLES_DIR
 """
 
+import json
 import os
 import pathlib
 import subprocess
@@ -16,6 +19,19 @@ import sys
 import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+CALLER_IDS_IR = """
+!t = memref<?x?x?x64xbf16>
+func.func @caller_ids(%q: !t, %k: !t, %v: !t, %o: !t,
+                      %qb: memref<?x?x?xi32>, %kb: memref<?x?x?xi32>) {
+  %causal = attn.mask.causal
+  %hash = attn.mask.hash %qb, %kb buckets(8)
+      : memref<?x?x?xi32>, memref<?x?x?xi32>
+  %mask = attn.mask.and %causal, %hash
+  attn.attention ins(%q, %k, %v : !t, !t, !t) outs(%o : !t) mask(%mask)
+  return
+}
+"""
 
 
 class FakeTensor:
@@ -88,13 +104,38 @@ def main():
         expect("drop: right shapes", bundles["drop"], drop_args, None)
         expect("drop: query flags of another batch", bundles["drop"],
                drop_args[:5] + [FakeTensor("torch.bool", (b + 1, hq, n)),
-                                flags], "query_order_keys")
+                                flags], "query_keep_flags")
         expect("drop: key flags one token short", bundles["drop"],
                drop_args[:6] + [FakeTensor("torch.bool", (b, hq, n - 1))],
-               "key_order_keys")
+               "key_keep_flags")
         expect("drop: flags as int32", bundles["drop"],
                drop_args[:5] + [FakeTensor("torch.int32", (b, hq, n)),
-                                flags], "query_order_keys")
+                                flags], "query_keep_flags")
+        # Caller's bucket ids: input checks naming them, and a bundle that
+        # loads. LSH ids: no check.
+        caller_ids = pathlib.Path(tmp) / "caller_ids.mlir"
+        caller_ids.write_text(CALLER_IDS_IR)
+        path = pathlib.Path(tmp) / "caller_ids"
+        subprocess.run([sys.argv[2], str(caller_ids), "-o", str(path)],
+                       check=True, timeout=300)
+        manifest = json.loads((path / "manifest.json").read_text())
+        expected = [{"scratch": f"{side}_invalid_ids",
+                     "argument": f"{side}_bucket_ids",
+                     "message": "bucket ids outside [0, 8)"}
+                    for side in ("query", "key")]
+        if manifest.get("input_checks") != expected:
+            failures.append("caller ids: input_checks "
+                            f"{manifest.get('input_checks')!r}, expected "
+                            f"{expected!r}")
+        try:
+            Bundle(str(path))
+        except AttnError as error:
+            failures.append(f"caller ids: the bundle does not load: {error}")
+        lsh = json.loads((pathlib.Path(tmp) / "hash" /
+                          "manifest.json").read_text())
+        if "input_checks" in lsh:
+            failures.append("lsh example: input checks of computed ids: "
+                            f"{lsh['input_checks']!r}")
     for failure in failures:
         print("FAIL:", failure)
     print("token_order_check:", "ok" if not failures else

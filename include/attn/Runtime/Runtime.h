@@ -177,6 +177,17 @@ struct LaunchSpec {
   KernelAbi abi = KernelAbi::MemRef;
 };
 
+/// A check of an argument's data that only the kernels can make (e.g.
+/// bucket ids in range): they count the invalid values in a scratch buffer
+/// of one i32, which launch() zeroes before the kernels and reads after
+/// them; a non-zero count fails the launch with an error naming the
+/// argument (the kernels then write no output).
+struct InputCheckSpec {
+  size_t scratch = 0;  ///< Index into Bundle::scratch().
+  size_t argument = 0; ///< Index into Bundle::arguments().
+  std::string message; ///< What is invalid, e.g. "bucket ids outside [0, 8)".
+};
+
 //===----------------------------------------------------------------------===//
 // Caller tensors and launch plans
 //===----------------------------------------------------------------------===//
@@ -267,6 +278,14 @@ public:
   /// Scratch buffers: memory the kernels share within one call, laid out in
   /// one workspace (LaunchPlan::scratch).
   const std::vector<ArgumentSpec> &scratch() const;
+  /// The checks of argument data the kernels make (InputCheckSpec).
+  const std::vector<InputCheckSpec> &inputChecks() const;
+  /// Whether launch() reads the input checks' counts back (the default):
+  /// one stream synchronization per call of a bundle with input checks.
+  /// Off, launch() stays asynchronous (e.g. under CUDA graph capture): the
+  /// kernels still write nothing on bad data, but no error reports it.
+  void setReadInputChecks(bool read);
+  bool readsInputChecks() const;
   /// Every shape symbol, in order of first appearance.
   const std::vector<std::string> &symbols() const;
 

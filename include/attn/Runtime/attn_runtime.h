@@ -81,6 +81,13 @@ int attn_bundle_launch_with_workspace(attn_bundle *bundle,
                                       void *stream, void *workspace,
                                       uint64_t workspace_bytes);
 
+/** Whether launches read the counts of the bundle's input checks back
+ *  (`read` non-zero, the default) and fail on bad data, synchronizing the
+ *  stream once per call; with 0 they stay asynchronous (e.g. under CUDA
+ *  graph capture), and bad data leaves the outputs unwritten without an
+ *  error. Returns 1 for a NULL bundle. */
+int attn_bundle_set_read_input_checks(attn_bundle *bundle, int read);
+
 /** The number of arguments the bundle takes; -1 if `bundle` is NULL. */
 int32_t attn_bundle_num_arguments(const attn_bundle *bundle);
 

@@ -820,6 +820,22 @@ func.func @token_order_shape(%keys: memref<1x2x8xi32>, %order: memref<1x2x9xi32>
 
 // -----
 
+func.func @token_order_count_keep_flags(%keys: memref<?x?x?xi1>, %order: memref<?x?x?xi32>, %count: memref<1xi32>) {
+  // expected-error @+1 {{count_invalid needs bucket ids: every keep flag is valid}}
+  attn.token_order %keys into(%order, %order : memref<?x?x?xi32>, memref<?x?x?xi32>) count_invalid(%count : memref<1xi32>) classes(1) keep_flags : memref<?x?x?xi1>
+  return
+}
+
+// -----
+
+func.func @token_order_count_shape(%keys: memref<?x?x?xi32>, %order: memref<?x?x?xi32>, %count: memref<2xi32>) {
+  // expected-error @+1 {{memref<1xi32>}}
+  attn.token_order %keys into(%order, %order : memref<?x?x?xi32>, memref<?x?x?xi32>) count_invalid(%count : memref<2xi32>) classes(4) : memref<?x?x?xi32>
+  return
+}
+
+// -----
+
 func.func @ordered_lists_summaries(%o: memref<?x?x?xi32>, %s: memref<?x?x?x3xi32>, %c: memref<?x?x?x2xi32>, %i: memref<?x?x?x?xi32>) {
   // expected-error@+1 {{summaries must have a last extent of 4}}
   attn.ordered_tile_lists queries(%o, %o) keys(%o, %o) summaries(%s) into(%c, %i) classes(4) tiles(64, 64) : memref<?x?x?xi32>, memref<?x?x?xi32>, memref<?x?x?x3xi32>, memref<?x?x?x2xi32>, memref<?x?x?x?xi32>

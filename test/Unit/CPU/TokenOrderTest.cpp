@@ -10,7 +10,8 @@
 // inputs: bucket counts 1, 2, 8 and 64, uniform random buckets, all
 // buckets equal (equal to causal attention), all distinct; keep ratios 0,
 // 0.3, 0.5 and 1, every key dropped; N not a multiple of the tiles;
-// Nq != Nk; GQA; bucket ids outside [0, nb) (they match nothing). A last
+// Nq != Nk; GQA. Bucket ids outside [0, nb), on either side, are bad
+// input: the kernel leaves O and LSE untouched (still the poison). A last
 // test computes the buckets with attn.lsh in the same kernel and checks
 // them against reference::lshBucketIds.
 //
@@ -37,7 +38,8 @@ enum class Keys {
   RandomBuckets,   ///< uniform in [0, buckets)
   EqualBuckets,    ///< every token in bucket 0
   DistinctBuckets, ///< token n in bucket n (buckets >= N)
-  OutOfRange,      ///< uniform in [-2, buckets + 2): some match nothing
+  OutOfRange,      ///< random buckets, one id outside [0, buckets) on the
+                   ///< query side (badQueries) or the key side
   KeepFlags,       ///< attn.mask.drop with keep ratio `keep`
   NoKeyKept,       ///< attn.mask.drop, every key dropped
 };
@@ -52,6 +54,8 @@ struct OrderCase {
   bool window = false;
   /// Also and-ed with a custom predicate (even keys only).
   bool evenKeys = false;
+  /// Keys::OutOfRange: the bad id is a query's (else a key's).
+  bool badQueries = false;
 };
 
 std::string caseName(const OrderCase &c) {
@@ -65,6 +69,8 @@ std::string caseName(const OrderCase &c) {
     os << "_nb" << c.buckets;
   os << (c.causal ? "_causal" : "") << (c.window ? "_window" : "")
      << (c.evenKeys ? "_evenkeys" : "");
+  if (c.keys == Keys::OutOfRange)
+    os << (c.badQueries ? "_query" : "_key");
   return os.str();
 }
 
@@ -131,7 +137,6 @@ reference::IntTensor drawKeys(const OrderCase &c, int64_t heads, int64_t length,
   reference::IntTensor keys({p.batch, heads, length});
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
   std::uniform_int_distribution<int64_t> bucket(0, c.buckets - 1);
-  std::uniform_int_distribution<int64_t> wide(-2, c.buckets + 1);
   std::vector<int64_t> &data = keys.data();
   for (size_t n = 0; n < data.size(); ++n) {
     int64_t position = static_cast<int64_t>(n) % length;
@@ -146,7 +151,7 @@ reference::IntTensor drawKeys(const OrderCase &c, int64_t heads, int64_t length,
       data[n] = position;
       break;
     case Keys::OutOfRange:
-      data[n] = wide(random);
+      data[n] = bucket(random);
       break;
     case Keys::KeepFlags:
       data[n] = uniform(random) < c.keep ? 1 : 0;
@@ -155,6 +160,11 @@ reference::IntTensor drawKeys(const OrderCase &c, int64_t heads, int64_t length,
       data[n] = isKeySide ? 0 : 1;
       break;
     }
+  }
+  // One id just outside the range, below or above it, on the chosen side.
+  if (c.keys == Keys::OutOfRange && isKeySide != c.badQueries) {
+    std::uniform_int_distribution<size_t> at(0, data.size() - 1);
+    data[at(random)] = uniform(random) < 0.5 ? -1 : c.buckets;
   }
   return keys;
 }
@@ -166,17 +176,6 @@ IntArgument toArgument(const reference::IntTensor &keys, bool bytes) {
   for (int64_t value : keys.data())
     argument.data.push_back(static_cast<int32_t>(value));
   return argument;
-}
-
-/// The reference keys with ids outside [0, nb) replaced by ids no other
-/// token has (the compiled kernel gives them no key; the reference
-/// requires ids in range, so each such token gets its own new bucket).
-reference::IntTensor referenceKeys(reference::IntTensor keys, int64_t buckets,
-                                   int64_t &next) {
-  for (int64_t &value : keys.data())
-    if (value < 0 || value >= buckets)
-      value = next++;
-  return keys;
 }
 
 OrderCase make(DType dtype, int64_t headDim, int64_t b, int64_t hq, int64_t hk,
@@ -215,9 +214,13 @@ std::vector<OrderCase> orderCases() {
       make(DType::F32, 64, 1, 1, 1, 77, 77, 32, 16, Keys::EqualBuckets, 4));
   cases.push_back(
       make(DType::F32, 64, 1, 1, 1, 50, 50, 16, 16, Keys::DistinctBuckets, 50));
-  // Ids out of range match nothing.
+  // An id out of range, on the key side (GQA) and on the query side.
   cases.push_back(
       make(DType::F32, 64, 1, 2, 1, 60, 60, 16, 16, Keys::OutOfRange, 3));
+  OrderCase badQuery =
+      make(DType::BF16, 64, 2, 2, 2, 45, 70, 16, 16, Keys::OutOfRange, 8);
+  badQuery.badQueries = true;
+  cases.push_back(badQuery);
   // Without causal; with a window; with a further custom predicate.
   OrderCase full =
       make(DType::F32, 64, 1, 2, 2, 65, 65, 16, 32, Keys::RandomBuckets, 4);
@@ -270,10 +273,7 @@ TEST_P(TokenOrderTest, MatchesReference) {
   if (isDrop(c)) {
     children.emplace_back(reference::Drop{queryKeys, keyKeys});
   } else {
-    int64_t next = std::max<int64_t>(c.buckets, 1 << 20);
-    reference::IntTensor queryIds = referenceKeys(queryKeys, c.buckets, next);
-    reference::IntTensor keyIds = referenceKeys(keyKeys, c.buckets, next);
-    children.emplace_back(reference::Hash{queryIds, keyIds, next});
+    children.emplace_back(reference::Hash{queryKeys, keyKeys, c.buckets});
   }
   if (c.causal)
     children.emplace_back(reference::Causal{});
@@ -289,6 +289,17 @@ TEST_P(TokenOrderTest, MatchesReference) {
       *kernel, p, seed, run,
       {toArgument(queryKeys, isDrop(c)), toArgument(keyKeys, isDrop(c))});
   ASSERT_TRUE(error.empty()) << error;
+  if (c.keys == Keys::OutOfRange) {
+    // Bad input: nothing written, every element still the NaN poison.
+    size_t written = 0;
+    for (float value : run.out)
+      written += !std::isnan(value);
+    for (float value : run.lse)
+      written += !std::isnan(value);
+    EXPECT_EQ(written, 0u) << "elements of O and LSE written despite a "
+                              "bucket id out of range";
+    return;
+  }
   EXPECT_TRUE(matchesReference(p, run, referenceResult(p, run, mask)));
 }
 

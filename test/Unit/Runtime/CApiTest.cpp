@@ -61,6 +61,14 @@ TEST_F(CApi, QueriesArguments) {
   EXPECT_EQ(attn_bundle_argument_name(nullptr, 0), nullptr);
 }
 
+TEST_F(CApi, SetsWhetherInputChecksAreRead) {
+  EXPECT_EQ(attn_bundle_set_read_input_checks(bundle, 0), 0);
+  EXPECT_EQ(attn_bundle_set_read_input_checks(bundle, 1), 0);
+  EXPECT_EQ(attn_bundle_set_read_input_checks(nullptr, 1), 1);
+  EXPECT_STREQ(attn_last_error(),
+               "attn_bundle_set_read_input_checks: bundle is NULL");
+}
+
 TEST_F(CApi, Validates) {
   CausalTensors ok(2, 8, 2, 100, 130);
   EXPECT_EQ(attn_bundle_validate(bundle, ok.tensors, 5), 0)

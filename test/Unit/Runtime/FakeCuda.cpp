@@ -250,6 +250,24 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr pointer) {
   return CUDA_SUCCESS;
 }
 
+CUresult CUDAAPI cuMemsetD32Async(CUdeviceptr address, unsigned int value,
+                                  size_t count, CUstream stream) {
+  state().memsets.push_back(
+      {address, count * 4, value, stream, state().launches.size()});
+  return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpyDtoHAsync(void *host, CUdeviceptr address,
+                                   size_t bytes, CUstream stream) {
+  state().copiesToHost.push_back(
+      {address, bytes, 0, stream, state().launches.size()});
+  std::memset(host, 0, bytes);
+  for (auto [word, value] : state().deviceWords)
+    if (word == address && bytes == sizeof(value))
+      std::memcpy(host, &value, sizeof(value));
+  return CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuStreamSynchronize(CUstream stream) {
   state().synchronizedStreams.push_back(stream);
   return CUDA_SUCCESS;

@@ -54,6 +54,9 @@ struct State {
   /// into the error log buffer) unless CUDA_SUCCESS.
   CUresult moduleLoadResult = CUDA_SUCCESS;
   std::string moduleLoadLog;
+  /// cuMemcpyDtoHAsync of 4 bytes from this device address reads this
+  /// value (what a kernel would have written there); other reads read 0.
+  std::vector<std::pair<uint64_t, uint32_t>> deviceWords;
 
   // Observations.
   CUcontext current = nullptr;
@@ -70,6 +73,17 @@ struct State {
   std::vector<std::pair<uint64_t, size_t>> memAllocs;
   std::vector<uint64_t> memFrees;
   std::vector<CUstream> synchronizedStreams;
+  /// cuMemsetD32Async: (address, value, count, stream); cuMemcpyDtoHAsync:
+  /// (device address, bytes, stream). In call order, with the launches'
+  /// position: `launchesBefore` is launches.size() at the call.
+  struct MemOp {
+    uint64_t address;
+    size_t bytes;
+    uint32_t value;
+    CUstream stream;
+    size_t launchesBefore;
+  };
+  std::vector<MemOp> memsets, copiesToHost;
 
   /// The context handle of device `ordinal`'s primary context.
   CUcontext primaryContext(int ordinal) {

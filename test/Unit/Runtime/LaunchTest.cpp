@@ -371,6 +371,85 @@ TEST_F(Launch, CallerWorkspaceIsCheckedAndUsed) {
             (std::vector<uint64_t>{0x10100000, 0x10200000, 0x10200100}));
 }
 
+/// A hash attention's shape of bundle: a sort kernel counts the bucket ids
+/// out of range in a scratch word that the attention kernel reads.
+const char *const kInputCheckManifest = R"json({
+  "format": "attn-bundle", "version": 1, "name": "checked", "target": "sm_80",
+  "ptx": "kernels.ptx",
+  "arguments": [
+    {"name": "o", "dtype": "f32", "shape": ["N", 4]},
+    {"name": "qb", "dtype": "i32", "shape": ["N"]}
+  ],
+  "scratch": [
+    {"name": "order", "dtype": "i32", "shape": ["N"]},
+    {"name": "query_invalid_ids", "dtype": "i32", "shape": [1]}
+  ],
+  "input_checks": [
+    {"scratch": "query_invalid_ids", "argument": "qb",
+     "message": "bucket ids outside [0, 8)"}
+  ],
+  "launches": [
+    {"kernel": "sort", "grid": [1, 1, 1], "block": [32, 1, 1],
+     "shared_bytes": 0, "args": ["qb", "order", "query_invalid_ids"],
+     "abi": "bare"},
+    {"kernel": "attend", "grid": ["N", 1, 1], "block": [32, 1, 1],
+     "shared_bytes": 0, "args": ["o", "order", "query_invalid_ids"],
+     "abi": "bare"}
+  ]
+})json";
+
+TEST_F(Launch, InputChecksAreZeroedBeforeAndReadAfterTheLaunches) {
+  TestBundle checkedDir(kInputCheckManifest,
+                        ptxFor({{"sort", 3}, {"attend", 3}}));
+  auto checked = checkedDir.load();
+  ASSERT_TRUE(checked.ok()) << checked.error().message();
+  ASSERT_EQ((*checked)->inputChecks().size(), 1u);
+  EXPECT_EQ((*checked)->inputChecks()[0].scratch, 1u);
+  EXPECT_EQ((*checked)->inputChecks()[0].argument, 1u);
+  fake->current = fake->primaryContext(0);
+  std::vector<TensorRef> args = {tensor(DType::F32, {10, 4}, 0x10000000),
+                                 tensor(DType::I32, {10}, 0x10100000)};
+  void *workspace = reinterpret_cast<void *>(0x10200000);
+  // The count lives at offset 256 (after the order's 40 bytes).
+  uint64_t count = 0x10200100;
+
+  // Valid data: zeroed on the stream before the first kernel, read after
+  // the last one, the stream synchronized, success.
+  Status status =
+      (*checked)->launch(args, fakeStream(), workspace, 4096, driver);
+  ASSERT_TRUE(status.ok()) << status.error().message();
+  ASSERT_EQ(fake->memsets.size(), 1u);
+  EXPECT_EQ(fake->memsets[0].address, count);
+  EXPECT_EQ(fake->memsets[0].bytes, 4u);
+  EXPECT_EQ(fake->memsets[0].value, 0u);
+  EXPECT_EQ(fake->memsets[0].stream, fakeStream());
+  EXPECT_EQ(fake->memsets[0].launchesBefore, 0u);
+  ASSERT_EQ(fake->copiesToHost.size(), 1u);
+  EXPECT_EQ(fake->copiesToHost[0].address, count);
+  EXPECT_EQ(fake->copiesToHost[0].bytes, 4u);
+  EXPECT_EQ(fake->copiesToHost[0].stream, fakeStream());
+  EXPECT_EQ(fake->copiesToHost[0].launchesBefore, 2u);
+  EXPECT_EQ(fake->synchronizedStreams, (std::vector<CUstream>{fakeStream()}));
+  ASSERT_EQ(fake->launches.size(), 2u);
+  EXPECT_EQ(fake->launches[0].params,
+            (std::vector<uint64_t>{0x10100000, 0x10200000, count}));
+
+  // The kernels counted 3 bad ids: an error naming the argument.
+  fake->deviceWords = {{count, 3}};
+  EXPECT_ERROR((*checked)->launch(args, fakeStream(), workspace, 4096, driver),
+               "argument 'qb': 3 of its values are bucket ids outside [0, 8); "
+               "the kernels wrote nothing to the outputs");
+
+  // Not read back: zeroed still, no copy, no synchronization, no error.
+  (*checked)->setReadInputChecks(false);
+  EXPECT_FALSE((*checked)->readsInputChecks());
+  status = (*checked)->launch(args, fakeStream(), workspace, 4096, driver);
+  ASSERT_TRUE(status.ok()) << status.error().message();
+  EXPECT_EQ(fake->memsets.size(), 3u);
+  EXPECT_EQ(fake->copiesToHost.size(), 2u);
+  EXPECT_EQ(fake->synchronizedStreams.size(), 2u);
+}
+
 TEST_F(Launch, ExpressionExtentsAreChecked) {
   TestBundle listsDir(kScratchManifest, ptxFor({{"build", 3}, {"use", 14}}));
   auto lists = listsDir.load();

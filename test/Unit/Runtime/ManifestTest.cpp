@@ -290,6 +290,47 @@ TEST(Manifest, InvalidValues) {
   }
 }
 
+TEST(Manifest, InputChecksNameAOneWordCountAndAnArgument) {
+  // The causal manifest with a count buffer and a check of 'lse'.
+  const std::string base =
+      replaced(kCausalManifest, "\"constraints\": [\"Hq % Hk == 0\"],",
+               "\"constraints\": [\"Hq % Hk == 0\"],\n"
+               "  \"scratch\": [{\"name\": \"bad\", \"dtype\": \"i32\", "
+               "\"shape\": [1]},\n"
+               "              {\"name\": \"wide\", \"dtype\": \"i32\", "
+               "\"shape\": [2]}],\n"
+               "  \"input_checks\": [{\"scratch\": \"bad\", \"argument\": "
+               "\"lse\", \"message\": \"values out of range\"}],");
+  EXPECT_EQ(loadError(base), "");
+  const std::pair<std::pair<const char *, const char *>, const char *> cases[] =
+      {
+          {{"\"scratch\": \"bad\"", "\"scratch\": \"none\""},
+           "field 'input_checks[0].scratch': 'none' is not a scratch buffer "
+           "of the bundle"},
+          {{"\"scratch\": \"bad\"", "\"scratch\": \"wide\""},
+           "field 'input_checks[0].scratch': scratch buffer 'wide' must be "
+           "i32 of shape [1] (one count)"},
+          {{"\"argument\": \"lse\"", "\"argument\": \"x\""},
+           "field 'input_checks[0].argument': 'x' is not an argument of the "
+           "bundle"},
+          {{"\"message\": \"values out of range\"", "\"message\": \"\""},
+           "field 'input_checks[0].message': must be a text of 1 to 256 "
+           "characters"},
+          {{"\"message\": \"values out of range\"",
+            "\"message\": \"m\", \"level\": 1"},
+           "unknown field 'input_checks[0].level'"},
+          {{"\"input_checks\": [{", "\"input_checks\": [3, {"},
+           "field 'input_checks[0]': expected an object, got an integer"},
+          {{", \"argument\": \"lse\"", ""},
+           "missing field 'input_checks[0].argument'"},
+      };
+  for (const auto &[edit, expected] : cases) {
+    std::string message = loadError(replaced(base, edit.first, edit.second));
+    EXPECT_NE(message.find(expected), std::string::npos)
+        << "edit: " << edit.second << "\nmessage: " << message;
+  }
+}
+
 TEST(Manifest, EmptyLaunchList) {
   std::string manifest = kCausalManifest;
   size_t begin =

@@ -31,6 +31,11 @@ def Attn_TileCountsMemRef : MemRefRankOf<[I32], [4]>;
 def Attn_TileIndicesMemRef : MemRefRankOf<[I32], [4]>;
 /// A token order or the sorted classes: [B, H, N] i32.
 def Attn_TokenOrderMemRef : MemRefRankOf<[I32], [3]>;
+/// A count of invalid input values (e.g. bucket ids out of range): one i32.
+def Attn_InvalidCountMemRef : Type<
+    And<[MemRefRankOf<[I32], [1]>.predicate,
+         CPred<"::llvm::cast<::mlir::MemRefType>($_self).getShape()[0] == 1">]>,
+    "memref<1xi32>", "::mlir::MemRefType">;
 
 def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     RecursiveMemoryEffects, AttrSizedOperandSegments]> {
@@ -87,6 +92,12 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     allowed only if `qc[b, h, s] = kc[b, kv_head, s'] < n`. The orders are
     permutations of [0, Nq) and [0, Nk) (attn.token_order writes them).
 
+    With `unless_invalid(%counts...)` (one-element i32 memrefs, e.g. the
+    invalid bucket ids attn.token_order counted) the step does nothing, and
+    writes neither O nor LSE, when any count is non-zero: bad data is
+    reported (by the runtime, which reads the counts after the launches),
+    never half-computed.
+
     Rows past `Nq` are computed on zeros and never stored. The softmax form
     is fixed: log2 domain with the scale folded into the exponent, and a
     lazy running max that moves only when a row's tile max exceeds it by
@@ -124,6 +135,8 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
         $query_classes,
     Arg<Optional<Attn_TokenOrderMemRef>, "sorted key classes", [MemRead]>:
         $key_classes,
+    Arg<Variadic<Attn_InvalidCountMemRef>, "invalid input counts",
+        [MemRead]>:$invalid_counts,
     I64Attr:$block_q, I64Attr:$block_k,
     F32Attr:$scale,
     Attn_ScheduleKindAttr:$schedule,
@@ -147,6 +160,7 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     (`classes` `(` $query_classes^ `,` $key_classes `:` type($query_classes)
                  `,` type($key_classes) `)`)?
     (`order_classes` `(` $order_classes^ `)`)?
+    (`unless_invalid` `(` $invalid_counts^ `:` type($invalid_counts) `)`)?
     `block` `(` $block_q `,` $block_k `)`
     `scale` `(` $scale `)`
     `schedule` `(` $schedule `)`
@@ -190,6 +204,10 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
       ::mlir::Value tileIndices, listBatch, listHead, listQueryTile,
           fullCount;
     };
+    /// Builds the i1 "every invalid-input count is 0" (the step runs), or
+    /// returns a null value when the op has no `unless_invalid`.
+    ::mlir::Value buildInputsValid(::mlir::OpBuilder &b, ::mlir::Location loc,
+                                   const ::mlir::IRMapping &mapping = {});
     /// Builds the Problem at the insertion point of `b`, reading the
     /// operands through `mapping`.
     Problem buildProblem(::mlir::OpBuilder &b, ::mlir::Location loc,
@@ -216,8 +234,9 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     /// allocated with memref.alloca, the Q load and state fills, an scf.for
     /// over the schedule's positions with the tile of each (buildTileAt),
     /// K/V loads, qk, the mask step under scf.if on buildIsPartialTile,
-    /// online_softmax and pv, then finalize and the stores. Returns the kv
-    /// loop.
+    /// online_softmax and pv, then finalize and the stores; with
+    /// `unless_invalid`, all but the allocas under scf.if on
+    /// buildInputsValid. Returns the kv loop.
     ::mlir::scf::ForOp decompose(::mlir::OpBuilder &b);
   }];
 }
@@ -318,6 +337,11 @@ def Attn_TokenOrderOp : Attn_Op<"token_order"> {
     the original position of the token at sorted position s (ascending
     positions within a class) and `sorted_classes[b, h, s]` its class.
 
+    With `count_invalid(%count)` (bucket ids only) it also writes
+    `count[0]`: the number of ids outside `[0, classes)` over all (b, h),
+    which the attention's step reads (`unless_invalid`) and the runtime
+    reports.
+
     ```mlir
     attn.token_order %qb into(%order, %classes
         : memref<?x?x?xi32>, memref<?x?x?xi32>) classes(8)
@@ -328,11 +352,14 @@ def Attn_TokenOrderOp : Attn_Op<"token_order"> {
     Arg<Attn_TokenIdMemRef, "per-token keys", [MemRead]>:$keys,
     Arg<Attn_TokenOrderMemRef, "order", [MemWrite]>:$order,
     Arg<Attn_TokenOrderMemRef, "sorted classes", [MemWrite]>:$sorted_classes,
+    Arg<Optional<Attn_InvalidCountMemRef>, "count of invalid ids",
+        [MemWrite]>:$invalid_count,
     I64Attr:$classes,
     UnitAttr:$keep_flags);
   let assemblyFormat = [{
     $keys `into` `(` $order `,` $sorted_classes `:` type($order) `,`
                      type($sorted_classes) `)`
+    (`count_invalid` `(` $invalid_count^ `:` type($invalid_count) `)`)?
     `classes` `(` $classes `)` (`keep_flags` $keep_flags^)?
     attr-dict `:` type($keys)
   }];
