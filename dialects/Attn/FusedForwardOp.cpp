@@ -75,6 +75,8 @@ LogicalResult FusedForwardOp::verify() {
                                       "kv_tiles(begin, end)");
   if (getQueryOrder() && !isList)
     return emitOpError() << "orders(...) need schedule 'list'";
+  if (getSortedInputs() && !getQueryOrder())
+    return emitOpError() << "sorted_inputs needs orders(...)";
   if (static_cast<bool>(getQueryClasses()) != getOrderClasses().has_value() ||
       (getQueryClasses() && !getQueryOrder()))
     return emitOpError() << "classes(...) need orders(...) and "
@@ -243,8 +245,12 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
   Problem problem = buildProblem(b, getLoc());
   Value batch = getBatch(), head = getHead(), queryStart = getQueryStart();
   Value queryOrder = getQueryOrder(), keyOrder = getKeyOrder();
+  // With sorted_inputs, Q, K and V are in sorted order already: only the
+  // mask and the stores go through the orders.
+  Value queryLoadOrder = getSortedInputs() ? Value() : queryOrder;
+  Value keyLoadOrder = getSortedInputs() ? Value() : keyOrder;
   TileLoadOp::create(b, getQuery(), batch, head, queryStart, queryTile,
-                     queryOrder);
+                     queryLoadOrder);
   TileFillOp::create(
       b, rowMax, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
   TileFillOp::create(b, rowSum, b.getF32FloatAttr(0.0f));
@@ -260,9 +266,9 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
         arith::MulIOp::create(b, buildTileAt(b, getLoc(), problem, position),
                               arith::ConstantIndexOp::create(b, blockK));
     TileLoadOp::create(b, getKey(), batch, problem.kvHead, keyStart, keyTile,
-                       keyOrder);
+                       keyLoadOrder);
     TileLoadOp::create(b, getValue(), batch, problem.kvHead, keyStart,
-                       valueTile, keyOrder);
+                       valueTile, keyLoadOrder);
     TileQKOp::create(b, queryTile, keyTile, scores,
                      b.getF32FloatAttr(static_cast<float>(
                          getScale().convertToDouble() * softmax::kLog2E)));

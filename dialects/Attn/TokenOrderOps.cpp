@@ -195,6 +195,50 @@ void TokenOrderOp::decompose(OpBuilder &builder) {
 }
 
 //===----------------------------------------------------------------------===//
+// GatherRowsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GatherRowsOp::verify() {
+  auto source = cast<MemRefType>(getSource().getType());
+  auto order = cast<MemRefType>(getOrder().getType());
+  for (unsigned dim = 0; dim < 3; ++dim)
+    if (!ShapedType::isDynamic(source.getDimSize(dim)) &&
+        !ShapedType::isDynamic(order.getDimSize(dim)) &&
+        source.getDimSize(dim) != order.getDimSize(dim))
+      return emitOpError() << "order must have the extents [B, H, N] of the "
+                              "rows, got "
+                           << order << " for " << source;
+  return success();
+}
+
+void GatherRowsOp::decompose(OpBuilder &builder) {
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPoint(*this);
+  ImplicitLocOpBuilder b(getLoc(), builder);
+  Value source = getSource(), target = getTarget();
+  SmallVector<Value, 4> extents;
+  for (unsigned dim = 0; dim < 4; ++dim)
+    extents.push_back(memref::DimOp::create(b, source, dim));
+  forEachIndex(b, extents[0], [&](Value batch) {
+    forEachIndex(b, extents[1], [&](Value head) {
+      forEachIndex(b, extents[2], [&](Value sorted) {
+        Value row = arith::IndexCastUIOp::create(
+            b, b.getIndexType(),
+            memref::LoadOp::create(b, getOrder(),
+                                   ValueRange{batch, head, sorted}));
+        forEachIndex(b, extents[3], [&](Value col) {
+          Value element = memref::LoadOp::create(
+              b, source, ValueRange{batch, head, row, col});
+          memref::StoreOp::create(b, element, target,
+                                  ValueRange{batch, head, sorted, col});
+        });
+      });
+    });
+  });
+  erase();
+}
+
+//===----------------------------------------------------------------------===//
 // OrderedTileListsOp
 //===----------------------------------------------------------------------===//
 

@@ -545,6 +545,10 @@ struct AttnToCPUPass : public attn::impl::AttnToCPUBase<AttnToCPUPass> {
     root->walk([&](TokenOrderOp op) { orders.push_back(op); });
     for (TokenOrderOp op : orders)
       op.decompose(builder);
+    SmallVector<GatherRowsOp> gathers;
+    root->walk([&](GatherRowsOp op) { gathers.push_back(op); });
+    for (GatherRowsOp op : gathers)
+      op.decompose(builder);
     SmallVector<OrderedTileListsOp> orderedLists;
     root->walk([&](OrderedTileListsOp op) { orderedLists.push_back(op); });
     for (OrderedTileListsOp op : orderedLists)

@@ -186,8 +186,8 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     // read it.
     SmallVector<Operation *> preprocessing;
     getOperation()->walk([&](Operation *op) {
-      if (isa<FloodFillOp, LshOp, TokenOrderOp, OrderedTileListsOp,
-              TileListsOp>(op))
+      if (isa<FloodFillOp, LshOp, TokenOrderOp, GatherRowsOp,
+              OrderedTileListsOp, TileListsOp>(op))
         preprocessing.push_back(op);
     });
     for (Operation *op : preprocessing) {
@@ -213,6 +213,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
                         })
                         .Case([&](TokenOrderOp order) {
                           return convertTokenOrder(order, *functionFacts);
+                        })
+                        .Case([&](GatherRowsOp gather) {
+                          return convertGatherRows(gather, *functionFacts);
                         })
                         .Case([&](TileListsOp lists) {
                           return convertTileLists(lists, *functionFacts);
@@ -253,7 +256,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
             return WalkResult::advance();
           // Mask values left without users are inert.
           if (isa<FusedForwardOp, TileListsOp, FloodFillOp, LshOp, TokenOrderOp,
-                  OrderedTileListsOp, MaskOpInterface>(op) ||
+                  GatherRowsOp, OrderedTileListsOp, MaskOpInterface>(op) ||
               op->getName().getStringRef().starts_with("attn.tile."))
             return WalkResult::skip();
           if (isa<AttentionOp, PlanOp>(op))

@@ -310,6 +310,14 @@ std::string LaunchFacts::nameOf(Value value) const {
   return entry ? entry->name : "";
 }
 
+Value LaunchFacts::StepOperands::beforeGather(Value rows) {
+  for (Operation *user : rows.getUsers())
+    if (auto gather = dyn_cast<GatherRowsOp>(user))
+      if (gather.getTarget() == rows)
+        return gather.getSource();
+  return rows;
+}
+
 LogicalResult LaunchFacts::addInputCheck(Location loc, StringRef scratchName,
                                          Value input, StringRef message) {
   std::string argument = nameOf(input);

@@ -55,14 +55,19 @@ public:
   LaunchFacts(mlir::func::FuncOp func, llvm::StringRef chip)
       : func(func), chip(chip.str()), arguments(func.getNumArguments()) {}
 
-  /// The operands of a fused step that the bundle describes.
+  /// The operands of a fused step that the bundle describes: with
+  /// `sorted_inputs`, Q, K and V are the caller's tensors that
+  /// attn.gather_rows copied into the step's operands.
   struct StepOperands {
     mlir::Location loc;
     mlir::Value query, key, value, output, lse;
     explicit StepOperands(FusedForwardOp step)
-        : loc(step.getLoc()), query(step.getQuery()), key(step.getKey()),
-          value(step.getValue()), output(step.getOutput()),
+        : loc(step.getLoc()), query(beforeGather(step.getQuery())),
+          key(beforeGather(step.getKey())),
+          value(beforeGather(step.getValue())), output(step.getOutput()),
           lse(step.getLse()) {}
+    /// The source of the attn.gather_rows that writes `rows`, or `rows`.
+    static mlir::Value beforeGather(mlir::Value rows);
   };
   /// Describes the operands of the function's next fused step.
   mlir::LogicalResult addStep(const StepOperands &step);

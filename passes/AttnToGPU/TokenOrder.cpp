@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
 using namespace mlir;
@@ -59,6 +60,45 @@ launchPerItem(ImplicitLocOpBuilder &b, LaunchFacts &facts, Value items, Value y,
   body(kernel, launch.getBlockIds().z, launch.getBlockIds().y, item);
   b.setInsertionPointAfter(ifExists);
   gpu::TerminatorOp::create(b);
+  return launch;
+}
+
+FailureOr<gpu::LaunchOp> attn::convertGatherRows(GatherRowsOp op,
+                                                 LaunchFacts &facts) {
+  ImplicitLocOpBuilder b(op.getLoc(), op);
+  auto type = cast<MemRefType>(op.getSource().getType());
+  int64_t elementBytes = type.getElementTypeBitWidth() / 8;
+  int64_t width = type.getDimSize(3);
+  constexpr int64_t kChunkBytes = 16;
+  if (ShapedType::isDynamic(width) || (width * elementBytes) % kChunkBytes)
+    return op.emitOpError() << "attn-to-gpu: rows of " << type
+                            << " are not a whole number of 16-byte chunks";
+  int64_t chunkElements = kChunkBytes / elementBytes;
+  int64_t chunksPerRow = width / chunkElements;
+  SmallVector<Value, 3> extents = tokenExtents(b, op.getSource());
+  Value items = arith::MulIOp::create(
+      b, extents[2], arith::ConstantIndexOp::create(b, chunksPerRow));
+  auto chunkType = VectorType::get({chunkElements}, type.getElementType());
+  FailureOr<gpu::LaunchOp> launch = launchPerItem(
+      b, facts, items, extents[1], extents[0],
+      [&](KernelBuilder &kernel, Value batch, Value head, Value item) {
+        Value sorted =
+            arith::DivUIOp::create(b, item, kernel.index(chunksPerRow));
+        Value col = arith::MulIOp::create(
+            b, arith::RemUIOp::create(b, item, kernel.index(chunksPerRow)),
+            kernel.index(chunkElements));
+        Value row =
+            buildOriginalRow(b, b.getLoc(), op.getOrder(), batch, head, sorted);
+        Value chunk = vector::LoadOp::create(
+            b, chunkType, op.getSource(), ValueRange{batch, head, row, col},
+            /*nontemporal=*/false, llvm::MaybeAlign(kChunkBytes));
+        vector::StoreOp::create(
+            b, chunk, op.getTarget(), ValueRange{batch, head, sorted, col},
+            /*nontemporal=*/false, llvm::MaybeAlign(kChunkBytes));
+      });
+  if (failed(launch))
+    return failure();
+  op.erase();
   return launch;
 }
 

@@ -44,6 +44,11 @@ inline constexpr int64_t kMaxGpuOrderClasses = 48 * 1024 / (4 * 32) - 1;
 /// Replaces `op` by its launch, recorded in `facts`. Return the launches,
 /// whose bodies still use the scalars they capture.
 mlir::FailureOr<mlir::gpu::LaunchOp> convertLsh(LshOp op, LaunchFacts &facts);
+/// attn.gather_rows: a thread per 16-byte chunk of a row (D a multiple of
+/// 8 for 2-byte elements), one 16-byte load through the order and one
+/// store.
+mlir::FailureOr<mlir::gpu::LaunchOp> convertGatherRows(GatherRowsOp op,
+                                                       LaunchFacts &facts);
 mlir::FailureOr<mlir::gpu::LaunchOp> convertTokenOrder(TokenOrderOp op,
                                                        LaunchFacts &facts);
 mlir::FailureOr<llvm::SmallVector<mlir::gpu::LaunchOp, 2>>

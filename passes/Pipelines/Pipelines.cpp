@@ -26,8 +26,11 @@ static constexpr llvm::StringLiteral kCPUToLLVM =
 void attn::buildLowerToCPUPipeline(OpPassManager &pm,
                                    const LoweringPipelineOptions &options) {
   pm.addPass(createAttnPlan());
-  pm.addPass(createAttnTile(
-      AttnTileOptions{options.blockQ.getValue(), options.blockK.getValue()}));
+  AttnTileOptions tileOptions;
+  tileOptions.blockQ = options.blockQ.getValue();
+  tileOptions.blockK = options.blockK.getValue();
+  tileOptions.gatherRows = options.gatherRows.getValue();
+  pm.addPass(createAttnTile(tileOptions));
   pm.addPass(createAttnToCPU());
   std::string errors;
   llvm::raw_string_ostream errorStream(errors);
@@ -60,8 +63,11 @@ void attn::buildLowerToPTXPipeline(OpPassManager &pm,
                                    const PTXPipelineOptions &options) {
   useShortSharedPointers();
   pm.addPass(createAttnPlan());
-  pm.addPass(createAttnTile(
-      AttnTileOptions{options.blockQ.getValue(), options.blockK.getValue()}));
+  AttnTileOptions tileOptions;
+  tileOptions.blockQ = options.blockQ.getValue();
+  tileOptions.blockK = options.blockK.getValue();
+  tileOptions.gatherRows = options.gatherRows.getValue();
+  pm.addPass(createAttnTile(tileOptions));
   pm.addPass(createAttnToGPU(AttnToGPUOptions{options.chip.getValue(),
                                               options.threads.getValue(),
                                               options.mma.getValue()}));

@@ -119,8 +119,21 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     Value tileCounts, tileIndices;
     SmallVector<Value> scratch;
     TokenOrders orders;
+    Value stepQuery = q, stepKey = k, stepValue = plan.getValue();
+    bool sortedInputs = false;
     if (plan.getQueryOrderKeys()) {
       orders = buildTokenOrders(b, plan, scratch);
+      if (gatherRows) {
+        // Q, K and V copied into sorted order, so that the steps load
+        // them contiguously (bench/NOTES.md measures both ways).
+        stepQuery = buildGatheredRows(b, q, orders.queryOrder, "sorted_queries",
+                                      scratch);
+        stepKey =
+            buildGatheredRows(b, k, orders.keyOrder, "sorted_keys", scratch);
+        stepValue = buildGatheredRows(b, plan.getValue(), orders.keyOrder,
+                                      "sorted_values", scratch);
+        sortedInputs = true;
+      }
       std::tie(tileCounts, tileIndices) = buildOrderedTileLists(
           b, plan, orders, batch, queryHeads, numQTiles, numKTiles, scratch);
     } else if (plan.getSchedule() == ScheduleKind::List) {
@@ -182,14 +195,15 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     }
 
     auto step = FusedForwardOp::create(
-        b, q, k, plan.getValue(), plan.getOutput(), plan.getLse(), bIdx, hIdx,
-        q0, kvHead, kvBegin, kvEnd, tileCounts, tileIndices, orders.queryOrder,
-        orders.keyOrder, orders.queryClasses, orders.keyClasses,
-        orders.invalidCounts, b.getI64IntegerAttr(blockQ),
+        b, stepQuery, stepKey, stepValue, plan.getOutput(), plan.getLse(), bIdx,
+        hIdx, q0, kvHead, kvBegin, kvEnd, tileCounts, tileIndices,
+        orders.queryOrder, orders.keyOrder, orders.queryClasses,
+        orders.keyClasses, orders.invalidCounts, b.getI64IntegerAttr(blockQ),
         b.getI64IntegerAttr(keyBlock), plan.getScaleAttr(),
         plan.getScheduleAttr(), plan.getBandLowerAttr(),
         plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold),
-        plan.getOrderClassesAttr());
+        plan.getOrderClassesAttr(),
+        sortedInputs ? b.getUnitAttr() : UnitAttr());
     if (Value blockMask = plan.getBlockMask())
       buildBlockMaskPredicate(b, step, plan, blockMask);
     else {
@@ -223,6 +237,22 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     // makes it a buffer the runtime allocates (LaunchFacts::addScratch).
     alloc->setAttr(kScratchAttrName, b.getStringAttr(name));
     scratch.push_back(alloc);
+    return alloc;
+  }
+
+  /// Allocates scratch rows like `rows` ([B, H, N, D]), named `name`, and
+  /// fills them with `rows` in token order `order` (attn.gather_rows).
+  Value buildGatheredRows(ImplicitLocOpBuilder &b, Value rows, Value order,
+                          StringRef name, SmallVectorImpl<Value> &scratch) {
+    auto type = cast<MemRefType>(rows.getType());
+    SmallVector<Value> sizes;
+    for (unsigned dim = 0; dim < 4; ++dim)
+      if (type.isDynamicDim(dim))
+        sizes.push_back(memref::DimOp::create(b, rows, dim));
+    auto alloc = memref::AllocOp::create(b, type, sizes);
+    alloc->setAttr(kScratchAttrName, b.getStringAttr(name));
+    scratch.push_back(alloc);
+    GatherRowsOp::create(b, rows, order, alloc);
     return alloc;
   }
 

@@ -64,6 +64,11 @@ static llvm::cl::opt<int64_t>
 static llvm::cl::opt<int64_t>
     threads("block-threads", llvm::cl::desc("Threads per block"),
             llvm::cl::init(defaults.threads.getValue()));
+static llvm::cl::opt<bool> gatherRows(
+    "gather-rows",
+    llvm::cl::desc("Hash/drop attention: copy Q, K and V into sorted order "
+                   "first instead of loading through the orders"),
+    llvm::cl::init(defaults.gatherRows.getValue()));
 static llvm::cl::opt<bool>
     mma("mma", llvm::cl::desc("Use tensor cores for Q K^T and P V"),
         llvm::cl::init(defaults.mma.getValue()));
@@ -190,6 +195,7 @@ static LogicalResult compile(MLIRContext &context) {
   options.blockK = blockK;
   options.threads = threads;
   options.mma = mma;
+  options.gatherRows = gatherRows;
   buildLowerToPTXPipeline(pm, options);
   if (failed(pm.run(*module)))
     return failure();

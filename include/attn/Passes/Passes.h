@@ -38,6 +38,11 @@ struct LoweringPipelineOptions
                          llvm::cl::init(64)};
   Option<int64_t> blockK{*this, "block-k", llvm::cl::desc("Key rows per tile"),
                          llvm::cl::init(64)};
+  Option<bool> gatherRows{
+      *this, "gather-rows",
+      llvm::cl::desc("Over sorted tokens: copy Q, K and V into sorted order "
+                     "first instead of loading through the orders"),
+      llvm::cl::init(false)};
 };
 
 /// attn-lower-to-cpu: attn-plan, attn-tile, attn-to-cpu, then the upstream
@@ -67,6 +72,11 @@ struct PTXPipelineOptions
   Option<bool> mma{*this, "mma",
                    llvm::cl::desc("Use tensor cores for Q K^T and P V"),
                    llvm::cl::init(true)};
+  Option<bool> gatherRows{
+      *this, "gather-rows",
+      llvm::cl::desc("Over sorted tokens: copy Q, K and V into sorted order "
+                     "first instead of loading through the orders"),
+      llvm::cl::init(false)};
 };
 
 /// attn-lower-to-ptx: attn-plan, attn-tile, attn-to-gpu, then upstream

@@ -37,6 +37,9 @@ def AttnTile : Pass<"attn-tile"> {
            /*default=*/"8.0f",
            "How far (log2 units) a row's tile max may exceed the running "
            "max before it moves and acc is rescaled (0: always)">,
+    Option<"gatherRows", "gather-rows", "bool", /*default=*/"false",
+           "Over sorted tokens: copy Q, K and V into sorted order first "
+           "(attn.gather_rows) instead of loading through the orders">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",

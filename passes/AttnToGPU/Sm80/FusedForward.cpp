@@ -130,7 +130,7 @@ public:
       SmallVector<std::pair<Value, Value>, 2> clamped; // (row, in range)
       for (int64_t half = 0; half < 2; ++half) {
         Value absolute = arith::AddIOp::create(b, q0, rowOf(r, half));
-        Value row = orders
+        Value row = orders && !sortedInputs
                         ? orderedRows[2 * r + half].position
                         : Value(arith::MinUIOp::create(b, absolute, lastRow));
         clamped.push_back(
@@ -606,6 +606,9 @@ public:
   IRMapping valueMapping; // values above the step -> launch body values
   /// The orders and classes of a step over sorted tokens (OrderedMask.h).
   std::optional<SortedTokens> orders;
+  /// With orders: Q, K and V are in sorted order already (sorted_inputs),
+  /// so only the mask and the stores go through the orders.
+  bool sortedInputs = false;
   /// The step's mask and Nk - Nq, for the rows of a step over sorted
   /// tokens.
   std::optional<TileMask> orderMask;
@@ -674,6 +677,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
   Value keyOrder = step.getKeyOrder() ? operand(step.getKeyOrder()) : Value();
   if (queryOrder) {
     emitter.orders = SortedTokens{queryOrder, keyOrder};
+    emitter.sortedInputs = step.getSortedInputs();
     emitter.orderMask = step.getMask();
     emitter.orderDiagonalOffset = problem.diagonalOffset;
     if (step.getQueryClasses()) {
@@ -682,6 +686,9 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       emitter.orders->classes = *step.getOrderClasses();
     }
   }
+  // The orders the loads go through: none when the inputs are sorted.
+  Value queryLoadOrder = step.getSortedInputs() ? Value() : queryOrder;
+  Value keyLoadOrder = step.getSortedInputs() ? Value() : keyOrder;
   emitter.loadQueryFragments(
       query, batch, head, q0,
       queryBuffer ? tileView(b, queryBuffer, queryTile, Value()) : Value());
@@ -703,7 +710,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       issueTileCopy(kernel, threads, source, batch, problem.kvHead,
                     arith::MulIOp::create(b, tile, rows), buffer, stage,
                     tileType.getDimSize(0), tileType.getDimSize(1), enabled,
-                    keyOrder);
+                    keyLoadOrder);
     }
     NVVM::CpAsyncCommitGroupOp::create(b);
   };
@@ -723,7 +730,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
     if (queryBuffer)
       issueTileCopy(kernel, threads, query, batch, head, q0, queryBuffer,
                     /*stage=*/Value(), blockQ, headDim,
-                    /*enabled=*/Value(), queryOrder);
+                    /*enabled=*/Value(), queryLoadOrder);
     for (int64_t s = 0; s < ahead; ++s) {
       Value position = arith::AddIOp::create(b, lower, kernel.index(s));
       issue(position, stageOf(position),
@@ -768,8 +775,9 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
     Value k0 = arith::MulIOp::create(b, tileAt(position), kernel.index(blockK));
     if (!pipelined) {
       // Loaded by the per-op lowering, barrier included.
-      TileLoadOp::create(b, key, batch, problem.kvHead, k0, keys, keyOrder);
-      TileLoadOp::create(b, value, batch, problem.kvHead, k0, values, keyOrder);
+      TileLoadOp::create(b, key, batch, problem.kvHead, k0, keys, keyLoadOrder);
+      TileLoadOp::create(b, value, batch, problem.kvHead, k0, values,
+                         keyLoadOrder);
     }
     Value partial =
         step.buildIsPartialTile(b, b.getLoc(), problem, position, q0, k0);

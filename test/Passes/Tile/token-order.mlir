@@ -1,4 +1,5 @@
 // RUN: attn-opt %s --split-input-file --attn-tile="block-q=64 block-k=32" | FileCheck %s
+// RUN: attn-opt %s --split-input-file --attn-tile="block-q=64 block-k=32 gather-rows=true" | FileCheck %s --check-prefix=GATHER
 
 // A plan over sorted tokens: attn-tile sorts both sides by class into
 // scratch orders sized like Q and K (attn.token_order, counting the bucket
@@ -28,6 +29,21 @@
 // CHECK-NOT: predicate
 // CHECK: memref.dealloc %[[QO]]
 // CHECK: memref.dealloc %[[INDICES]]
+// With gather-rows, Q (by the query order), K and V (by the key order)
+// are copied into sorted scratch rows after the sorts, and the steps read
+// those (sorted_inputs); the orders still place O and LSE.
+// GATHER-LABEL: func.func @hash
+// GATHER-SAME: %[[Q:[a-z0-9]+]]: memref<?x?x?x64xbf16>, %[[K:[a-z0-9]+]]: memref<?x?x?x64xbf16>
+// GATHER: %[[QO:.*]] = memref.alloc({{.*}}) {attn.scratch = "query_order"}
+// GATHER: %[[KO:.*]] = memref.alloc({{.*}}) {attn.scratch = "key_order"}
+// GATHER: %[[SQ:.*]] = memref.alloc({{.*}}) {attn.scratch = "sorted_queries"} : memref<?x?x?x64xbf16>
+// GATHER: attn.gather_rows %[[Q]] by %[[QO]] into %[[SQ]] : memref<?x?x?x64xbf16>, memref<?x?x?xi32>, memref<?x?x?x64xbf16>
+// GATHER: %[[SK:.*]] = memref.alloc({{.*}}) {attn.scratch = "sorted_keys"}
+// GATHER: attn.gather_rows %[[K]] by %[[KO]] into %[[SK]]
+// GATHER: %[[SV:.*]] = memref.alloc({{.*}}) {attn.scratch = "sorted_values"}
+// GATHER: attn.gather_rows %[[K]] by %[[KO]] into %[[SV]]
+// GATHER: attn.fused.forward ins(%[[SQ]], %[[SK]], %[[SV]] : {{.*}}) {{.*}} orders(%[[QO]], %[[KO]] : {{.*}} sorted_inputs block(64, 32)
+// GATHER: memref.dealloc %[[SQ]]
 !t = memref<?x?x?x64xbf16>
 func.func @hash(%q: !t, %k: !t, %o: !t, %qb: memref<?x?x?xi32>,
                 %kb: memref<?x?x?xi32>) {

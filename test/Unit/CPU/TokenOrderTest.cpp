@@ -11,7 +11,8 @@
 // buckets equal (equal to causal attention), all distinct; keep ratios 0,
 // 0.3, 0.5 and 1, every key dropped; N not a multiple of the tiles;
 // Nq != Nk; GQA. Bucket ids outside [0, nb), on either side, are bad
-// input: the kernel leaves O and LSE untouched (still the poison). A last
+// input: the kernel leaves O and LSE untouched (still the poison). Some
+// cases copy Q, K and V into sorted order first (gather-rows). A last
 // test computes the buckets with attn.lsh in the same kernel and checks
 // them against reference::lshBucketIds.
 //
@@ -56,6 +57,8 @@ struct OrderCase {
   bool evenKeys = false;
   /// Keys::OutOfRange: the bad id is a query's (else a key's).
   bool badQueries = false;
+  /// Q, K and V copied into sorted order first (attn-tile gather-rows).
+  bool gatherRows = false;
 };
 
 std::string caseName(const OrderCase &c) {
@@ -71,6 +74,8 @@ std::string caseName(const OrderCase &c) {
      << (c.evenKeys ? "_evenkeys" : "");
   if (c.keys == Keys::OutOfRange)
     os << (c.badQueries ? "_query" : "_key");
+  if (c.gatherRows)
+    os << "_gather";
   return os.str();
 }
 
@@ -247,6 +252,15 @@ std::vector<OrderCase> orderCases() {
   cases.push_back(dropGqa);
   cases.push_back(
       make(DType::F32, 64, 1, 1, 1, 40, 40, 16, 16, Keys::NoKeyKept, 1));
+  // Q, K and V gathered into sorted order first: hash with GQA and
+  // Nq != Nk, drop, and a bad id (still nothing written).
+  for (OrderCase gathered :
+       {make(DType::BF16, 64, 2, 4, 2, 70, 90, 32, 16, Keys::RandomBuckets, 4),
+        make(DType::F32, 64, 1, 2, 2, 100, 100, 16, 16, Keys::KeepFlags, 1),
+        make(DType::F32, 64, 1, 2, 1, 60, 60, 16, 16, Keys::OutOfRange, 3)}) {
+    gathered.gatherRows = true;
+    cases.push_back(gathered);
+  }
   return cases;
 }
 
@@ -258,9 +272,11 @@ TEST_P(TokenOrderTest, MatchesReference) {
   uint64_t seed = testSeed();
   SCOPED_TRACE("reproduce with ATTN_TEST_SEED=" + std::to_string(seed));
   std::string error;
-  const Kernel *kernel = compileKernel(
-      orderKernelIR(c), "attn-lower-to-cpu{" + pipelineOptions(p) + "}",
-      "order_kernel", error);
+  const Kernel *kernel =
+      compileKernel(orderKernelIR(c),
+                    "attn-lower-to-cpu{" + pipelineOptions(p) +
+                        (c.gatherRows ? " gather-rows=true" : "") + "}",
+                    "order_kernel", error);
   ASSERT_NE(kernel, nullptr) << error;
 
   std::mt19937_64 random(seed ^ 0x5eedu);

@@ -91,6 +91,9 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     `classes(%qc, %kc) order_classes(n)` (the sorted classes) a pair is
     allowed only if `qc[b, h, s] = kc[b, kv_head, s'] < n`. The orders are
     permutations of [0, Nq) and [0, Nk) (attn.token_order writes them).
+    With `sorted_inputs` as well, Q, K and V are already in sorted order
+    (attn.gather_rows): their rows are read at sorted positions, and only
+    O and LSE go through the orders.
 
     With `unless_invalid(%counts...)` (one-element i32 memrefs, e.g. the
     invalid bucket ids attn.token_order counted) the step does nothing, and
@@ -143,7 +146,8 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     OptionalAttr<I64Attr>:$band_lower,
     OptionalAttr<I64Attr>:$band_upper,
     DefaultValuedAttr<F32Attr, "0.0f">:$rescale_threshold,
-    OptionalAttr<I64Attr>:$order_classes);
+    OptionalAttr<I64Attr>:$order_classes,
+    UnitAttr:$sorted_inputs);
   let regions = (region MaxSizedRegion<1>:$predicate);
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
@@ -161,6 +165,7 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
                  `,` type($key_classes) `)`)?
     (`order_classes` `(` $order_classes^ `)`)?
     (`unless_invalid` `(` $invalid_counts^ `:` type($invalid_counts) `)`)?
+    (`sorted_inputs` $sorted_inputs^)?
     `block` `(` $block_q `,` $block_k `)`
     `scale` `(` $scale `)`
     `schedule` `(` $schedule `)`
@@ -372,6 +377,37 @@ def Attn_TokenOrderOp : Attn_Op<"token_order"> {
     /// class counts in a heap buffer of classes + 1 entries, their
     /// exclusive prefix sums, and one pass in position order that writes
     /// each token at its class's next slot.
+    void decompose(::mlir::OpBuilder &b);
+  }];
+}
+
+def Attn_GatherRowsOp : Attn_Op<"gather_rows", [
+    AllTypesMatch<["source", "target"]>]> {
+  let summary = "Copies the rows of activations into a token order";
+  let description = [{
+    For each (b, h) and sorted position s < N of `source: [B, H, N, D]`,
+    `target[b, h, s, :] = source[b, h, order[b, h, s], :]`, with `order:
+    [B, H, N]` a permutation of [0, N) (attn.token_order writes it). The
+    copy of Q, K and V into sorted order that a step with `sorted_inputs`
+    reads (attn-tile's `gather-rows`), instead of loading each row through
+    the order.
+
+    ```mlir
+    attn.gather_rows %k by %key_order into %sorted_k
+        : memref<?x?x?x64xbf16>, memref<?x?x?xi32>, memref<?x?x?x64xbf16>
+    ```
+  }];
+  let arguments = (ins
+    Arg<Attn_ActivationMemRef, "rows", [MemRead]>:$source,
+    Arg<Attn_TokenOrderMemRef, "order", [MemRead]>:$order,
+    Arg<Attn_ActivationMemRef, "rows in sorted order", [MemWrite]>:$target);
+  let assemblyFormat = [{
+    $source `by` $order `into` $target attr-dict `:` type($source) `,`
+    type($order) `,` type($target)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Replaces this op by scalar loops (the CPU lowering).
     void decompose(::mlir::OpBuilder &b);
   }];
 }
