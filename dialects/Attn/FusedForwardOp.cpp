@@ -202,8 +202,8 @@ Value FusedForwardOp::buildIsPartialTile(OpBuilder &b, Location loc,
   return partial;
 }
 
-Value FusedForwardOp::buildInputsValid(OpBuilder &builder, Location loc,
-                                       const IRMapping &mapping) {
+void FusedForwardOp::enterIfInputsValid(OpBuilder &builder, Location loc,
+                                        const IRMapping &mapping) {
   ImplicitLocOpBuilder b(loc, builder);
   Value valid;
   for (Value count : getInvalidCounts()) {
@@ -215,7 +215,10 @@ Value FusedForwardOp::buildInputsValid(OpBuilder &builder, Location loc,
         arith::ConstantIntOp::create(b, b.getI32Type(), 0));
     valid = valid ? arith::AndIOp::create(b, valid, zero) : zero;
   }
-  return valid;
+  if (!valid)
+    return;
+  auto ifValid = scf::IfOp::create(b, valid, /*withElseRegion=*/false);
+  builder.setInsertionPoint(ifValid.thenBlock()->getTerminator());
 }
 
 scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
@@ -238,17 +241,11 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
   Value acc = alloc({blockQ, valueDim}, f32);
 
   // With invalid-input counts, everything below runs only when all are 0.
-  if (Value valid = buildInputsValid(b, getLoc())) {
-    auto ifValid = scf::IfOp::create(b, valid, /*withElseRegion=*/false);
-    b.setInsertionPoint(ifValid.thenBlock()->getTerminator());
-  }
+  enterIfInputsValid(b, getLoc());
   Problem problem = buildProblem(b, getLoc());
   Value batch = getBatch(), head = getHead(), queryStart = getQueryStart();
   Value queryOrder = getQueryOrder(), keyOrder = getKeyOrder();
-  // With sorted_inputs, Q, K and V are in sorted order already: only the
-  // mask and the stores go through the orders.
-  Value queryLoadOrder = getSortedInputs() ? Value() : queryOrder;
-  Value keyLoadOrder = getSortedInputs() ? Value() : keyOrder;
+  Value queryLoadOrder = getQueryLoadOrder(), keyLoadOrder = getKeyLoadOrder();
   TileLoadOp::create(b, getQuery(), batch, head, queryStart, queryTile,
                      queryLoadOrder);
   TileFillOp::create(

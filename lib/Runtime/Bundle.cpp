@@ -21,7 +21,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <deque>
-#include <functional>
 #include <mutex>
 
 namespace attn {
@@ -177,12 +176,11 @@ struct Bundle::Impl {
                   CUstream stream, const std::shared_ptr<Driver> &driver,
                   bool callerWorkspace, void *workspace);
 
-  /// After the launches: reads the count of every input check (at
-  /// `countPointer`), synchronizing `stream`, and fails naming the first
-  /// argument whose count is not zero.
-  Status readInputChecks(
-      Driver &cu, CUstream stream,
-      const std::function<CUdeviceptr(const InputCheckSpec &)> &countPointer);
+  /// After the launches: reads the count of every input check
+  /// (`countAddresses[i]` is manifest.inputChecks[i]'s), synchronizing
+  /// `stream`, and fails naming the first argument whose count is not 0.
+  Status readInputChecks(Driver &cu, CUstream stream,
+                         const std::vector<CUdeviceptr> &countAddresses);
 };
 
 Status checkArgumentCount(const Bundle &bundle, size_t got) {
@@ -750,17 +748,17 @@ Status Bundle::Impl::launchOn(const LaunchPlan &plan,
   }
 
   // Input checks: their counts start at zero on the stream.
-  auto countPointer = [&](const InputCheckSpec &check) {
-    return static_cast<CUdeviceptr>(workspaceBase +
-                                    plan.scratch[check.scratch].offset);
-  };
-  for (const InputCheckSpec &check : manifest.inputChecks)
+  std::vector<CUdeviceptr> countAddresses;
+  for (const InputCheckSpec &check : manifest.inputChecks) {
+    countAddresses.push_back(static_cast<CUdeviceptr>(
+        workspaceBase + plan.scratch[check.scratch].offset));
     if (CUresult result =
-            cu.cuMemsetD32Async(countPointer(check), 0, 1, stream);
+            cu.cuMemsetD32Async(countAddresses.back(), 0, 1, stream);
         result != CUDA_SUCCESS)
       return Error("zeroing the count of input check '" +
                    manifest.scratch[check.scratch].name +
                    "' failed: " + cu.describe(result));
+  }
 
   // Every kernel parameter is 8 bytes: pointers and int64 descriptor fields.
   std::vector<uint64_t> slots;
@@ -812,19 +810,19 @@ Status Bundle::Impl::launchOn(const LaunchPlan &plan,
       return Error("launch of kernel '" + launch.kernel +
                    "' failed: " + cu.describe(result));
   }
-  return readInputChecks(cu, stream, countPointer);
+  return readInputChecks(cu, stream, countAddresses);
 }
 
-Status Bundle::Impl::readInputChecks(
-    Driver &cu, CUstream stream,
-    const std::function<CUdeviceptr(const InputCheckSpec &)> &countPointer) {
+Status
+Bundle::Impl::readInputChecks(Driver &cu, CUstream stream,
+                              const std::vector<CUdeviceptr> &countAddresses) {
   const std::vector<InputCheckSpec> &checks = manifest.inputChecks;
   if (checks.empty() || !readChecks)
     return Status::success();
   std::vector<uint32_t> counts(checks.size(), 0);
   for (size_t i = 0; i < checks.size(); ++i)
     if (CUresult result = cu.cuMemcpyDtoHAsync(
-            &counts[i], countPointer(checks[i]), sizeof(uint32_t), stream);
+            &counts[i], countAddresses[i], sizeof(uint32_t), stream);
         result != CUDA_SUCCESS)
       return Error("reading the count of input check '" +
                    manifest.scratch[checks[i].scratch].name +

@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include <fcntl.h>
@@ -209,6 +210,15 @@ public:
   std::string path;
   std::string_view text;
 };
+
+/// The index of the tensor named `name` in `tensors`, if any.
+std::optional<size_t> indexOfName(const std::vector<ArgumentSpec> &tensors,
+                                  const std::string &name) {
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].name == name)
+      return i;
+  return std::nullopt;
+}
 
 /// Matches sm_<digits> with an optional 'a' or 'f' suffix.
 bool isTarget(const std::string &target) {
@@ -499,36 +509,31 @@ Result<Manifest> parseManifestText(std::string_view text,
       auto scratchName = reader.member(entry, prefix, "scratch", Kind::String);
       if (!scratchName)
         return scratchName.error();
-      auto buffer =
-          std::find_if(manifest.scratch.begin(), manifest.scratch.end(),
-                       [&](const ArgumentSpec &spec) {
-                         return spec.name == (*scratchName)->string;
-                       });
-      if (buffer == manifest.scratch.end())
+      std::optional<size_t> scratchIndex =
+          indexOfName(manifest.scratch, (*scratchName)->string);
+      if (!scratchIndex)
         return reader.fail(**scratchName, prefix + ".scratch",
                            "'" + (*scratchName)->string +
                                "' is not a scratch buffer of the bundle");
+      const ArgumentSpec *buffer = &manifest.scratch[*scratchIndex];
       if (buffer->dtype != DType::I32 || buffer->shape.size() != 1 ||
           buffer->shape[0].isSymbol() || buffer->shape[0].isExpression() ||
           buffer->shape[0].value != 1)
         return reader.fail(**scratchName, prefix + ".scratch",
                            "scratch buffer '" + buffer->name +
                                "' must be i32 of shape [1] (one count)");
-      check.scratch = buffer - manifest.scratch.begin();
+      check.scratch = *scratchIndex;
       auto argumentName =
           reader.member(entry, prefix, "argument", Kind::String);
       if (!argumentName)
         return argumentName.error();
-      auto argument =
-          std::find_if(manifest.arguments.begin(), manifest.arguments.end(),
-                       [&](const ArgumentSpec &spec) {
-                         return spec.name == (*argumentName)->string;
-                       });
-      if (argument == manifest.arguments.end())
+      std::optional<size_t> argument =
+          indexOfName(manifest.arguments, (*argumentName)->string);
+      if (!argument)
         return reader.fail(**argumentName, prefix + ".argument",
                            "'" + (*argumentName)->string +
                                "' is not an argument of the bundle");
-      check.argument = argument - manifest.arguments.begin();
+      check.argument = *argument;
       auto message = reader.member(entry, prefix, "message", Kind::String);
       if (!message)
         return message.error();
@@ -649,18 +654,12 @@ Result<Manifest> parseManifestText(std::string_view text,
                            std::string("expected an argument name string, "
                                        "got ") +
                                json::kindName(arg.kind));
-      auto named = [&](const ArgumentSpec &spec) {
-        return spec.name == arg.string;
-      };
-      auto it = std::find_if(manifest.arguments.begin(),
-                             manifest.arguments.end(), named);
-      auto scratchIt =
-          std::find_if(manifest.scratch.begin(), manifest.scratch.end(), named);
-      if (it != manifest.arguments.end())
-        launch.args.push_back(it - manifest.arguments.begin());
-      else if (scratchIt != manifest.scratch.end())
-        launch.args.push_back(manifest.arguments.size() +
-                              (scratchIt - manifest.scratch.begin()));
+      if (std::optional<size_t> argument =
+              indexOfName(manifest.arguments, arg.string))
+        launch.args.push_back(*argument);
+      else if (std::optional<size_t> buffer =
+                   indexOfName(manifest.scratch, arg.string))
+        launch.args.push_back(manifest.arguments.size() + *buffer);
       else
         return reader.fail(arg, field,
                            "'" + arg.string +

@@ -436,10 +436,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         // With invalid-input counts the whole step is under one uniform
         // branch: a block whose inputs are bad writes nothing.
         OpBuilder::InsertionGuard guard(b);
-        if (Value valid = step.buildInputsValid(b, step.getLoc(), mapping)) {
-          auto ifValid = scf::IfOp::create(b, valid, /*withElseRegion=*/false);
-          b.setInsertionPoint(ifValid.thenBlock()->getTerminator());
-        }
+        step.enterIfInputsValid(b, step.getLoc(), mapping);
         emitSm80FusedForward(kernel, step, mapping, *plan, buffers, threads);
         continue;
       }

@@ -30,6 +30,13 @@ static SmallVector<Value, 3> tokenExtents(ImplicitLocOpBuilder &b, Value like) {
   return extents;
 }
 
+/// The name attn-tile gave the scratch buffer `value` (kScratchAttrName),
+/// or null when `value` is no such buffer.
+static StringAttr scratchNameOf(Value value) {
+  auto alloc = value.getDefiningOp<memref::AllocOp>();
+  return alloc ? alloc->getAttrOfType<StringAttr>(kScratchAttrName) : nullptr;
+}
+
 /// Creates a launch of one thread per item of a [z, y, items] grid (items
 /// in blocks of kItemThreads) and calls `body(kernel, z, y, item)` in it
 /// for the items that exist.
@@ -138,16 +145,13 @@ FailureOr<gpu::LaunchOp> attn::convertTokenOrder(TokenOrderOp op,
   // attn-tile names the scratch order by its side ("query_order"); the
   // keys are named after it and what they are ("query_bucket_ids").
   std::string keysName = "order";
-  if (auto alloc = op.getOrder().getDefiningOp<memref::AllocOp>())
-    if (auto scratch = alloc->getAttrOfType<StringAttr>(kScratchAttrName))
-      keysName = StringRef(scratch.getValue()).rsplit("_order").first.str();
+  if (StringAttr scratch = scratchNameOf(op.getOrder()))
+    keysName = scratch.getValue().rsplit("_order").first.str();
   keysName += op.getKeepFlags() ? "_keep_flags" : "_bucket_ids";
   if (failed(facts.describeLike(op.getLoc(), op.getKeys(), extents, keysName)))
     return failure();
   if (Value invalidCount = op.getInvalidCount()) {
-    auto alloc = invalidCount.getDefiningOp<memref::AllocOp>();
-    auto scratch =
-        alloc ? alloc->getAttrOfType<StringAttr>(kScratchAttrName) : nullptr;
+    StringAttr scratch = scratchNameOf(invalidCount);
     if (!scratch)
       return op.emitOpError() << "attn-to-gpu: count_invalid must be a "
                                  "scratch buffer of the function ("

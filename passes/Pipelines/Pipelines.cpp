@@ -23,14 +23,20 @@ static constexpr llvm::StringLiteral kCPUToLLVM =
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,convert-to-llvm,"
     "reconcile-unrealized-casts";
 
+/// attn-tile's options from a pipeline's (both pipelines name them alike).
+template <typename PipelineOptions>
+static attn::AttnTileOptions tileOptionsOf(const PipelineOptions &options) {
+  attn::AttnTileOptions tile;
+  tile.blockQ = options.blockQ.getValue();
+  tile.blockK = options.blockK.getValue();
+  tile.gatherRows = options.gatherRows.getValue();
+  return tile;
+}
+
 void attn::buildLowerToCPUPipeline(OpPassManager &pm,
                                    const LoweringPipelineOptions &options) {
   pm.addPass(createAttnPlan());
-  AttnTileOptions tileOptions;
-  tileOptions.blockQ = options.blockQ.getValue();
-  tileOptions.blockK = options.blockK.getValue();
-  tileOptions.gatherRows = options.gatherRows.getValue();
-  pm.addPass(createAttnTile(tileOptions));
+  pm.addPass(createAttnTile(tileOptionsOf(options)));
   pm.addPass(createAttnToCPU());
   std::string errors;
   llvm::raw_string_ostream errorStream(errors);
@@ -63,11 +69,7 @@ void attn::buildLowerToPTXPipeline(OpPassManager &pm,
                                    const PTXPipelineOptions &options) {
   useShortSharedPointers();
   pm.addPass(createAttnPlan());
-  AttnTileOptions tileOptions;
-  tileOptions.blockQ = options.blockQ.getValue();
-  tileOptions.blockK = options.blockK.getValue();
-  tileOptions.gatherRows = options.gatherRows.getValue();
-  pm.addPass(createAttnTile(tileOptions));
+  pm.addPass(createAttnTile(tileOptionsOf(options)));
   pm.addPass(createAttnToGPU(AttnToGPUOptions{options.chip.getValue(),
                                               options.threads.getValue(),
                                               options.mma.getValue()}));

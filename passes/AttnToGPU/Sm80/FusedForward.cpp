@@ -130,7 +130,7 @@ public:
       SmallVector<std::pair<Value, Value>, 2> clamped; // (row, in range)
       for (int64_t half = 0; half < 2; ++half) {
         Value absolute = arith::AddIOp::create(b, q0, rowOf(r, half));
-        Value row = orders && !sortedInputs
+        Value row = queryRowsThroughOrder
                         ? orderedRows[2 * r + half].position
                         : Value(arith::MinUIOp::create(b, absolute, lastRow));
         clamped.push_back(
@@ -606,9 +606,9 @@ public:
   IRMapping valueMapping; // values above the step -> launch body values
   /// The orders and classes of a step over sorted tokens (OrderedMask.h).
   std::optional<SortedTokens> orders;
-  /// With orders: Q, K and V are in sorted order already (sorted_inputs),
-  /// so only the mask and the stores go through the orders.
-  bool sortedInputs = false;
+  /// Q rows are loaded through the query order (orders without
+  /// sorted_inputs: FusedForwardOp::getQueryLoadOrder).
+  bool queryRowsThroughOrder = false;
   /// The step's mask and Nk - Nq, for the rows of a step over sorted
   /// tokens.
   std::optional<TileMask> orderMask;
@@ -677,7 +677,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
   Value keyOrder = step.getKeyOrder() ? operand(step.getKeyOrder()) : Value();
   if (queryOrder) {
     emitter.orders = SortedTokens{queryOrder, keyOrder};
-    emitter.sortedInputs = step.getSortedInputs();
+    emitter.queryRowsThroughOrder = static_cast<bool>(step.getQueryLoadOrder());
     emitter.orderMask = step.getMask();
     emitter.orderDiagonalOffset = problem.diagonalOffset;
     if (step.getQueryClasses()) {
@@ -686,9 +686,10 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       emitter.orders->classes = *step.getOrderClasses();
     }
   }
-  // The orders the loads go through: none when the inputs are sorted.
-  Value queryLoadOrder = step.getSortedInputs() ? Value() : queryOrder;
-  Value keyLoadOrder = step.getSortedInputs() ? Value() : keyOrder;
+  Value queryLoadOrder =
+      step.getQueryLoadOrder() ? operand(step.getQueryLoadOrder()) : Value();
+  Value keyLoadOrder =
+      step.getKeyLoadOrder() ? operand(step.getKeyLoadOrder()) : Value();
   emitter.loadQueryFragments(
       query, batch, head, q0,
       queryBuffer ? tileView(b, queryBuffer, queryTile, Value()) : Value());

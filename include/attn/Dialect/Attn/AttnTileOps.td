@@ -209,10 +209,19 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
       ::mlir::Value tileIndices, listBatch, listHead, listQueryTile,
           fullCount;
     };
-    /// Builds the i1 "every invalid-input count is 0" (the step runs), or
-    /// returns a null value when the op has no `unless_invalid`.
-    ::mlir::Value buildInputsValid(::mlir::OpBuilder &b, ::mlir::Location loc,
-                                   const ::mlir::IRMapping &mapping = {});
+    /// With `unless_invalid`: builds "every invalid-input count is 0" and
+    /// an scf.if on it at the insertion point of `b`, and moves `b` into
+    /// its then-block, where the step is built. Without: does nothing.
+    void enterIfInputsValid(::mlir::OpBuilder &b, ::mlir::Location loc,
+                            const ::mlir::IRMapping &mapping = {});
+    /// The orders Q rows and K/V rows are loaded through: the orders, or
+    /// none with `sorted_inputs` (only the mask and the stores use them).
+    ::mlir::Value getQueryLoadOrder() {
+      return getSortedInputs() ? ::mlir::Value() : getQueryOrder();
+    }
+    ::mlir::Value getKeyLoadOrder() {
+      return getSortedInputs() ? ::mlir::Value() : getKeyOrder();
+    }
     /// Builds the Problem at the insertion point of `b`, reading the
     /// operands through `mapping`.
     Problem buildProblem(::mlir::OpBuilder &b, ::mlir::Location loc,
@@ -240,8 +249,8 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     /// over the schedule's positions with the tile of each (buildTileAt),
     /// K/V loads, qk, the mask step under scf.if on buildIsPartialTile,
     /// online_softmax and pv, then finalize and the stores; with
-    /// `unless_invalid`, all but the allocas under scf.if on
-    /// buildInputsValid. Returns the kv loop.
+    /// `unless_invalid`, all but the allocas inside enterIfInputsValid's
+    /// branch. Returns the kv loop.
     ::mlir::scf::ForOp decompose(::mlir::OpBuilder &b);
   }];
 }
