@@ -377,6 +377,11 @@ LogicalResult PlanOp::verify() {
             getKeyOrderKeys().getType(), problem)))
       return failure();
   }
+  if (failed(verifyOptionalPrune(*this, getNmKeep(), getNmGroup())))
+    return failure();
+  if (getNmKeep() && hasOrder)
+    return emitOpError() << "an N:M prune over a token order (hash buckets, "
+                            "keep flags) is not supported yet";
   if (static_cast<bool>(getBlockMask()) != getBlockSize().has_value())
     return emitOpError() << "block_mask and block_size go together";
   if (getBlockMask()) {
@@ -595,13 +600,36 @@ LogicalResult MaskDropOp::verify() {
                         getKeyKeep().getType());
 }
 
+LogicalResult attn::verifyPrunePattern(
+    llvm::function_ref<InFlightDiagnostic()> emitError, int64_t keep,
+    int64_t group) {
+  if (group != 2 && group != 4 && group != 8)
+    return emitError() << "N:M group size m must be 2, 4 or 8, got " << group;
+  if (keep < 1 || keep >= group)
+    return emitError() << "N:M kept count n must satisfy 1 <= n < m, got "
+                       << keep << " of " << group;
+  return success();
+}
+
+LogicalResult attn::verifyOptionalPrune(Operation *op,
+                                        std::optional<int64_t> keep,
+                                        std::optional<int64_t> group) {
+  if (keep.has_value() != group.has_value())
+    return op->emitOpError() << "nm(n of m) needs both counts";
+  if (!keep)
+    return success();
+  return verifyPrunePattern([&] { return op->emitOpError(); }, *keep, *group);
+}
+
 LogicalResult MaskNMOp::verify() {
-  int64_t n = getN(), m = getM();
-  if (m != 2 && m != 4 && m != 8)
-    return emitOpError() << "group size m must be 2, 4 or 8, got " << m;
-  if (n < 1 || n >= m)
-    return emitOpError() << "kept count n must satisfy 1 <= n < m, got " << n
-                         << " of " << m;
+  if (failed(verifyPrunePattern([&] { return emitOpError(); }, getN(),
+                                getM())))
+    return failure();
+  if (Value base = getBase())
+    if (base.getDefiningOp<MaskNMOp>())
+      return emitOpError()
+             << "an N:M prune cannot be the base of another one: prune once, "
+                "with the masks it chooses among in its base(...)";
   return success();
 }
 
@@ -616,6 +644,19 @@ LogicalResult MaskAndOp::verify() {
   if (getMasks().size() < 2)
     return emitOpError() << "needs at least two masks, got "
                          << getMasks().size();
+  // An N:M prune chooses among the pairs of its base; inside an 'and' it
+  // would choose among all keys and the other masks would then remove some
+  // of its choices, which is almost never meant.
+  for (Value mask : getMasks())
+    if (auto prune = mask.getDefiningOp<MaskNMOp>()) {
+      InFlightDiagnostic diag =
+          emitOpError()
+          << "an N:M prune cannot be an operand of 'and': give it the other "
+             "masks as its base, e.g. attn.mask.nm "
+          << prune.getN() << " of " << prune.getM() << " base(%other)";
+      diag.attachNote(prune.getLoc()) << "N:M prune defined here";
+      return diag;
+    }
   return success();
 }
 

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/AttnOps.h"
+#include "attn/Dialect/Attn/ScorePrune.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -13,6 +14,7 @@
 #include "llvm/ADT/STLExtras.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace attn;
@@ -126,6 +128,45 @@ LogicalResult TileMaskOp::verify() {
 LogicalResult TileMaskOp::verifyRegions() {
   return verifyPredicateRegion(*this, getPredicate(),
                                /*allowIndexPair=*/false);
+}
+
+LogicalResult TilePruneOp::verify() {
+  FailureOr<ArrayRef<int64_t>> scores =
+      staticTileShape(*this, "scores", getScores().getType());
+  if (failed(scores))
+    return failure();
+  if (scores->size() != 2)
+    return emitOpError() << "scores must be a 2-D tile";
+  if (failed(verifyPrunePattern([&] { return emitOpError(); }, getKeep(),
+                                getGroup())))
+    return failure();
+  if ((*scores)[1] % getGroup() != 0)
+    return emitOpError() << "the tile's " << (*scores)[1]
+                         << " columns must be a multiple of the group size "
+                         << getGroup();
+  return success();
+}
+
+void TilePruneOp::buildPruneGroup(OpBuilder &b, Location loc, Value row,
+                                  Value groupIndex, const IRMapping &mapping) {
+  Value scores = mapping.lookupOrDefault(getScores());
+  int64_t group = getGroup();
+  Value first = arith::MulIOp::create(
+      b, loc, groupIndex, arith::ConstantIndexOp::create(b, loc, group));
+  SmallVector<Value> columns, values;
+  for (int64_t i = 0; i < group; ++i) {
+    columns.push_back(arith::AddIOp::create(
+        b, loc, first, arith::ConstantIndexOp::create(b, loc, i)));
+    values.push_back(
+        memref::LoadOp::create(b, loc, scores, ValueRange{row, columns[i]}));
+  }
+  SmallVector<Value> kept = buildKeptFlags(b, loc, values, getKeep());
+  Value negInf = arith::ConstantOp::create(
+      b, loc, b.getF32FloatAttr(-std::numeric_limits<float>::infinity()));
+  for (int64_t i = 0; i < group; ++i)
+    memref::StoreOp::create(
+        b, loc, arith::SelectOp::create(b, loc, kept[i], values[i], negInf),
+        scores, ValueRange{row, columns[i]});
 }
 
 /// Verifies the row-state tiles of the softmax ops: `[Bq]` each.

@@ -15,6 +15,8 @@
 //     S = (scale · log2 e) · Qt Ktᵀ
 //     if buildIsPartialTile(p, k0): S[r, c] = -inf where
 //                                   (b, h, q0 + r, k0 + c) is not allowed
+//     with nm(n of m): in each row's key groups of m, all but the n
+//                      largest scores become -inf     (attn.tile.prune)
 //     online softmax (log2 domain, rescale_threshold); acc += P Vt
 //   acc = acc / l, lse = m ln 2 + ln l               (0 and -inf if l = 0)
 //   store acc -> O[b, h, q0 :], lse -> LSE[b, h, q0 :]   (rows < Nq)
@@ -81,6 +83,19 @@ LogicalResult FusedForwardOp::verify() {
       (getQueryClasses() && !getQueryOrder()))
     return emitOpError() << "classes(...) need orders(...) and "
                             "order_classes(...)";
+  if (failed(verifyOptionalPrune(*this, getNmKeep(), getNmGroup())))
+    return failure();
+  if (getNmKeep()) {
+    if (getBlockK() % *getNmGroup() != 0)
+      return emitOpError() << "block_k = " << getBlockK()
+                           << " must be a multiple of the N:M group size "
+                           << *getNmGroup()
+                           << ", so that no group spans two kv-tiles";
+    if (getQueryOrder())
+      return emitOpError() << "an N:M prune over sorted tokens (orders(...)) "
+                              "is not supported: its groups are of original "
+                              "key positions";
+  }
   if (isList && cast<MemRefType>(getTileCounts().getType()).getDimSize(3) != 2)
     return emitOpError() << "kv_list counts must have a last extent of 2 "
                             "(full and partial tiles), got "
@@ -283,6 +298,8 @@ scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {
       IRMapping mapping;
       getPredicate().cloneInto(&mask.getPredicate(), mapping);
     }
+    if (getNmKeep())
+      TilePruneOp::create(b, scores, getNmKeepAttr(), getNmGroupAttr());
     TileOnlineSoftmaxOp::create(b, scores, rowMax, rowSum, acc,
                                 getRescaleThresholdAttr());
     TilePVOp::create(b, scores, valueTile, acc);

@@ -73,21 +73,9 @@ attn::visitMaskTree(Value root,
 //===----------------------------------------------------------------------===//
 // MaskOpInterface::contributeToPlan
 //
-// What each mask family tells attn-plan: a band, a predicate, a block mask
-// or a token order (MaskPlan).
+// What each mask family tells attn-plan: a band, a predicate, a block mask,
+// a token order or an N:M prune (MaskPlan).
 //===----------------------------------------------------------------------===//
-
-/// The planner's answer for a family whose analysis has not landed yet: a
-/// located error (the caller's `emitError` names the pass and notes the
-/// mask).
-static LogicalResult
-notSupportedByPlanner(Operation *maskOp,
-                      llvm::function_ref<InFlightDiagnostic()> emitError) {
-  return emitError() << "mask '" << maskOp->getName()
-                     << "' is not supported by the planner yet (supported: "
-                        "causal, window, block, hash, drop, custom and their "
-                        "'and')";
-}
 
 LogicalResult
 MaskCausalOp::contributeToPlan(MaskPlan &plan,
@@ -147,9 +135,13 @@ LogicalResult MaskDropOp::contributeToPlan(
 }
 
 LogicalResult
-MaskNMOp::contributeToPlan(MaskPlan &,
+MaskNMOp::contributeToPlan(MaskPlan &plan,
                            llvm::function_ref<InFlightDiagnostic()> emitError) {
-  return notSupportedByPlanner(*this, emitError);
+  if (plan.prune)
+    return emitError() << "two N:M prunes in one mask are not supported";
+  plan.prune = MaskPlan::Prune{static_cast<int64_t>(getN()),
+                               static_cast<int64_t>(getM())};
+  return success();
 }
 
 LogicalResult MaskBlockOp::contributeToPlan(

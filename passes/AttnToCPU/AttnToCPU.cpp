@@ -322,6 +322,25 @@ struct TileMaskLowering : OpRewritePattern<TileMaskOp> {
   }
 };
 
+/// attn.tile.prune: for r < Bq and each group g < Bk / m, the group's m
+/// scores are read, attn::buildKeptFlags (ScorePrune.h) decides, and the
+/// pruned ones are stored as -inf (TilePruneOp::buildPruneGroup).
+struct TilePruneLowering : OpRewritePattern<TilePruneOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(TilePruneOp op,
+                                PatternRewriter &rewriter) const override {
+    ArrayRef<int64_t> shape = op.getScores().getType().getShape();
+    buildTileLoops(rewriter, op.getLoc(),
+                   {shape[0], shape[1] / static_cast<int64_t>(op.getGroup())},
+                   [&](OpBuilder &b, Location loc, ValueRange ivs) {
+                     op.buildPruneGroup(b, loc, ivs[0], ivs[1]);
+                   });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// attn.tile.online_softmax: per row r < Bq, in the log2 domain
 /// (softmax::buildRises / buildRowUpdate, the formulas the GPU emitters
 /// share):
@@ -464,7 +483,8 @@ struct TileFinalizeLowering : OpRewritePattern<TileFinalizeOp> {
 
 void attn::populateAttnToCPUPatterns(RewritePatternSet &patterns) {
   patterns.add<TileLoadLowering, TileStoreLowering, TileFillLowering,
-               TileQKLowering, TileMaskLowering, TileOnlineSoftmaxLowering,
+               TileQKLowering, TileMaskLowering, TilePruneLowering,
+               TileOnlineSoftmaxLowering,
                TilePVLowering, TileFinalizeLowering>(patterns.getContext());
 }
 

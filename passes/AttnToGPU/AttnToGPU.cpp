@@ -310,8 +310,11 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       whyNot = "tensor cores are off (mma=false)";
     else if (FailureOr<Sm80FusedForwardPlan> plan =
                  planSm80FusedForward(step, target, threads, whyNot);
-             succeeded(plan))
+             succeeded(plan)) {
+      if (!plan->remark.empty())
+        step.emitRemark() << plan->remark;
       return std::move(*plan);
+    }
     step.emitRemark() << "attn-to-gpu: the fused step runs as per-op loops "
                          "on "
                       << chip << " because " << whyNot;

@@ -380,6 +380,34 @@ public:
     return coords;
   }
 
+  /// Emits one sparse mma.sp.sync m16n8k32 (f32 accumulation) and returns
+  /// the four f32 results. A is 16x32 with two of every four consecutive
+  /// k kept, given compressed in the m16n8k16 A layout (four registers:
+  /// compressed columns 2t, 2t + 1 of rows g and g + 8, then columns
+  /// 2t + 8, 2t + 9); B is 32x8 (four registers: k = 2t, 2t + 1 plus 0, 8,
+  /// 16, 24; n = g); `metadata` holds the kept positions, 4 bits per group
+  /// of four (first index | second index << 2), in the lanes the sparsity
+  /// selector 0 names (see Sm80/FusedForward.cpp, buildSparseMetadata);
+  /// `ordered` picks the `::ordered_metadata` form (indices in order).
+  SmallVector<Value> mmaSparse(ArrayRef<Value> a, ArrayRef<Value> bOperands,
+                               ArrayRef<Value> c, Value metadata, bool isBF16,
+                               bool ordered) {
+    Type f32 = b.getF32Type();
+    Type resultType =
+        LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
+    NVVM::MMATypes type = isBF16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
+    auto op = NVVM::MmaSpOp::create(
+        b, resultType, a, bOperands, c, metadata, i32Constant(0),
+        ArrayRef<int64_t>{16, 8, 32}, std::nullopt,
+        std::array<NVVM::MMATypes, 2>{type, type});
+    if (ordered)
+      op.setOrderedMetadata(true);
+    SmallVector<Value> results;
+    for (int64_t i = 0; i < 4; ++i)
+      results.push_back(LLVM::ExtractValueOp::create(b, op.getRes(), i));
+    return results;
+  }
+
   /// Emits one mma.sync m16n8k16 and returns the four f32 results.
   SmallVector<Value> mma(ArrayRef<Value> a, ArrayRef<Value> bOperands,
                          ArrayRef<Value> c, bool isBF16) {

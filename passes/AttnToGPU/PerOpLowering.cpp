@@ -48,6 +48,7 @@ public:
             lowerQK(op);
         })
         .Case([&](TileMaskOp op) { lowerMask(op); })
+        .Case([&](TilePruneOp op) { lowerPrune(op); })
         .Case([&](TileOnlineSoftmaxOp op) { lowerOnlineSoftmax(op); })
         .Case([&](TilePVOp op) {
           ArrayRef<int64_t> acc = shapeOf(op.getAcc());
@@ -225,6 +226,17 @@ public:
       Value masked = arith::SelectOp::create(
           b, allowed, score, f32(-std::numeric_limits<float>::infinity()));
       memref::StoreOp::create(b, masked, op.getScores(), ValueRange{r, c});
+    });
+  }
+
+  /// The N:M prune, a thread per (row, group) so that no two threads
+  /// touch one group (TilePruneOp::buildPruneGroup).
+  void lowerPrune(TilePruneOp op) {
+    ArrayRef<int64_t> shape = shapeOf(op.getScores());
+    int64_t groups = shape[1] / static_cast<int64_t>(op.getGroup());
+    forEachDistributed(shape[0] * groups, [&](Value e) {
+      auto [r, g] = split(e, groups);
+      op.buildPruneGroup(b, b.getLoc(), r, g);
     });
   }
 

@@ -145,6 +145,15 @@ struct AttnPlanPass : public attn::impl::AttnPlanBase<AttnPlanPass> {
       diag.attachNote(plan.order->source->getLoc()) << "token order from here";
       return diag;
     }
+    if (plan.prune && plan.order) {
+      InFlightDiagnostic diag =
+          op.emitOpError() << "attn-plan: an N:M prune over hash buckets or "
+                              "dropped tokens is not supported yet (its "
+                              "groups are of original key positions, the "
+                              "tiles of sorted ones)";
+      diag.attachNote(plan.order->source->getLoc()) << "token order from here";
+      return diag;
+    }
     // A block mask or a token order asks for per-q-tile lists; otherwise
     // the band decides between a range and every tile.
     ScheduleKind schedule = plan.blockMask || plan.order ? ScheduleKind::List
@@ -167,7 +176,11 @@ struct AttnPlanPass : public attn::impl::AttnPlanBase<AttnPlanPass> {
         plan.order ? builder.getI64IntegerAttr(plan.order->classes)
                    : IntegerAttr(),
         plan.order && plan.order->keepFlags ? builder.getUnitAttr()
-                                            : UnitAttr());
+                                            : UnitAttr(),
+        plan.prune ? builder.getI64IntegerAttr(plan.prune->keep)
+                   : IntegerAttr(),
+        plan.prune ? builder.getI64IntegerAttr(plan.prune->group)
+                   : IntegerAttr());
     buildPredicateRegion(builder, planOp, plan.predicates);
     op.erase();
     if (mask)

@@ -203,7 +203,8 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
         plan.getScheduleAttr(), plan.getBandLowerAttr(),
         plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold),
         plan.getOrderClassesAttr(),
-        sortedInputs ? b.getUnitAttr() : UnitAttr());
+        sortedInputs ? b.getUnitAttr() : UnitAttr(), plan.getNmKeepAttr(),
+        plan.getNmGroupAttr());
     if (Value blockMask = plan.getBlockMask())
       buildBlockMaskPredicate(b, step, plan, blockMask);
     else {

@@ -22,4 +22,4 @@
 // CHECK-SAME: ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}, %r{{[0-9]+}}}, [%r{{[0-9]+}}
 // CHECK-SAME: ex2.approx.ftz.f32
 
-// SM90: gpu.binary @sliding_window_kernel  [#gpu.object<#nvvm.target<chip = "sm_90a", features = "+ptx80">
+// SM90: gpu.binary @sliding_window_kernel  [#gpu.object<#nvvm.target<chip = "sm_90a", features = "+ptx85">

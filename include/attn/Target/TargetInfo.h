@@ -32,6 +32,13 @@ struct TargetInfo {
   /// Whether the chip has warpgroup MMA, TMA and setmaxnreg (sm_90a). No
   /// emitter uses them yet: sm_90a runs the sm_80 emitter.
   bool hasWarpgroupMma;
+  /// Whether the chip has sparse tensor cores (mma.sp with 2:4 metadata):
+  /// the N:M prune's P V runs on them for 2:4 and 1:2.
+  bool hasSparseMma;
+  /// Whether mma.sp takes the `::ordered_metadata` form (PTX ISA 8.5; ptxas
+  /// advises it for sm_90 and later, where the plain form may run slower
+  /// on future chips). attn's kept indices are always in order.
+  bool orderedSparseMetadata;
 
   /// Largest grid extent in y and z (x allows 2^31 - 1).
   static constexpr int64_t kMaxGridYZ = 65535;
@@ -41,9 +48,12 @@ struct TargetInfo {
     static const TargetInfo targets[] = {
         // A100-class Ampere: 163 KiB per block (164 KiB per SM less 1 KiB
         // reserved); sm_80 code also runs on Hopper.
-        {"sm_80", 163 * 1024, "+ptx80", /*hasWarpgroupMma=*/false},
-        // Hopper: 227 KiB per block. PTX ISA 8.0 is the first with sm_90a.
-        {"sm_90a", 227 * 1024, "+ptx80", /*hasWarpgroupMma=*/true},
+        {"sm_80", 163 * 1024, "+ptx80", /*hasWarpgroupMma=*/false,
+         /*hasSparseMma=*/true, /*orderedSparseMetadata=*/false},
+        // Hopper: 227 KiB per block. PTX ISA 8.0 is the first with sm_90a,
+        // 8.5 the first with mma.sp::ordered_metadata.
+        {"sm_90a", 227 * 1024, "+ptx85", /*hasWarpgroupMma=*/true,
+         /*hasSparseMma=*/true, /*orderedSparseMetadata=*/true},
     };
     return targets;
   }

@@ -50,6 +50,7 @@
 #include "FusedForward.h"
 #include "OrderedMask.h"
 
+#include "attn/Dialect/Attn/ScorePrune.h"
 #include "attn/Dialect/Attn/SoftmaxNumerics.h"
 
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -112,6 +113,25 @@ public:
     keyLaneCol = bit0Offset;
     valueLaneRow = arith::AddIOp::create(b, laneRow, bit0Offset);
     valueLaneCol = bit1Offset;
+    laneKeyOffset = twoT;
+    if (prune) {
+      // The prune's key layout (file comment): column 2t + j of slice k of
+      // a 32-key chunk is key 8t + 2k + j, so the lane giving row x of an
+      // ldmatrix names key 8 (x / 2) + x % 2, plus 2 for the second slice
+      // of the pair (K: matrix bit 1; V, whose A fragment pairs slices 2kc
+      // and 2kc + 1: matrix bit 0).
+      Value spread = arith::AddIOp::create(
+          b,
+          arith::MulIOp::create(
+              b, arith::DivUIOp::create(b, laneRow, tiles.index(2)),
+              tiles.index(8)),
+          arith::RemUIOp::create(b, laneRow, tiles.index(2)));
+      keyLaneRow = arith::AddIOp::create(
+          b, spread, arith::DivUIOp::create(b, bit1Offset, tiles.index(4)));
+      valueLaneRow = arith::AddIOp::create(
+          b, spread, arith::DivUIOp::create(b, bit0Offset, tiles.index(4)));
+      laneKeyOffset = arith::MulIOp::create(b, twoT, tiles.index(4));
+    }
     queryTile = sharedQueryTile;
     // Over sorted tokens: each row's original position, class and band
     // bounds, read once for every partial tile of the loop.
@@ -208,9 +228,12 @@ public:
     auto loadKeyStep = [&](int64_t kStep) {
       StepFragments fragments;
       Value col = arith::AddIOp::create(b, keyLaneCol, tiles.index(16 * kStep));
-      for (int64_t n0 = 0; n0 < blockK; n0 += 16)
+      for (int64_t pair = 0; pair < blockK / 16; ++pair)
         fragments.key.push_back(tiles.loadMatrices(
-            keyTile, arith::AddIOp::create(b, keyLaneRow, tiles.index(n0)), col,
+            keyTile,
+            arith::AddIOp::create(b, keyLaneRow,
+                                  tiles.index(slicePairOffset(pair))),
+            col,
             /*transpose=*/false));
       for (int64_t r = 0; r < rowTiles; ++r)
         fragments.query.push_back(
@@ -270,8 +293,8 @@ public:
       };
       if (mask.hasPredicate())
         return masked();
-      Value lastColumn =
-          arith::ConstantIntOp::create(b, b.getI32Type(), blockK - 7);
+      Value lastColumn = arith::ConstantIntOp::create(
+          b, b.getI32Type(), columnOf(blockK / 2 - 3));
       Value zero = arith::ConstantIntOp::create(b, b.getI32Type(), 0);
       Value anyDisallowed;
       for (const RowBounds &row : bounds) {
@@ -294,6 +317,78 @@ public:
       scores[r].assign(maybeMasked.begin() + r * perRowTile,
                        maybeMasked.begin() + (r + 1) * perRowTile);
 
+    // The N:M prune, in registers: with the prune's layout each lane holds
+    // 8 consecutive keys of every 32 (keys 8t .. 8t + 7 of chunk c are
+    // slices 4c .. 4c + 3, columns 0 and 1), so every group of 2, 4 or 8
+    // keys lies in one lane and needs no shuffle. For the sparse P V the
+    // two kept scores of each group of four are taken as they are
+    // (kept[2r + half][2c + G] for keys 8t + 4G .. + 3); otherwise the
+    // pruned scores become -inf. The sparse metadata is built right away,
+    // so that the kept indices die before the softmax.
+    SmallVector<SmallVector<KeptPair>> kept(2 * rowTiles);
+    SmallVector<SmallVector<Value>> sparseMetadata(rowTiles);
+    // The lane, read in the loop body through an opaque copy: what the
+    // sparse P V derives from it is recomputed per iteration instead of
+    // taking registers across the loop (D = 128 is at 255 registers).
+    Value lane;
+    if (sparseValueProduct)
+      lane = tiles.opaque(tiles.lane());
+    if (prune) {
+      auto [keep, group] = *prune;
+      for (int64_t r = 0; r < rowTiles; ++r)
+        for (int64_t chunk = 0; chunk < blockK / 32; ++chunk) {
+          for (int64_t half = 0; half < 2; ++half) {
+            SmallVector<int64_t> laneKeys; // indices into scores[r], in key order
+            for (int64_t k = 0; k < 4; ++k)
+              for (int64_t j = 0; j < 2; ++j)
+                laneKeys.push_back(4 * (4 * chunk + k) + 2 * half + j);
+            if (sparseValueProduct) {
+              for (int64_t quarter = 0; quarter < 2; ++quarter) {
+                SmallVector<Value> four;
+                for (int64_t i = 0; i < 4; ++i)
+                  four.push_back(scores[r][laneKeys[4 * quarter + i]]);
+                kept[2 * r + half].push_back(
+                    keep == 2 ? buildKeepTwoOfFour(b, b.getLoc(), four)
+                              : buildKeepOneOfTwoPairs(b, b.getLoc(), four));
+              }
+              continue;
+            }
+            for (int64_t first = 0; first < 8; first += group) {
+              SmallVector<Value> values;
+              for (int64_t i = 0; i < group; ++i)
+                values.push_back(scores[r][laneKeys[first + i]]);
+              SmallVector<Value> flags =
+                  buildKeptFlags(b, b.getLoc(), values, keep);
+              for (int64_t i = 0; i < group; ++i) {
+                Value &score = scores[r][laneKeys[first + i]];
+                score = arith::SelectOp::create(
+                    b, flags[i], score,
+                    tiles.f32(-std::numeric_limits<float>::infinity()));
+              }
+            }
+          }
+          if (sparseValueProduct)
+            sparseMetadata[r].push_back(buildSparseMetadata(
+                {&kept[2 * r][2 * chunk], 2},
+                {&kept[2 * r + 1][2 * chunk], 2}, lane));
+        }
+    }
+    // The scores each row's softmax sees (row 2r + half): its fragment
+    // elements, or with the sparse P V only the kept ones.
+    SmallVector<SmallVector<Value *>> rowValues(2 * rowTiles);
+    for (int64_t r = 0; r < rowTiles; ++r)
+      for (int64_t half = 0; half < 2; ++half) {
+        SmallVector<Value *> &values = rowValues[2 * r + half];
+        if (sparseValueProduct) {
+          for (KeptPair &pair : kept[2 * r + half])
+            values.append({&pair.firstValue, &pair.secondValue});
+          continue;
+        }
+        for (size_t i = 0; i < scores[r].size(); i += 4)
+          for (int64_t j = 0; j < 2; ++j)
+            values.push_back(&scores[r][i + 2 * half + j]);
+      }
+
     // Online softmax on the fragments (rows g and g + 8 of each row tile),
     // with the running max raised lazily: a row's max m' moves only when
     // the warp votes that some row's tile max exceeds its m' by more than
@@ -306,9 +401,8 @@ public:
     for (int64_t r = 0; r < rowTiles; ++r)
       for (int64_t half = 0; half < 2; ++half) {
         SmallVector<Value> rowScores;
-        for (size_t i = 0; i < scores[r].size(); i += 4)
-          for (int64_t j = 0; j < 2; ++j)
-            rowScores.push_back(scores[r][i + 2 * half + j]);
+        for (Value *score : rowValues[2 * r + half])
+          rowScores.push_back(*score);
         Value rowMax = quadReduce(treeReduce(rowScores, /*isMax=*/true),
                                   /*isMax=*/true);
         if (foldScale)
@@ -335,16 +429,14 @@ public:
         alpha[row] = update.alpha;
         Value negShift = arith::NegFOp::create(b, shift);
         SmallVector<Value> probs;
-        for (size_t i = 0; i < scores[r].size(); i += 4)
-          for (int64_t j = 0; j < 2; ++j) {
-            Value &s = scores[r][i + 2 * half + j];
-            Value exponent =
-                foldScale
-                    ? Value(math::FmaOp::create(b, s, scaleValue, negShift))
-                    : Value(arith::AddFOp::create(b, s, negShift));
-            s = tiles.exp2FlushToZero(exponent);
-            probs.push_back(s);
-          }
+        for (Value *score : rowValues[row]) {
+          Value &s = *score;
+          Value exponent =
+              foldScale ? Value(math::FmaOp::create(b, s, scaleValue, negShift))
+                        : Value(arith::AddFOp::create(b, s, negShift));
+          s = tiles.exp2FlushToZero(exponent);
+          probs.push_back(s);
+        }
         Value partialSum = treeReduce(probs, /*isMax=*/false);
         // l stays a per-thread partial sum; the quad is summed at the end.
         newState[4 * r + half] = newMax;
@@ -364,6 +456,10 @@ public:
     });
     std::copy(rescaled.begin(), rescaled.end(), newState.begin() + accBegin);
 
+    if (sparseValueProduct) {
+      accumulateSparse(newState, kept, sparseMetadata, valueTile, lane);
+      return newState;
+    }
     // acc += P V: P's accumulator layout is the A-operand layout.
     SmallVector<SmallVector<SmallVector<Value>>> pFragments(rowTiles);
     for (int64_t r = 0; r < rowTiles; ++r)
@@ -395,7 +491,8 @@ public:
         int64_t kc = block / valuePairs, ep = block % valuePairs;
         return tiles.loadMatrices(
             valueTile,
-            arith::AddIOp::create(b, valueLaneRow, tiles.index(16 * kc)),
+            arith::AddIOp::create(b, valueLaneRow,
+                                  tiles.index(slicePairOffset(kc))),
             arith::AddIOp::create(b, valueLaneCol, tiles.index(16 * ep)),
             /*transpose=*/true);
       };
@@ -427,6 +524,109 @@ public:
       }
     }
     return newState;
+  }
+
+  /// acc += P V on the sparse tensor cores: per 32-key chunk c, row tile r
+  /// and value slice e, one mma.sp m16n8k32 whose compressed A is this
+  /// lane's kept pairs (logical group t = its keys 8t .. 8t + 3, group
+  /// t + 4 its keys 8t + 4 .. 8t + 7; kept[2r + half][2c + G]) and whose B
+  /// is one ldmatrix.x4.trans of V rows in that logical order: lane l
+  /// names logical k = l of the chunk, key 8 (L % 4) + 4 (L / 4) + i for
+  /// group L = l / 4 and i = l % 4. The metadata of a (row tile, chunk),
+  /// metadata[r][chunk] (buildSparseMetadata), serves every value slice.
+  void accumulateSparse(SmallVector<Value> &state,
+                        ArrayRef<SmallVector<KeptPair>> kept,
+                        ArrayRef<SmallVector<Value>> metadata, Value valueTile,
+                        Value lane) {
+    int64_t chunks = blockK / 32, slices = valueDim / 8;
+    Value group = arith::DivUIOp::create(b, lane, tiles.index(4));
+    Value sparseValueLaneRow = arith::AddIOp::create(
+        b,
+        arith::AddIOp::create(
+            b,
+            arith::MulIOp::create(
+                b, arith::RemUIOp::create(b, group, tiles.index(4)),
+                tiles.index(8)),
+            arith::MulIOp::create(
+                b, arith::DivUIOp::create(b, group, tiles.index(4)),
+                tiles.index(4))),
+        arith::RemUIOp::create(b, lane, tiles.index(4)));
+    SmallVector<SmallVector<SmallVector<Value>>> operands(rowTiles);
+    for (int64_t r = 0; r < rowTiles; ++r)
+      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        SmallVector<Value> a;
+        for (int64_t quarter = 0; quarter < 2; ++quarter)
+          for (int64_t half = 0; half < 2; ++half) {
+            const KeptPair &pair = kept[2 * r + half][2 * chunk + quarter];
+            a.push_back(tiles.roundPair(pair.firstValue, pair.secondValue,
+                                        elementType));
+          }
+        operands[r].push_back(std::move(a));
+      }
+    auto loadValueBlock = [&](int64_t block) {
+      int64_t chunk = block / slices, e = block % slices;
+      return tiles.loadMatrices(
+          valueTile,
+          arith::AddIOp::create(b, sparseValueLaneRow,
+                                tiles.index(32 * chunk)),
+          tiles.index(8 * e), /*transpose=*/true);
+    };
+    int64_t blocks = chunks * slices;
+    SmallVector<Value> next = loadValueBlock(0);
+    for (int64_t block = 0; block < blocks; ++block) {
+      SmallVector<Value> v = std::move(next);
+      if (block + 1 < blocks)
+        next = loadValueBlock(block + 1);
+      int64_t chunk = block / slices, e = block % slices;
+      for (int64_t r = 0; r < rowTiles; ++r) {
+        int64_t index = accIndex(r, e);
+        ArrayRef<Value> acc(state.data() + index, 4);
+        SmallVector<Value> updated = tiles.mmaSparse(
+            operands[r][chunk], v, acc, metadata[r][chunk], isBF16,
+            orderedSparseMetadata);
+        std::copy(updated.begin(), updated.end(), state.begin() + index);
+      }
+    }
+  }
+
+  /// The metadata register of one (row tile, 32-key chunk) for sparsity
+  /// selector 0, from this lane's kept pairs of row g (`upper`) and row
+  /// g + 8 (`lower`), quarters G = 0, 1 (logical groups t and t + 4). A
+  /// group's nibble is first index | second index << 2. Lane t = 0 of each
+  /// quad supplies logical groups 0 .. 3 (bits 4q of row g, 16 + 4q of row
+  /// g + 8), lane t = 1 groups 4 .. 7 the same way: each lane places its
+  /// nibbles at 4t and 16 + 4t of one word per quarter, the quad ORs the
+  /// words (two xor shuffles each), and lane t keeps word t (lanes 2 and 3
+  /// are not read).
+  Value buildSparseMetadata(ArrayRef<KeptPair> upper, ArrayRef<KeptPair> lower,
+                            Value lane) {
+    Type i32 = b.getI32Type();
+    Value threadInQuad = arith::RemUIOp::create(b, lane, tiles.index(4));
+    Value shift = arith::MulIOp::create(
+        b, arith::IndexCastOp::create(b, i32, threadInQuad),
+        tiles.i32Constant(4));
+    auto nibble = [&](const KeptPair &pair) {
+      return arith::OrIOp::create(
+          b, pair.firstIndex,
+          arith::ShLIOp::create(b, pair.secondIndex, tiles.i32Constant(2)));
+    };
+    SmallVector<Value, 2> words;
+    for (int64_t quarter = 0; quarter < 2; ++quarter) {
+      Value word = arith::OrIOp::create(
+          b, arith::ShLIOp::create(b, nibble(upper[quarter]), shift),
+          arith::ShLIOp::create(
+              b, nibble(lower[quarter]),
+              arith::AddIOp::create(b, shift, tiles.i32Constant(16))));
+      for (int32_t offset : {1, 2})
+        word = arith::OrIOp::create(
+            b, word,
+            gpu::ShuffleOp::create(b, word, offset, 32, gpu::ShuffleMode::XOR)
+                .getShuffleResult());
+      words.push_back(word);
+    }
+    Value isSecond = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                           threadInQuad, tiles.index(1));
+    return arith::SelectOp::create(b, isSecond, words[1], words[0]);
   }
 
   /// Normalises and writes O (and LSE) rows that exist (at the rows the
@@ -477,6 +677,24 @@ public:
 private:
   /// The q-tile row of this thread in row tile r, half 0 (g) or 1 (g + 8).
   Value rowOf(int64_t r, int64_t half) const { return rows[2 * r + half]; }
+
+  /// The key column, relative to this lane's first key (k0 +
+  /// laneKeyOffset), of element i of a row tile's S fragments (slice i / 4,
+  /// column i % 2 of the lane's pair): 8 (i / 4) + i % 2, or with the
+  /// prune's layout 32 (s / 4) + 2 (s % 4) + i % 2 for slice s = i / 4.
+  int64_t columnOf(int64_t i) const {
+    int64_t slice = i / 4;
+    if (!prune)
+      return 8 * slice + i % 2;
+    return 32 * (slice / 4) + 2 * (slice % 4) + i % 2;
+  }
+
+  /// The first key row of slice pair `pair` (slices 2 pair and 2 pair + 1,
+  /// one ldmatrix.x4 of K, or the k16 block `pair` of P V): 16 pair, or
+  /// with the prune's layout 32 (pair / 2) + 4 (pair % 2).
+  int64_t slicePairOffset(int64_t pair) const {
+    return prune ? 32 * (pair / 2) + 4 * (pair % 2) : 16 * pair;
+  }
 
   /// Index in the state of acc slice e (4 values) of row tile r.
   int64_t accIndex(int64_t r, int64_t e) const {
@@ -542,7 +760,7 @@ private:
                                    const FusedForwardOp::Problem &problem,
                                    Value q0, Value k0) {
     Value keyLen = problem.keyLen, offset = problem.diagonalOffset;
-    Value keyBase = arith::AddIOp::create(b, k0, twoT);
+    Value keyBase = arith::AddIOp::create(b, k0, laneKeyOffset);
     auto clampToI32 = [&](Value column) -> Value {
       if (!column)
         return {};
@@ -578,7 +796,7 @@ private:
                                 ArrayRef<RowBounds> rows) {
     SmallVector<Value> result;
     for (size_t i = 0; i < scores.size(); ++i) {
-      int64_t column = 8 * (i / 4) + i % 2, half = (i % 4) / 2;
+      int64_t column = columnOf(i), half = (i % 4) / 2;
       const RowBounds &row = rows[half];
       Value constant = arith::ConstantIntOp::create(b, b.getI32Type(), column);
       Value allowed = arith::CmpIOp::create(b, arith::CmpIPredicate::sle,
@@ -604,6 +822,12 @@ private:
 
 public:
   IRMapping valueMapping; // values above the step -> launch body values
+  /// The step's N:M prune (keep, group), if any; set before
+  /// loadQueryFragments, which picks the key layout.
+  std::optional<std::pair<int64_t, int64_t>> prune;
+  /// With a 2:4 or 1:2 prune: P V on the sparse tensor cores, in the
+  /// `::ordered_metadata` form or not.
+  bool sparseValueProduct = false, orderedSparseMetadata = false;
   /// The orders and classes of a step over sorted tokens (OrderedMask.h).
   std::optional<SortedTokens> orders;
   /// Q rows are loaded through the query order (orders without
@@ -637,6 +861,10 @@ private:
   /// and column valueLaneCol of a 16 x 16 block of V (transposed) or of Q
   /// (an A operand: rows +8 in matrices 1 and 3, columns +8 in 2 and 3).
   Value keyLaneRow, keyLaneCol, valueLaneRow, valueLaneCol;
+  /// The first key of this lane's S columns in a tile: 2t, or 8t with the
+  /// prune's layout.
+  Value laneKeyOffset;
+
   /// queryFragments[r][kStep]: the A operand of row tile r, dims 16 kStep.
   SmallVector<SmallVector<SmallVector<Value>>> queryFragments;
 };
@@ -672,6 +900,11 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
   FlashEmitter emitter(b, kernel, headDim, valueDim, blockK, plan.rowTiles,
                        element.isBF16(), element,
                        step.getRescaleThreshold().convertToFloat());
+  if (std::optional<int64_t> keep = step.getNmKeep()) {
+    emitter.prune = std::make_pair(*keep, *step.getNmGroup());
+    emitter.sparseValueProduct = plan.sparseValueProduct;
+    emitter.orderedSparseMetadata = plan.orderedSparseMetadata;
+  }
   Value queryOrder =
       step.getQueryOrder() ? operand(step.getQueryOrder()) : Value();
   Value keyOrder = step.getKeyOrder() ? operand(step.getKeyOrder()) : Value();

@@ -47,6 +47,14 @@ struct Sm80FusedForwardPlan {
   /// The shared-memory buffers, in this order: the Q tile (if shared), K,
   /// V (staged when pipelined).
   SharedMemoryLayout sharedMemory;
+  /// With an N:M prune: whether P V runs on the sparse tensor cores
+  /// (mma.sp m16n8k32, for 2:4 and 1:2), else as dense mma on the pruned P.
+  bool sparseValueProduct = false;
+  /// The target's mma.sp form (TargetInfo::orderedSparseMetadata).
+  bool orderedSparseMetadata = false;
+  /// A note for the caller to emit as a remark (e.g. why an N:M prune's
+  /// P V stays dense), empty if none.
+  std::string remark;
 };
 
 /// Whether the sm_80 emitter takes `step` with `threads` threads per block

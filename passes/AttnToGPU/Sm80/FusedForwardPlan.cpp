@@ -8,6 +8,8 @@
 
 #include "FusedForward.h"
 
+#include "attn/Dialect/Attn/ScorePrune.h"
+
 using namespace mlir;
 using namespace attn;
 
@@ -46,6 +48,14 @@ attn::planSm80FusedForward(FusedForwardOp step, const TargetInfo &target,
     whyNot = "the head dimensions or block-k do not fit mma.sync m16n8k16";
     return failure();
   }
+  // The prune's key layout puts 8 consecutive keys of every 32 in one
+  // lane (FusedForward.cpp), and P V reads V rows in 16-key blocks.
+  std::optional<int64_t> pruneKeep = step.getNmKeep();
+  if (pruneKeep && (blockK % 32 != 0 || valueDim % 16 != 0)) {
+    whyNot = "an N:M prune needs block-k a multiple of 32 and a value head "
+             "dimension a multiple of 16";
+    return failure();
+  }
   MemRefType queryTile = MemRefType::get({blockQ, headDim}, element);
   MemRefType keyTile = MemRefType::get({blockK, headDim}, element);
   MemRefType valueTile = MemRefType::get({blockK, valueDim}, element);
@@ -62,6 +72,14 @@ attn::planSm80FusedForward(FusedForwardOp step, const TargetInfo &target,
   // second, and faster than 3 stages either way (bench/NOTES.md, v11).
   Sm80FusedForwardPlan plan;
   plan.rowTiles = warpRows / 16;
+  if (pruneKeep && isSparseTensorCorePattern(*pruneKeep, *step.getNmGroup())) {
+    plan.sparseValueProduct = target.hasSparseMma;
+    plan.orderedSparseMetadata = target.orderedSparseMetadata;
+    if (!target.hasSparseMma)
+      plan.remark = "attn-to-gpu: " + target.chip.str() +
+                    " has no sparse tensor cores: the N:M prune's P V runs "
+                    "as dense mma on the pruned probabilities";
+  }
   if (copiesEvenly(keyTile, threads) && copiesEvenly(valueTile, threads)) {
     int64_t elementBytes = keyTile.getElementTypeBitWidth() / 8;
     auto bytes = [&](int64_t stages) {

@@ -108,6 +108,19 @@ mlir::LogicalResult verifyBandSchedule(mlir::Operation *op,
 mlir::LogicalResult verifyRescaleThreshold(mlir::Operation *op,
                                            mlir::FloatAttr threshold);
 
+/// Verifies an N:M prune `keep` of `group` (attn.mask.nm, and the nm(...)
+/// of attn.plan, attn.fused.forward and attn.tile.prune): group in
+/// {2, 4, 8}, 1 <= keep < group.
+mlir::LogicalResult
+verifyPrunePattern(llvm::function_ref<mlir::InFlightDiagnostic()> emitError,
+                   int64_t keep, int64_t group);
+
+/// Verifies the optional nm(keep of group) pair of attn.plan and
+/// attn.fused.forward: both or neither, and verifyPrunePattern.
+mlir::LogicalResult verifyOptionalPrune(mlir::Operation *op,
+                                        std::optional<int64_t> keep,
+                                        std::optional<int64_t> group);
+
 /// Verifies what a predicate region may contain: ops that read memory are
 /// allowed, ops that declare a write, allocation or free are not, and nor
 /// are attn ops other than masks and attn.yield (an attention or tile op

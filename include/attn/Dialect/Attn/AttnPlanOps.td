@@ -49,6 +49,10 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects,
       for a kept token and 1 for a dropped one (`keep_flags`, n = 1).
       A pair is allowed only if its two classes are equal and below n
       (on original positions: the order only groups tokens into tiles).
+    - an optional **N:M prune** (`nm(n of m)`, from attn.mask.nm): per
+      query row and per key group `[g·m, (g+1)·m)`, only the `n` allowed
+      pairs with the largest scores stay allowed (ties: lower key index);
+      everything above defines the pairs the prune chooses among.
     - the **schedule**: `dense` visits every kv-tile, `range` only the
       kv-tiles that intersect the band, `list` (exactly when there is a
       block mask or a token order) per-q-tile lists of the kv-tiles the
@@ -82,7 +86,9 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects,
     OptionalAttr<I64Attr>:$band_upper,
     OptionalAttr<I64Attr>:$block_size,
     OptionalAttr<I64Attr>:$order_classes,
-    UnitAttr:$keep_flags);
+    UnitAttr:$keep_flags,
+    OptionalAttr<I64Attr>:$nm_keep,
+    OptionalAttr<I64Attr>:$nm_group);
   let regions = (region MaxSizedRegion<1>:$predicate);
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
@@ -99,6 +105,7 @@ def Attn_PlanOp : Attn_Op<"plan", [RecursiveMemoryEffects,
         type($query_order_keys) `,` type($key_order_keys) `)`)?
     (`classes` `(` $order_classes^ `)`)?
     (`keep_flags` $keep_flags^)?
+    (`nm` `(` $nm_keep^ `of` $nm_group `)`)?
     (`predicate` $predicate^)?
     attr-dict
   }];

@@ -101,14 +101,21 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     reported (by the runtime, which reads the counts after the launches),
     never half-computed.
 
+    With `nm(n of m)` (an N:M prune, from attn.mask.nm) the scores of each
+    tile, once masked, are pruned before the softmax: per row and per key
+    group `[g·m, (g+1)·m)` (m divides block_k, so a group never spans two
+    tiles) only the `n` largest stay, ties to the lower key
+    (attn.tile.prune). Disallowed pairs are -inf and never displace an
+    allowed one, so the prune chooses among the pairs the mask allows.
+
     Rows past `Nq` are computed on zeros and never stored. The softmax form
     is fixed: log2 domain with the scale folded into the exponent, and a
     lazy running max that moves only when a row's tile max exceeds it by
     more than `rescale_threshold` (0: always); O and LSE do not depend on
     the threshold beyond rounding. Decomposition (`decompose`) writes this
     op as allocas and a kv loop of attn.tile.* ops with the same numerics;
-    a score transform (e.g. an N:M prune) will be an attribute here and a
-    step between the mask and the softmax in the decomposition and in each
+    a score transform (the N:M prune) is an attribute here and a step
+    between the mask and the softmax in the decomposition and in each
     emitter.
 
     ```mlir
@@ -147,7 +154,9 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     OptionalAttr<I64Attr>:$band_upper,
     DefaultValuedAttr<F32Attr, "0.0f">:$rescale_threshold,
     OptionalAttr<I64Attr>:$order_classes,
-    UnitAttr:$sorted_inputs);
+    UnitAttr:$sorted_inputs,
+    OptionalAttr<I64Attr>:$nm_keep,
+    OptionalAttr<I64Attr>:$nm_group);
   let regions = (region MaxSizedRegion<1>:$predicate);
   let assemblyFormat = [{
     `ins` `(` $query `,` $key `,` $value `:` type($query) `,` type($key) `,`
@@ -172,6 +181,7 @@ def Attn_FusedForwardOp : Attn_Op<"fused.forward", [
     (`band_lower` `(` $band_lower^ `)`)?
     (`band_upper` `(` $band_upper^ `)`)?
     (`rescale_threshold` `(` $rescale_threshold^ `)`)?
+    (`nm` `(` $nm_keep^ `of` $nm_group `)`)?
     (`predicate` $predicate^)?
     attr-dict
   }];
@@ -693,6 +703,40 @@ def Attn_TileMaskOp : Attn_TileOp<"mask", [RecursiveMemoryEffects,
                                  ::mlir::Value r, ::mlir::Value c,
                                  ::mlir::Value diagonalOffset,
                                  const ::mlir::IRMapping &mapping = {});
+  }];
+}
+
+def Attn_TilePruneOp : Attn_TileOp<"prune"> {
+  let summary = "N:M prune of a score tile: the n largest of each group of m";
+  let description = [{
+    Per row r and per column group `[g·m, (g+1)·m)` of `scores` (`[Bq, Bk]`,
+    m divides Bk): the element `[r, c]` stays iff fewer than `n` elements of
+    its group beat it, where `[r, c']` beats `[r, c]` when `S[r, c'] >
+    S[r, c]`, or `S[r, c'] = S[r, c]` and `c' < c` (ties: lower column);
+    every other element becomes -inf. Exactly `n` elements of each group
+    stay; a -inf (disallowed) element never beats a finite one, so a group
+    with at most `n` allowed elements keeps them all. The tile's first
+    column must lie on a group boundary of the key positions (attn.fused.
+    forward's tiles start at multiples of block_k).
+
+    ```mlir
+    attn.tile.prune %s keep(2) group(4) : memref<64x64xf32>
+    ```
+  }];
+  let arguments = (ins
+    Arg<Attn_F32Tile, "scores", [MemRead, MemWrite]>:$scores,
+    I64Attr:$keep, I64Attr:$group);
+  let assemblyFormat = [{
+    $scores `keep` `(` $keep `)` `group` `(` $group `)` attr-dict `:`
+    type($scores)
+  }];
+  let extraClassDeclaration = [{
+    /// Prunes group `groupIndex` of row `row` in place at the insertion
+    /// point of `b` (scalar loads and stores; attn::buildKeptFlags
+    /// decides): the body of every lowering's loop over (row, group).
+    void buildPruneGroup(::mlir::OpBuilder &b, ::mlir::Location loc,
+                         ::mlir::Value row, ::mlir::Value groupIndex,
+                         const ::mlir::IRMapping &mapping = {});
   }];
 }
 

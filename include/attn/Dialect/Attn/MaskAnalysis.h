@@ -71,6 +71,14 @@ struct MaskPlan {
     mlir::Operation *source = nullptr;
   };
   std::optional<TokenOrder> order;
+  /// An N:M prune (attn.mask.nm): per row and key group of `group`, the
+  /// `keep` largest scores among the pairs the rest of the plan allows (the
+  /// prune's base; the verifiers keep a prune out of 'and' and out of
+  /// another prune's base, so the rest of the plan is exactly its base).
+  struct Prune {
+    int64_t keep = 0, group = 0;
+  };
+  std::optional<Prune> prune;
 
   /// Intersects the band with [lower, upper] (a missing bound adds nothing):
   /// the maximum of the lower bounds and the minimum of the upper bounds.
