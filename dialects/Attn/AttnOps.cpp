@@ -625,8 +625,10 @@ LogicalResult MaskNMOp::verify() {
   if (failed(verifyPrunePattern([&] { return emitOpError(); }, getN(),
                                 getM())))
     return failure();
+  // (A prune that is its own base is a cycle, which the dominance check
+  // reports.)
   if (Value base = getBase())
-    if (base.getDefiningOp<MaskNMOp>())
+    if (auto inner = base.getDefiningOp<MaskNMOp>(); inner && inner != *this)
       return emitOpError()
              << "an N:M prune cannot be the base of another one: prune once, "
                 "with the masks it chooses among in its base(...)";

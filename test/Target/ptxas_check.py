@@ -21,7 +21,6 @@ import tempfile
 CHIPS = ["sm_80", "sm_90a"]
 # Examples whose lowering has not landed yet, with the error they must give.
 NOT_YET = {
-    "nm.mlir": "not supported by the planner yet",
     "linear.mlir": "no function holds an attn.attention, attn.plan, ",
     "conv_basis.mlir": "no function holds an attn.attention, attn.plan, ",
 }

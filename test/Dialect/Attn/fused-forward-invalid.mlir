@@ -144,3 +144,21 @@ func.func @plan_band_past_limit(%q: !t, %o: !t) {
   attn.plan ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) scale(0.125) schedule(range) band_lower(-4611686018427387905)
   return
 }
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @nm_block_k(%q: !t, %o: !t, %i: index) {
+  // expected-error@+1 {{block_k = 4 must be a multiple of the N:M group size 8, so that no group spans two kv-tiles}}
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 4) scale(0.125) schedule(dense) nm(4 of 8)
+  return
+}
+
+// -----
+
+!t = memref<?x?x?x64xbf16>
+func.func @nm_pattern(%q: !t, %o: !t, %i: index) {
+  // expected-error@+1 {{N:M group size m must be 2, 4 or 8, got 16}}
+  attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) block(64, 64) scale(0.125) schedule(dense) nm(4 of 16)
+  return
+}

@@ -617,6 +617,42 @@ func.func @nm_n_zero() {
 
 // -----
 
+func.func @nm_in_and() {
+  %c = attn.mask.causal
+  // expected-note@+1 {{N:M prune defined here}}
+  %p = attn.mask.nm 2 of 4
+  // expected-error@+1 {{an N:M prune cannot be an operand of 'and': give it the other masks as its base, e.g. attn.mask.nm 2 of 4 base(%other)}}
+  %a = attn.mask.and %c, %p
+  return
+}
+
+// -----
+
+func.func @nm_of_nm() {
+  %p = attn.mask.nm 2 of 4
+  // expected-error@+1 {{an N:M prune cannot be the base of another one}}
+  %q = attn.mask.nm 1 of 2 base(%p)
+  return
+}
+
+// -----
+
+func.func @tile_prune_columns(%s: memref<16x6xf32>) {
+  // expected-error@+1 {{the tile's 6 columns must be a multiple of the group size 4}}
+  attn.tile.prune %s keep(2) group(4) : memref<16x6xf32>
+  return
+}
+
+// -----
+
+func.func @tile_prune_pattern(%s: memref<16x16xf32>) {
+  // expected-error@+1 {{N:M kept count n must satisfy 1 <= n < m, got 4 of 4}}
+  attn.tile.prune %s keep(4) group(4) : memref<16x16xf32>
+  return
+}
+
+// -----
+
 func.func @block_size(%bm: memref<4x4xi1>) {
   // expected-error@+1 {{block size must be a power of two of at most 1073741824, got 96}}
   %b = attn.mask.block %bm size(96) : memref<4x4xi1>

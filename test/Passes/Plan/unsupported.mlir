@@ -16,10 +16,11 @@ func.func @two_orders(%q: memref<?x?x?x64xf16>, %qb: memref<?x?x?xi32>, %kq: mem
 
 // -----
 
-func.func @nm(%q: memref<?x?x?x64xf16>) {
-  // expected-note@+1 {{mask defined here}}
-  %p = attn.mask.nm 2 of 4
-  // expected-error@+1 {{mask 'attn.mask.nm' is not supported by the planner yet}}
+func.func @nm_over_hash(%q: memref<?x?x?x64xf16>, %qb: memref<?x?x?xi32>) {
+  // expected-note@+1 {{token order from here}}
+  %h = attn.mask.hash %qb, %qb buckets(4) : memref<?x?x?xi32>, memref<?x?x?xi32>
+  %p = attn.mask.nm 2 of 4 base(%h)
+  // expected-error@+1 {{attn-plan: an N:M prune over hash buckets or dropped tokens is not supported yet}}
   attn.attention ins(%q, %q, %q : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%q : memref<?x?x?x64xf16>) mask(%p)
   return
 }

@@ -517,9 +517,10 @@ std::string runTyped(const Kernel &kernel, const Problem &p,
 }
 } // namespace
 
-std::string cputest::runProblem(const Kernel &kernel, const Problem &p,
-                                uint64_t seed, RunBuffers &buffers,
-                                const std::vector<IntArgument> &extra) {
+std::string
+cputest::runProblem(const Kernel &kernel, const Problem &p, uint64_t seed,
+                    RunBuffers &buffers, const std::vector<IntArgument> &extra,
+                    const std::function<void(RunBuffers &)> &shapeInputs) {
   // Round the random inputs to the kernel's dtype first, so that the
   // reference sees exactly what the kernel sees.
   std::function<double(double)> round;
@@ -541,6 +542,12 @@ std::string cputest::runProblem(const Kernel &kernel, const Problem &p,
   buffers.q = draw({p.batch, p.queryHeads, p.queryLen, p.headDim}, 1, -2, 2);
   buffers.k = draw({p.batch, p.kvHeads, p.keyLen, p.headDim}, 2, -2, 2);
   buffers.v = draw({p.batch, p.kvHeads, p.keyLen, p.headDim}, 3, -1, 1);
+  if (shapeInputs) {
+    shapeInputs(buffers);
+    for (reference::Tensor *t : {&buffers.q, &buffers.k, &buffers.v})
+      for (double &x : t->data())
+        x = round(x);
+  }
 
   if (p.dtype == DType::F32)
     return runTyped<float>(

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -167,10 +168,14 @@ struct IntArgument {
 /// rounds them to the problem's dtype, poisons O and LSE with NaN, runs the
 /// kernel and returns the buffers. The kernel's arguments are Q, K, V, O,
 /// LSE (if the problem has it), the limits of MaskKind::RowLimit, then
-/// `extra` in order. Returns an error message, empty on success.
-std::string runProblem(const Kernel &kernel, const Problem &problem,
-                       uint64_t seed, RunBuffers &buffers,
-                       const std::vector<IntArgument> &extra = {});
+/// `extra` in order. `shapeInputs`, if set, may then rewrite Q, K and V
+/// (values representable in the dtype, e.g. built from what was drawn)
+/// before they reach the kernel. Returns an error message, empty on
+/// success.
+std::string
+runProblem(const Kernel &kernel, const Problem &problem, uint64_t seed,
+           RunBuffers &buffers, const std::vector<IntArgument> &extra = {},
+           const std::function<void(RunBuffers &)> &shapeInputs = {});
 
 /// The seed for a test: ATTN_TEST_SEED from the environment if set, else a
 /// fresh value from std::random_device.
