@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "python"))
 from attn.runtime import Bundle  # noqa: E402
 
 import spion_bench  # noqa: E402  (SPION checks and timings; imports back)
+import nm_bench  # noqa: E402  (N:M checks and timings)
 import scfa_bench  # noqa: E402  (hash and drop checks and timings; after
 #                   spion_bench, whose from-import needs this module whole)
 
@@ -564,6 +565,8 @@ def main():
                         default=scfa_bench.FLEX_MAX_N,
                         help="the longest N at which hash/drop time flex "
                              "(its block-mask build takes minutes at 16384)")
+    parser.add_argument("--nm-sizes", default="4096,16384",
+                        help="sequence lengths of the N:M timings")
     parser.add_argument("--skip-checks", action="store_true")
     parser.add_argument("--checks", default="dense,spion,scfa",
                         help="the check groups to run (dense: the mask "
@@ -688,6 +691,15 @@ def main():
             scfa_lines, scfa_failures = check_fn(scfa, seed0)
             checks += scfa_lines
             failures += scfa_failures
+    nm = {path.name: Bundle(str(path))
+          for path in sorted(pathlib.Path(args.bundles).iterdir())
+          if re.match(r"^nm\d+_\d+_[a-z]+_d\d+$", path.name)}
+    if "nm" in groups:
+        nm_lines, nm_failures = nm_bench.check_nm(nm, seed0)
+        for line in nm_lines:
+            print("check " + line, flush=True)
+        checks += nm_lines
+        failures += len(nm_failures)
     print(f"correctness: {len(checks) - failures} passed, {failures} failed")
 
     timings = []
@@ -750,13 +762,24 @@ def main():
             scfa, bundles["attn"][("causal", 64)], 8192, 64, args.reps,
             peers, b=4, h=48)
 
+    nm_rows = []
+    if not args.skip_timing and "nm" in timed:
+        dfss = nm_bench.load_dfss()
+        for n in [int(x) for x in args.nm_sizes.split(",")]:
+            for d in (64, 128):
+                dense = {base: bundles["attn"][(base, d)]
+                         for base in ("full", "causal")}
+                nm_rows += nm_bench.time_nm(nm, dense, n, d, args.reps, dfss)
+
     report = format_report(info, checks, failures, timings)
     if scfa_rows:
         report += scfa_bench.format_rows(scfa_rows)
+    if nm_rows:
+        report += nm_bench.format_rows(nm_rows)
     (out / "bench.md").write_text(report)
     (out / "bench.json").write_text(json.dumps(
         {"info": info, "checks": checks, "timings": timings,
-         "scfa": scfa_rows}, indent=1))
+         "scfa": scfa_rows, "nm": nm_rows}, indent=1))
     print(report)
     return 1 if failures else 0
 

@@ -141,6 +141,44 @@ spion_conv_flood_fill_bf16 conv_flood_fill 15 32 - bf16
 spion_conv_flood_fill_b128 conv_flood_fill 31 128 - f32
 LIST
 
+# N:M pruning (DFSS semantics): nm<n>_<m>_<base>_d<D>, bench/nm_bench.py.
+# 2:4 and 1:2 (sparse tensor cores) over full and causal at both head dims
+# are timed; 1:4, 2:8, 4:8 and a window base (dense P V on the pruned P)
+# are checked only.
+while read -r keep group base d; do
+  name=nm${keep}_${group}_${base}_d${d}
+  t="memref<?x?x?x${d}xbf16>"
+  case $base in
+    full) base_ops="" base_use="" ;;
+    causal) base_ops="%b = attn.mask.causal" base_use="base(%b)" ;;
+    window) base_ops="%b = attn.mask.window 256" base_use="base(%b)" ;;
+  esac
+  cat > "$out/ir/$name.mlir" <<IR
+func.func @${name}(%q: $t, %k: $t, %v: $t, %o: $t, %lse: memref<?x?x?xf32>) {
+  $base_ops
+  %p = attn.mask.nm $keep of $group $base_use
+  attn.attention ins(%q, %k, %v : $t, $t, $t) outs(%o : $t)
+                 lse(%lse : memref<?x?x?xf32>) mask(%p)
+  return
+}
+IR
+  "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
+done <<'LIST'
+2 4 full 64
+2 4 causal 64
+1 2 full 64
+1 2 causal 64
+2 4 full 128
+2 4 causal 128
+1 2 full 128
+1 2 causal 128
+1 4 causal 64
+2 8 full 128
+4 8 window 64
+2 4 window 128
+LIST
+echo "nm*_d64, nm*_d128 compiled"
+
 # Hash buckets and dropped keys/queries (Sparse Causal Flash Attention):
 # bucket ids or keep flags from the caller (bench/scfa_bench.py), causal;
 # one bundle per bucket count; the examples end to end (LSH in the bundle).

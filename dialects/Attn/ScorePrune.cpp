@@ -109,22 +109,22 @@ SmallVector<Value> buildKeptFlags(OpBuilder &b, Location loc,
         arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
     return {lowerKept, upperWins};
   }
-  // Count the beaters of each score: j < i beats on >=, j > i on >.
+  // Count the beaters of each score: one comparison per pair i < j, since
+  // j beats i exactly when s_j > s_i and i beats j otherwise.
   Type i32Type = b.getI32Type();
-  for (int64_t i = 0; i < size; ++i) {
-    Value beaters = i32(b, loc, 0);
-    for (int64_t j = 0; j < size; ++j) {
-      if (j == i)
-        continue;
-      Value beats = arith::CmpFOp::create(
-          b, loc, j < i ? arith::CmpFPredicate::OGE : arith::CmpFPredicate::OGT,
-          group[j], group[i]);
-      beaters = arith::AddIOp::create(
-          b, loc, beaters, arith::ExtUIOp::create(b, loc, i32Type, beats));
+  SmallVector<Value> beaters(size, i32(b, loc, 0));
+  for (int64_t i = 0; i < size; ++i)
+    for (int64_t j = i + 1; j < size; ++j) {
+      Value upperWins = laterBeats(b, loc, group[i], group[j]);
+      Value one = arith::ExtUIOp::create(b, loc, i32Type, upperWins);
+      beaters[i] = arith::AddIOp::create(b, loc, beaters[i], one);
+      beaters[j] = arith::AddIOp::create(
+          b, loc, beaters[j],
+          arith::SubIOp::create(b, loc, i32(b, loc, 1), one));
     }
+  for (int64_t i = 0; i < size; ++i)
     flags.push_back(arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                          beaters, i32(b, loc, keep)));
-  }
+                                          beaters[i], i32(b, loc, keep)));
   return flags;
 }
 

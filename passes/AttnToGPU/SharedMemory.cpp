@@ -70,10 +70,24 @@ SharedMemoryLayout::materialize(ImplicitLocOpBuilder &b) const {
 /// per-tile base plus a constant; rows of the last tile past the source's
 /// end read no bytes and are zero-filled, from a source row clamped into
 /// the tensor.
+Value attn::rowBlockSwizzle(KernelBuilder &t, Value row) {
+  ImplicitLocOpBuilder &b = t.b;
+  Value block = arith::RemUIOp::create(
+      b, arith::DivUIOp::create(b, row, t.index(8)), t.index(4));
+  // reverse2(q) = (q mod 2) * 2 + q / 2.
+  Value reversed = arith::AddIOp::create(
+      b,
+      arith::MulIOp::create(b, arith::RemUIOp::create(b, block, t.index(2)),
+                            t.index(2)),
+      arith::DivUIOp::create(b, block, t.index(2)));
+  return arith::MulIOp::create(b, reversed, t.index(16));
+}
+
 void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
                          Value batch, Value head, Value firstRow, Value buffer,
                          Value stage, int64_t rows, int64_t cols, Value enabled,
-                         Value rowOrder) {
+                         Value rowOrder, bool swizzled) {
+  assert((!swizzled || cols >= 64) && "a swizzled row needs 8 chunks");
   ImplicitLocOpBuilder &b = t.b;
   Value threadId = t.threadId;
   int64_t chunks = cols / 8;
@@ -100,6 +114,8 @@ void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
     }
   }
   auto bufferIndices = [&](Value row, Value col) -> SmallVector<Value, 3> {
+    if (swizzled)
+      col = arith::XOrIOp::create(b, col, rowBlockSwizzle(t, row));
     if (stage)
       return {stage, row, col};
     return {row, col};

@@ -64,10 +64,23 @@ private:
 /// `threads` threads copies `rows · cols / 8 / threads` 16-byte chunks.
 /// With a token order `rowOrder` ([B, H, N] i32) the rows are gathered:
 /// buffer row r is source row rowOrder[batch, head, firstRow + r].
+/// With `swizzled` (cols >= 64) chunk c of buffer row r lands at
+/// column c ^ rowBlockSwizzle(r) (see there).
 void issueTileCopy(KernelBuilder &kernel, int64_t threads, Value source,
                    Value batch, Value head, Value firstRow, Value buffer,
                    Value stage, int64_t rows, int64_t cols, Value enabled,
-                   Value rowOrder = Value());
+                   Value rowOrder = Value(), bool swizzled = false);
+
+/// The column XOR (in elements, a multiple of 16) of a swizzled tile's
+/// row `row`: 16 · reverse2((row / 8) mod 4), i.e. 16-byte chunk c of the
+/// row lives at chunk c ^ {0, 4, 2, 6} for the row blocks 0 .. 3 of every
+/// 32 rows. With the padded row (rowPadBytes: one chunk) the bank group of
+/// chunk c of row r is (r + c') mod 8; an ldmatrix whose 8 lanes name rows
+/// {0, 1, 8, 9, 16, 17, 24, 25} (+ a constant below 8, the N:M prune's key
+/// layout) or the two runs {0 .. 3, 8 .. 11} (its sparse P V) then meets 8
+/// distinct bank groups, where the plain layout meets 2 or 4. Needs rows
+/// of at least 8 chunks (64 elements of 16 bits).
+Value rowBlockSwizzle(KernelBuilder &kernel, Value row);
 
 } // namespace attn
 

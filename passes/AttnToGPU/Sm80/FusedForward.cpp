@@ -113,6 +113,7 @@ public:
     keyLaneCol = bit0Offset;
     valueLaneRow = arith::AddIOp::create(b, laneRow, bit0Offset);
     valueLaneCol = bit1Offset;
+    queryLaneRow = valueLaneRow;
     laneKeyOffset = twoT;
     if (prune) {
       // The prune's key layout (file comment): column 2t + j of slice k of
@@ -131,6 +132,12 @@ public:
       valueLaneRow = arith::AddIOp::create(
           b, spread, arith::DivUIOp::create(b, bit0Offset, tiles.index(4)));
       laneKeyOffset = arith::MulIOp::create(b, twoT, tiles.index(4));
+      // K and V rows of one lane lie in one row block of the swizzle
+      // (rowBlockSwizzle) at every offset the reads add.
+      if (swizzledKeyValue) {
+        keySwizzle = rowBlockSwizzle(tiles, keyLaneRow);
+        valueSwizzle = rowBlockSwizzle(tiles, valueLaneRow);
+      }
     }
     queryTile = sharedQueryTile;
     // Over sorted tokens: each row's original position, class and band
@@ -224,10 +231,22 @@ public:
     Value queryRow;
     if (queryTile)
       queryRow = tiles.opaque(
-          arith::AddIOp::create(b, warpRowBase, this->valueLaneRow));
+          arith::AddIOp::create(b, warpRowBase, this->queryLaneRow));
+    // The lane's swizzle masks through opaque copies, so that the per-step
+    // columns are recomputed in the body instead of each taking a register.
+    Value keyMask, valueMask;
+    if (swizzledKeyValue) {
+      keyMask = tiles.opaque(keySwizzle);
+      valueMask = tiles.opaque(valueSwizzle);
+    }
+    auto swizzle = [&](Value col, Value mask) -> Value {
+      return mask ? Value(arith::XOrIOp::create(b, col, mask)) : col;
+    };
     auto loadKeyStep = [&](int64_t kStep) {
       StepFragments fragments;
-      Value col = arith::AddIOp::create(b, keyLaneCol, tiles.index(16 * kStep));
+      Value col = swizzle(
+          arith::AddIOp::create(b, keyLaneCol, tiles.index(16 * kStep)),
+          keyMask);
       for (int64_t pair = 0; pair < blockK / 16; ++pair)
         fragments.key.push_back(tiles.loadMatrices(
             keyTile,
@@ -493,7 +512,9 @@ public:
             valueTile,
             arith::AddIOp::create(b, valueLaneRow,
                                   tiles.index(slicePairOffset(kc))),
-            arith::AddIOp::create(b, valueLaneCol, tiles.index(16 * ep)),
+            swizzle(
+                arith::AddIOp::create(b, valueLaneCol, tiles.index(16 * ep)),
+                valueMask),
             /*transpose=*/true);
       };
       int64_t blocks = blockK / 16 * valuePairs;
@@ -551,6 +572,8 @@ public:
                 b, arith::DivUIOp::create(b, group, tiles.index(4)),
                 tiles.index(4))),
         arith::RemUIOp::create(b, lane, tiles.index(4)));
+    Value mask =
+        swizzledKeyValue ? rowBlockSwizzle(tiles, sparseValueLaneRow) : Value();
     SmallVector<SmallVector<SmallVector<Value>>> operands(rowTiles);
     for (int64_t r = 0; r < rowTiles; ++r)
       for (int64_t chunk = 0; chunk < chunks; ++chunk) {
@@ -569,7 +592,9 @@ public:
           valueTile,
           arith::AddIOp::create(b, sparseValueLaneRow,
                                 tiles.index(32 * chunk)),
-          tiles.index(8 * e), /*transpose=*/true);
+          mask ? Value(arith::XOrIOp::create(b, tiles.index(8 * e), mask))
+               : tiles.index(8 * e),
+          /*transpose=*/true);
     };
     int64_t blocks = chunks * slices;
     SmallVector<Value> next = loadValueBlock(0);
@@ -828,6 +853,10 @@ public:
   /// With a 2:4 or 1:2 prune: P V on the sparse tensor cores, in the
   /// `::ordered_metadata` form or not.
   bool sparseValueProduct = false, orderedSparseMetadata = false;
+  /// Whether the K and V stages are swizzled (rowBlockSwizzle): with the
+  /// prune's layout when both head dims are at least 64 and K/V are
+  /// pipelined (the cp.async copies write the swizzle).
+  bool swizzledKeyValue = false;
   /// The orders and classes of a step over sorted tokens (OrderedMask.h).
   std::optional<SortedTokens> orders;
   /// Q rows are loaded through the query order (orders without
@@ -859,8 +888,11 @@ private:
   /// ldmatrix.x4 addressing of this lane: key row keyLaneRow and dim
   /// column keyLaneCol of a (16 keys x 16 dims) K block; row valueLaneRow
   /// and column valueLaneCol of a 16 x 16 block of V (transposed) or of Q
+  /// (row queryLaneRow: V's rows follow the prune's key layout, Q's not)
   /// (an A operand: rows +8 in matrices 1 and 3, columns +8 in 2 and 3).
-  Value keyLaneRow, keyLaneCol, valueLaneRow, valueLaneCol;
+  Value keyLaneRow, keyLaneCol, valueLaneRow, valueLaneCol, queryLaneRow;
+  /// The column XOR of this lane's K and V rows (swizzledKeyValue).
+  Value keySwizzle, valueSwizzle;
   /// The first key of this lane's S columns in a tile: 2t, or 8t with the
   /// prune's layout.
   Value laneKeyOffset;
@@ -904,6 +936,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
     emitter.prune = std::make_pair(*keep, *step.getNmGroup());
     emitter.sparseValueProduct = plan.sparseValueProduct;
     emitter.orderedSparseMetadata = plan.orderedSparseMetadata;
+    emitter.swizzledKeyValue = pipelined && headDim >= 64 && valueDim >= 64;
   }
   Value queryOrder =
       step.getQueryOrder() ? operand(step.getQueryOrder()) : Value();
@@ -944,7 +977,7 @@ void attn::emitSm80FusedForward(KernelBuilder &kernel, FusedForwardOp step,
       issueTileCopy(kernel, threads, source, batch, problem.kvHead,
                     arith::MulIOp::create(b, tile, rows), buffer, stage,
                     tileType.getDimSize(0), tileType.getDimSize(1), enabled,
-                    keyLoadOrder);
+                    keyLoadOrder, emitter.swizzledKeyValue);
     }
     NVVM::CpAsyncCommitGroupOp::create(b);
   };
