@@ -35,38 +35,47 @@ Value i32(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIntOp::create(b, loc, b.getI32Type(), value);
 }
 
-/// The two entries in index order.
-KeptPair inIndexOrder(OpBuilder &b, Location loc, Entry x, Entry y) {
-  Value xFirst = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                       x.index, y.index);
-  Entry first = selectEntry(b, loc, xFirst, x, y);
-  Entry second = selectEntry(b, loc, xFirst, y, x);
-  return {first.value, first.index, second.value, second.index};
-}
 } // namespace
 
 KeptPair buildKeepTwoOfFour(OpBuilder &b, Location loc, ArrayRef<Value> s) {
   assert(s.size() == 4 && "a group of four scores");
-  // First matches: (0, 1) and (2, 3).
-  auto match = [&](int64_t lower) -> std::pair<Entry, Entry> {
-    Entry a{s[lower], i32(b, loc, lower)}, c{s[lower + 1], i32(b, loc, lower + 1)};
-    Value upperWins = laterBeats(b, loc, a.value, c.value);
-    return {selectEntry(b, loc, upperWins, c, a),
-            selectEntry(b, loc, upperWins, a, c)};
+  // First matches (0, 1) and (2, 3): winner and loser of each.
+  Value upperWinsA = laterBeats(b, loc, s[0], s[1]);
+  Value upperWinsB = laterBeats(b, loc, s[2], s[3]);
+  auto select = [&](Value condition, Value x, Value y) -> Value {
+    return arith::SelectOp::create(b, loc, condition, x, y);
   };
-  auto [winnerA, loserA] = match(0);
-  auto [winnerB, loserB] = match(2);
-  // Final: B's entries have the higher indices.
-  Value bWins = laterBeats(b, loc, winnerA.value, winnerB.value);
-  Entry winner = selectEntry(b, loc, bWins, winnerB, winnerA);
-  // Runner-up: the final's loser against the loser of the winner's first
-  // match. If B won, they are winnerA (lower index) and loserB; if A won,
-  // loserA (lower index) and winnerB.
-  Entry lowCandidate = selectEntry(b, loc, bWins, winnerA, loserA);
-  Entry highCandidate = selectEntry(b, loc, bWins, loserB, winnerB);
-  Value highWins = laterBeats(b, loc, lowCandidate.value, highCandidate.value);
-  Entry runnerUp = selectEntry(b, loc, highWins, highCandidate, lowCandidate);
-  return inIndexOrder(b, loc, winner, runnerUp);
+  Value winnerA = select(upperWinsA, s[1], s[0]);
+  Value loserA = select(upperWinsA, s[0], s[1]);
+  Value winnerB = select(upperWinsB, s[3], s[2]);
+  Value loserB = select(upperWinsB, s[2], s[3]);
+  // The final (B's entries have the higher indices), then the runner-up:
+  // if A won, A's loser against B's winner (A's loser has the lower index,
+  // so it wins ties); if B won, A's winner against B's loser. Both kept
+  // scores lie in one pair exactly when that pair's loser is the
+  // runner-up; otherwise they are the two winners, already in index order.
+  Value bWins = laterBeats(b, loc, winnerA, winnerB);
+  Value bothInA = arith::AndIOp::create(
+      b, loc,
+      arith::XOrIOp::create(
+          b, loc, bWins,
+          arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)),
+      arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, loserA,
+                            winnerB));
+  Value bothInB = arith::AndIOp::create(b, loc, bWins,
+                                        laterBeats(b, loc, winnerA, loserB));
+  Type i32Type = b.getI32Type();
+  Value indexA = arith::ExtUIOp::create(b, loc, i32Type, upperWinsA);
+  Value indexB = arith::AddIOp::create(
+      b, loc, i32(b, loc, 2), arith::ExtUIOp::create(b, loc, i32Type, upperWinsB));
+  KeptPair kept;
+  kept.firstValue = select(bothInA, s[0], select(bothInB, s[2], winnerA));
+  kept.secondValue = select(bothInA, s[1], select(bothInB, s[3], winnerB));
+  kept.firstIndex =
+      select(bothInA, i32(b, loc, 0), select(bothInB, i32(b, loc, 2), indexA));
+  kept.secondIndex =
+      select(bothInA, i32(b, loc, 1), select(bothInB, i32(b, loc, 3), indexB));
+  return kept;
 }
 
 KeptPair buildKeepOneOfTwoPairs(OpBuilder &b, Location loc, ArrayRef<Value> s) {

@@ -32,8 +32,10 @@ struct KeptPair {
 /// The 2:4 tournament over the f32 scores `s` (four values): the winners
 /// of (s0, s1) and (s2, s3) meet; the overall winner is kept, and the
 /// runner-up is the better of the final's loser and the loser of the
-/// winner's first match (ties to the lower index throughout). Returns the
-/// kept pair in index order.
+/// winner's first match (ties to the lower index throughout). The kept
+/// pair is then both scores of one first match (when that match's loser
+/// is the runner-up) or the two winners, so it comes out in index order
+/// without a sort.
 KeptPair buildKeepTwoOfFour(mlir::OpBuilder &b, mlir::Location loc,
                             llvm::ArrayRef<mlir::Value> s);
 
