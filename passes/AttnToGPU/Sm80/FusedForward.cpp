@@ -40,10 +40,26 @@
 //   - after the loop acc is divided by l and stored from the fragments,
 //     LSE = m + log l by one thread per quad.
 //
+// With an N:M prune (nm(n of m)), between the mask step and the softmax:
+//   - the key layout changes: in every 32-key chunk, column 2t + j of
+//     slice k (k = 0 .. 3) holds key 8t + 2k + j, so each lane's 8 columns
+//     of a chunk are 8 consecutive keys and every group of 2, 4 or 8 lies
+//     in one lane. Only the ldmatrix row addresses of K (and of V for the
+//     dense P V, whose A fragment pairs slices 2kc and 2kc + 1) change;
+//     the K and V stages are swizzled by row block (rowBlockSwizzle) so
+//     that the 8 rows one ldmatrix names fall on 8 bank groups;
+//   - each group is pruned in registers with ScorePrune.h's rule;
+//   - 2:4 and 1:2 (sparse tensor cores): the two kept scores of each group
+//     of four are the compressed A operand of mma.sp m16n8k32 (logical
+//     group t = this lane's keys 8t .. 8t + 3, group t + 4 its keys
+//     8t + 4 .. 8t + 7; V's rows are read in that order), only they go
+//     through the softmax's exponentials, and the metadata is built in
+//     registers (lanes t = 0 and 1 of a quad supply it, selector 0);
+//     other patterns set pruned scores to -inf and keep the dense P V.
+//
 // The row arithmetic of the softmax is SoftmaxNumerics.h's (shared with the
-// CPU decomposition), the length/band/predicate conditions TileMask's.
-// A score transform (e.g. an N:M prune) belongs between the mask step and
-// the softmax in FlashEmitter::step, on the S fragments.
+// CPU decomposition), the length/band/predicate conditions TileMask's, the
+// N:M selection ScorePrune.h's.
 //
 //===----------------------------------------------------------------------===//
 
