@@ -28,6 +28,7 @@ import math
 import torch
 
 import bench_attention as ba  # attribute access at call time
+from scfa_bench import compare, poisoned  # the same criterion and poison
 
 PATTERNS = ((2, 4), (1, 2))
 
@@ -98,7 +99,7 @@ def check_nm(bundles, seed):
             seed += 1
             q, k, v = unambiguous_qkv(b, hq, hk, nq, nk, d, group, seed)
             mask = kept_mask(q, k, keep, group, base)
-            o, lse = ba_poisoned(q, v)
+            o, lse = poisoned(q, v)
             bundle(q, k, v, o, lse)
             torch.cuda.synchronize()
             err, torch_err, empty, problems = compare(o, lse, q, k, v, mask)
@@ -117,7 +118,7 @@ def check_nm(bundles, seed):
         k = torch.randn(1, 2, nk, d, device="cuda", generator=gen).bfloat16()
         v = torch.eye(nk, d, device="cuda").bfloat16().expand(1, 2, nk, d)
         v = v.contiguous()
-        o, lse = ba_poisoned(q, v)
+        o, lse = poisoned(q, v)
         bundle(q, k, v, o, lse)
         torch.cuda.synchronize()
         problems = kept_set_problems(o, q, k, keep, group, base)
@@ -157,39 +158,6 @@ def kept_set_problems(o, q, k, keep, group, base):
     if worst > 2e-3:
         problems.append(f"a pruned key beats a kept one by {worst:.2e}")
     return problems
-
-
-def compare(o, lse, q, k, v, mask):
-    scale = 1.0 / math.sqrt(q.shape[-1])
-    ref_o, ref_lse = ba.attention_math(q, k, v, mask, scale, torch.float32)
-    bf_o, _ = ba.attention_math(q, k, v, mask, scale, torch.bfloat16)
-    problems = []
-    if torch.isnan(o).any() or torch.isnan(lse).any():
-        problems.append("NaN or unwritten output")
-    err = (o.float() - ref_o).abs().max().item()
-    torch_err = (bf_o.float() - ref_o).abs().max().item()
-    if not err <= 2 * torch_err + ba.ABS_FLOOR:
-        problems.append(f"O error {err:.2e} > 2 x torch {torch_err:.2e}")
-    empty = ~mask.any(dim=-1)
-    finite = ~empty
-    lse_err = (lse[finite] - ref_lse[finite]).abs().max().item() \
-        if finite.any() else 0.0
-    if not lse_err <= 1e-3:
-        problems.append(f"LSE error {lse_err:.2e} > 1e-3")
-    if empty.any():
-        if not (o[empty] == 0).all():
-            problems.append("empty rows: O != 0")
-        if not torch.isneginf(lse[empty]).all():
-            problems.append("empty rows: LSE != -inf")
-    return err, torch_err, int(empty.sum()), problems
-
-
-def ba_poisoned(q, v):
-    b, hq, nq, _ = q.shape
-    o = torch.full((b, hq, nq, v.shape[-1]), float("nan"), dtype=q.dtype,
-                   device=q.device)
-    lse = torch.full((b, hq, nq), float("nan"), device=q.device)
-    return o, lse
 
 
 def parse_name(name):
