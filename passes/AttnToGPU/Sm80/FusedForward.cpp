@@ -248,12 +248,15 @@ public:
     if (queryTile)
       queryRow = tiles.opaque(
           arith::AddIOp::create(b, warpRowBase, this->queryLaneRow));
-    // The lane's swizzle masks through opaque copies, so that the per-step
-    // columns are recomputed in the body instead of each taking a register.
+    // The lane's swizzle masks. Up to D = 64 the few swizzled columns (one
+    // per 16 dims) are left to be hoisted out of the loop, a register each;
+    // above, through opaque copies, so that they are recomputed in the body
+    // (D = 128 has no registers to spare).
     Value keyMask, valueMask;
     if (swizzledKeyValue) {
-      keyMask = tiles.opaque(keySwizzle);
-      valueMask = tiles.opaque(valueSwizzle);
+      bool hoist = headDim <= 64 && valueDim <= 64;
+      keyMask = hoist ? keySwizzle : tiles.opaque(keySwizzle);
+      valueMask = hoist ? valueSwizzle : tiles.opaque(valueSwizzle);
     }
     auto swizzle = [&](Value col, Value mask) -> Value {
       return mask ? Value(arith::XOrIOp::create(b, col, mask)) : col;
@@ -362,12 +365,16 @@ public:
     // so that the kept indices die before the softmax.
     SmallVector<SmallVector<KeptPair>> kept(2 * rowTiles);
     SmallVector<SmallVector<Value>> sparseMetadata(rowTiles);
-    // The lane, read in the loop body through an opaque copy: what the
-    // sparse P V derives from it is recomputed per iteration instead of
+    // The lane, read in the loop body; above D = 64 through an opaque copy,
+    // so that what the sparse P V derives from it (V rows, swizzled
+    // columns, metadata shifts) is recomputed per iteration instead of
     // taking registers across the loop (D = 128 is at 255 registers).
     Value lane;
-    if (sparseValueProduct)
-      lane = tiles.opaque(tiles.lane());
+    if (sparseValueProduct) {
+      lane = tiles.lane();
+      if (headDim > 64 || valueDim > 64)
+        lane = tiles.opaque(lane);
+    }
     if (prune) {
       auto [keep, group] = *prune;
       for (int64_t r = 0; r < rowTiles; ++r)
