@@ -75,6 +75,17 @@ KeptPair buildKeepTwoOfFour(OpBuilder &b, Location loc, ArrayRef<Value> s) {
       select(bothInA, i32(b, loc, 0), select(bothInB, i32(b, loc, 2), indexA));
   kept.secondIndex =
       select(bothInA, i32(b, loc, 1), select(bothInB, i32(b, loc, 3), indexB));
+  // The winners' nibble a | b << 2 = a + 4 b' + 8 for b = 2 + b'.
+  Value winners = arith::AddIOp::create(
+      b, loc, indexA,
+      arith::AddIOp::create(
+          b, loc,
+          arith::ShLIOp::create(
+              b, loc, arith::ExtUIOp::create(b, loc, i32Type, upperWinsB),
+              i32(b, loc, 2)),
+          i32(b, loc, 8)));
+  kept.nibble = select(bothInA, i32(b, loc, 0b0100),
+                       select(bothInB, i32(b, loc, 0b1110), winners));
   return kept;
 }
 
@@ -86,7 +97,10 @@ KeptPair buildKeepOneOfTwoPairs(OpBuilder &b, Location loc, ArrayRef<Value> s) {
                        Entry{s[lower], i32(b, loc, lower)});
   };
   Entry first = pick(0), second = pick(2);
-  return {first.value, first.index, second.value, second.index};
+  Value nibble = arith::OrIOp::create(
+      b, loc, first.index,
+      arith::ShLIOp::create(b, loc, second.index, i32(b, loc, 2)));
+  return {first.value, first.index, second.value, second.index, nibble};
 }
 
 SmallVector<Value> buildKeptFlags(OpBuilder &b, Location loc,

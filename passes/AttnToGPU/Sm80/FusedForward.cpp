@@ -653,11 +653,7 @@ public:
     Value shift = arith::MulIOp::create(
         b, arith::IndexCastOp::create(b, i32, threadInQuad),
         tiles.i32Constant(4));
-    auto nibble = [&](const KeptPair &pair) {
-      return arith::OrIOp::create(
-          b, pair.firstIndex,
-          arith::ShLIOp::create(b, pair.secondIndex, tiles.i32Constant(2)));
-    };
+    auto nibble = [&](const KeptPair &pair) { return pair.nibble; };
     SmallVector<Value, 2> words;
     for (int64_t quarter = 0; quarter < 2; ++quarter) {
       Value word = arith::OrIOp::create(

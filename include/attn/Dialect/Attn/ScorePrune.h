@@ -27,6 +27,9 @@ namespace attn {
 /// 1:2): values and i32 indices in [0, 4), first.index < second.index.
 struct KeptPair {
   mlir::Value firstValue, firstIndex, secondValue, secondIndex;
+  /// The sparse tensor cores' metadata of the group (i32): firstIndex |
+  /// secondIndex << 2, built from the comparisons directly.
+  mlir::Value nibble;
 };
 
 /// The 2:4 tournament over the f32 scores `s` (four values): the winners
