@@ -600,9 +600,9 @@ LogicalResult MaskDropOp::verify() {
                         getKeyKeep().getType());
 }
 
-LogicalResult attn::verifyPrunePattern(
-    llvm::function_ref<InFlightDiagnostic()> emitError, int64_t keep,
-    int64_t group) {
+LogicalResult
+attn::verifyPrunePattern(llvm::function_ref<InFlightDiagnostic()> emitError,
+                         int64_t keep, int64_t group) {
   if (group != 2 && group != 4 && group != 8)
     return emitError() << "N:M group size m must be 2, 4 or 8, got " << group;
   if (keep < 1 || keep >= group)
@@ -622,8 +622,7 @@ LogicalResult attn::verifyOptionalPrune(Operation *op,
 }
 
 LogicalResult MaskNMOp::verify() {
-  if (failed(verifyPrunePattern([&] { return emitOpError(); }, getN(),
-                                getM())))
+  if (failed(verifyPrunePattern([&] { return emitOpError(); }, getN(), getM())))
     return failure();
   // (A prune that is its own base is a cycle, which the dominance check
   // reports.)

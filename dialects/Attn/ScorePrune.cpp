@@ -62,12 +62,13 @@ KeptPair buildKeepTwoOfFour(OpBuilder &b, Location loc, ArrayRef<Value> s) {
           arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1)),
       arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, loserA,
                             winnerB));
-  Value bothInB = arith::AndIOp::create(b, loc, bWins,
-                                        laterBeats(b, loc, winnerA, loserB));
+  Value bothInB =
+      arith::AndIOp::create(b, loc, bWins, laterBeats(b, loc, winnerA, loserB));
   Type i32Type = b.getI32Type();
   Value indexA = arith::ExtUIOp::create(b, loc, i32Type, upperWinsA);
   Value indexB = arith::AddIOp::create(
-      b, loc, i32(b, loc, 2), arith::ExtUIOp::create(b, loc, i32Type, upperWinsB));
+      b, loc, i32(b, loc, 2),
+      arith::ExtUIOp::create(b, loc, i32Type, upperWinsB));
   KeptPair kept;
   kept.firstValue = select(bothInA, s[0], select(bothInB, s[2], winnerA));
   kept.secondValue = select(bothInA, s[1], select(bothInB, s[3], winnerB));
@@ -93,7 +94,8 @@ KeptPair buildKeepOneOfTwoPairs(OpBuilder &b, Location loc, ArrayRef<Value> s) {
   assert(s.size() == 4 && "two pairs of scores");
   auto pick = [&](int64_t lower) -> Entry {
     Value upperWins = laterBeats(b, loc, s[lower], s[lower + 1]);
-    return selectEntry(b, loc, upperWins, Entry{s[lower + 1], i32(b, loc, lower + 1)},
+    return selectEntry(b, loc, upperWins,
+                       Entry{s[lower + 1], i32(b, loc, lower + 1)},
                        Entry{s[lower], i32(b, loc, lower)});
   };
   Entry first = pick(0), second = pick(2);
@@ -107,8 +109,7 @@ SmallVector<Value> buildKeptFlags(OpBuilder &b, Location loc,
                                   ArrayRef<Value> group, int64_t keep) {
   int64_t size = group.size();
   SmallVector<Value> flags;
-  auto flagsOf = [&](ArrayRef<Value> indices, int64_t offset,
-                     int64_t count) {
+  auto flagsOf = [&](ArrayRef<Value> indices, int64_t offset, int64_t count) {
     for (int64_t i = 0; i < count; ++i) {
       Value position = i32(b, loc, offset + i);
       Value kept;

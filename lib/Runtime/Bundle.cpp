@@ -258,6 +258,45 @@ const std::vector<std::string> &Bundle::symbols() const {
   return impl->manifest.symbols;
 }
 
+/// Refuses an argument the kernels write (ArgumentSpec::writes) whose
+/// bytes overlap another argument's: the kernels would read what they have
+/// already overwritten, or two outputs would race. The tensors are checked
+/// contiguous before this, so each occupies [data, data + elements x
+/// element size); an empty tensor occupies nothing. All pairs are compared
+/// (a bundle has a handful of arguments).
+static Status checkWrittenDisjoint(const Manifest &manifest,
+                                   const std::vector<TensorRef> &args) {
+  auto range = [&](size_t i) -> std::pair<uintptr_t, uintptr_t> {
+    // Sizes that do not fit in an address saturate (no wrap-around).
+    uintptr_t bytes = dtypeSize(args[i].dtype), end = 0;
+    for (int64_t extent : args[i].shape)
+      if (__builtin_mul_overflow(bytes, static_cast<uintptr_t>(extent), &bytes))
+        bytes = UINTPTR_MAX;
+    auto begin = reinterpret_cast<uintptr_t>(args[i].data);
+    if (__builtin_add_overflow(begin, bytes, &end))
+      end = UINTPTR_MAX;
+    return {begin, end};
+  };
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!manifest.arguments[i].writes)
+      continue;
+    auto [begin, end] = range(i);
+    for (size_t j = 0; j < args.size(); ++j) {
+      if (j == i || (manifest.arguments[j].writes && j < i))
+        continue; // Each written pair once.
+      auto [otherBegin, otherEnd] = range(j);
+      if (begin < end && otherBegin < otherEnd && begin < otherEnd &&
+          otherBegin < end)
+        return Error("argument '" + manifest.arguments[i].name +
+                     "' overlaps argument '" + manifest.arguments[j].name +
+                     "' in memory; the kernels write '" +
+                     manifest.arguments[i].name +
+                     "', so it must not share memory with another argument");
+    }
+  }
+  return Status::success();
+}
+
 Result<LaunchPlan> Bundle::validate(const std::vector<TensorRef> &args) const {
   const Manifest &manifest = impl->manifest;
   if (Status count = checkArgumentCount(*this, args.size()); !count)
@@ -344,6 +383,8 @@ Result<LaunchPlan> Bundle::validate(const std::vector<TensorRef> &args) const {
                    std::to_string(kDataAlignment) +
                    "-byte aligned (the kernels use 16-byte vector accesses)");
   }
+  if (Status disjoint = checkWrittenDisjoint(manifest, args); !disjoint)
+    return disjoint.error();
 
   auto describeSymbols = [&](const std::vector<int64_t> &symbols) {
     std::string text;
@@ -821,8 +862,8 @@ Bundle::Impl::readInputChecks(Driver &cu, CUstream stream,
     return Status::success();
   std::vector<uint32_t> counts(checks.size(), 0);
   for (size_t i = 0; i < checks.size(); ++i)
-    if (CUresult result = cu.cuMemcpyDtoHAsync(
-            &counts[i], countAddresses[i], sizeof(uint32_t), stream);
+    if (CUresult result = cu.cuMemcpyDtoHAsync(&counts[i], countAddresses[i],
+                                               sizeof(uint32_t), stream);
         result != CUDA_SUCCESS)
       return Error("reading the count of input check '" +
                    manifest.scratch[checks[i].scratch].name +

@@ -340,11 +340,21 @@ Result<Manifest> parseManifestText(std::string_view text,
       return reader.fail(entry, prefix,
                          std::string("expected an object, got ") +
                              json::kindName(entry.kind));
-    if (Status known =
-            reader.onlyKnown(entry, prefix, {"name", "dtype", "shape"});
-        !known)
+    bool isArgument = what == "argument";
+    Status known =
+        isArgument
+            ? reader.onlyKnown(entry, prefix,
+                               {"name", "dtype", "shape", "writes"})
+            : reader.onlyKnown(entry, prefix, {"name", "dtype", "shape"});
+    if (!known)
       return known.error();
     TensorHeader header;
+    if (isArgument && entry.find("writes")) {
+      auto writes = reader.member(entry, prefix, "writes", Kind::Bool);
+      if (!writes)
+        return writes.error();
+      header.spec.writes = (*writes)->boolean;
+    }
     auto name = reader.member(entry, prefix, "name", Kind::String);
     if (!name)
       return name.error();

@@ -27,6 +27,8 @@ namespace {
 struct ManifestArgument {
   std::string name, dtype;
   ArrayAttr shape;
+  /// The kernels write it (attn-to-gpu's `writes`).
+  bool writes = false;
 };
 } // namespace
 
@@ -70,7 +72,8 @@ FailureOr<BundleFiles> attn::buildBundle(ModuleOp module, StringRef name) {
     auto dict = cast<DictionaryAttr>(entry);
     ManifestArgument argument{dict.getAs<StringAttr>("name").str(),
                               dict.getAs<StringAttr>("dtype").str(),
-                              dict.getAs<ArrayAttr>("shape")};
+                              dict.getAs<ArrayAttr>("shape"),
+                              dict.contains("writes")};
     owners.append(3 + 2 * argument.shape.size(), described.size());
     described.push_back(std::move(argument));
   }
@@ -89,6 +92,8 @@ FailureOr<BundleFiles> attn::buildBundle(ModuleOp module, StringRef name) {
                 json.value(cast<IntegerAttr>(extent).getInt());
             }
           });
+          if (argument.writes)
+            json.attribute("writes", true);
         });
     });
   };

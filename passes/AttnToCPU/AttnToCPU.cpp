@@ -484,8 +484,8 @@ struct TileFinalizeLowering : OpRewritePattern<TileFinalizeOp> {
 void attn::populateAttnToCPUPatterns(RewritePatternSet &patterns) {
   patterns.add<TileLoadLowering, TileStoreLowering, TileFillLowering,
                TileQKLowering, TileMaskLowering, TilePruneLowering,
-               TileOnlineSoftmaxLowering,
-               TilePVLowering, TileFinalizeLowering>(patterns.getContext());
+               TileOnlineSoftmaxLowering, TilePVLowering, TileFinalizeLowering>(
+      patterns.getContext());
 }
 
 //===----------------------------------------------------------------------===//

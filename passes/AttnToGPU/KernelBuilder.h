@@ -396,10 +396,10 @@ public:
     Type resultType =
         LLVM::LLVMStructType::getLiteral(b.getContext(), {f32, f32, f32, f32});
     NVVM::MMATypes type = isBF16 ? NVVM::MMATypes::bf16 : NVVM::MMATypes::f16;
-    auto op = NVVM::MmaSpOp::create(
-        b, resultType, a, bOperands, c, metadata, i32Constant(0),
-        ArrayRef<int64_t>{16, 8, 32}, std::nullopt,
-        std::array<NVVM::MMATypes, 2>{type, type});
+    auto op = NVVM::MmaSpOp::create(b, resultType, a, bOperands, c, metadata,
+                                    i32Constant(0),
+                                    ArrayRef<int64_t>{16, 8, 32}, std::nullopt,
+                                    std::array<NVVM::MMATypes, 2>{type, type});
     if (ordered)
       op.setOrderedMetadata(true);
     SmallVector<Value> results;

@@ -8,6 +8,8 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
 using namespace attn;
@@ -448,6 +450,32 @@ LogicalResult LaunchFacts::describeGeneric(unsigned index) {
   return success();
 }
 
+SmallVector<bool> LaunchFacts::writtenArguments(func::FuncOp func) {
+  SmallVector<bool> written(func.getNumArguments(), false);
+  if (func.isExternal())
+    return written;
+  Block &entry = func.getBody().front();
+  func.walk([&](MemoryEffectOpInterface op) {
+    SmallVector<MemoryEffects::EffectInstance> effects;
+    op.getEffects(effects);
+    for (const MemoryEffects::EffectInstance &effect : effects) {
+      if (!isa<MemoryEffects::Write>(effect.getEffect()))
+        continue;
+      Value value = effect.getValue();
+      while (value) {
+        if (auto view = value.getDefiningOp<ViewLikeOpInterface>())
+          value = view.getViewSource();
+        else
+          break;
+      }
+      auto argument = dyn_cast_or_null<BlockArgument>(value);
+      if (argument && argument.getOwner() == &entry)
+        written[argument.getArgNumber()] = true;
+    }
+  });
+  return written;
+}
+
 LogicalResult LaunchFacts::write() {
   Builder b(func.getContext());
   SmallVector<Attribute> described;
@@ -462,11 +490,14 @@ LogicalResult LaunchFacts::write() {
                 "f16, bf16, f32, i32, i8 or i1)";
     if (failed(describeGeneric(index)))
       return failure();
-    described.push_back(b.getDictionaryAttr({
+    SmallVector<NamedAttribute> fields = {
         b.getNamedAttr("name", b.getStringAttr(entry->name)),
         b.getNamedAttr("dtype", b.getStringAttr(dtype)),
         b.getNamedAttr("shape", b.getArrayAttr(entry->shape)),
-    }));
+    };
+    if (written[index])
+      fields.push_back(b.getNamedAttr("writes", b.getUnitAttr()));
+    described.push_back(b.getDictionaryAttr(fields));
   }
   SmallVector<Attribute> constraintAttrs;
   for (const std::string &constraint : constraints)

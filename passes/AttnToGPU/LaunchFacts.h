@@ -52,8 +52,16 @@ namespace attn {
 /// The bundle facts of one function, collected as its launches are built.
 class LaunchFacts {
 public:
+  /// Built before any op of `func` is lowered: it notes which arguments
+  /// the function writes (writtenArguments).
   LaunchFacts(mlir::func::FuncOp func, llvm::StringRef chip)
-      : func(func), chip(chip.str()), arguments(func.getNumArguments()) {}
+      : func(func), chip(chip.str()), arguments(func.getNumArguments()),
+        written(writtenArguments(func)) {}
+
+  /// The arguments some op of `func` declares a write to (its memory
+  /// effects), followed through view-like ops: the bundle marks them
+  /// `writes`, and the runtime refuses them overlapping another argument.
+  static llvm::SmallVector<bool> writtenArguments(mlir::func::FuncOp func);
 
   /// The operands of a fused step that the bundle describes: with
   /// `sorted_inputs`, Q, K and V are the caller's tensors that
@@ -157,6 +165,8 @@ private:
   mutable mlir::func::FuncOp func;
   std::string chip;
   llvm::SmallVector<std::optional<Argument>> arguments;
+  /// written[i]: argument i is written (writtenArguments).
+  llvm::SmallVector<bool> written;
   llvm::SmallVector<std::string> constraints;
   llvm::SmallVector<mlir::Attribute> launches;
   /// Scratch buffers, as manifest dictionaries (name, dtype, shape).

@@ -202,9 +202,8 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
         b.getI64IntegerAttr(keyBlock), plan.getScaleAttr(),
         plan.getScheduleAttr(), plan.getBandLowerAttr(),
         plan.getBandUpperAttr(), b.getF32FloatAttr(rescaleThreshold),
-        plan.getOrderClassesAttr(),
-        sortedInputs ? b.getUnitAttr() : UnitAttr(), plan.getNmKeepAttr(),
-        plan.getNmGroupAttr());
+        plan.getOrderClassesAttr(), sortedInputs ? b.getUnitAttr() : UnitAttr(),
+        plan.getNmKeepAttr(), plan.getNmGroupAttr());
     if (Value blockMask = plan.getBlockMask())
       buildBlockMaskPredicate(b, step, plan, blockMask);
     else {

@@ -4,7 +4,9 @@ dtype for hash and drop bundles (examples/hash.mlir with LSH bucket ids,
 examples/drop.mlir with keep flags), without a GPU or torch: the bundles
 describe bucket ids and keep flags by the activations' extents ([B, Hq, Nq]
 and [B, Hk, Nk]), so validate() must name the argument on a mismatch and
-accept the right shapes. A hash bundle whose bucket ids are the caller's
+accept the right shapes. Arguments the kernels write (O, the LSH example's
+bucket ids) must not overlap another argument: validate() refuses it,
+naming both. A hash bundle whose bucket ids are the caller's
 must carry one input check per side (the ids' range, which only the data
 shows) and load; the LSH example, whose ids the bundle computes, none.
 
@@ -34,13 +36,26 @@ func.func @caller_ids(%q: !t, %k: !t, %v: !t, %o: !t,
 """
 
 
+ELEMENT_BYTES = {"torch.bfloat16": 2, "torch.float16": 2, "torch.float32": 4,
+                 "torch.int32": 4, "torch.int8": 1, "torch.bool": 1}
+
+
 class FakeTensor:
     """What the wrapper reads of a tensor: dtype, shape, stride(),
-    data_ptr()."""
+    data_ptr(). Each one gets its own address range (256-byte aligned, no
+    overlap), unless `at` gives the address."""
+    next_address = 0x10000000
 
-    def __init__(self, dtype, shape):
+    def __init__(self, dtype, shape, at=None):
         self.dtype = dtype
         self.shape = shape
+        nbytes = ELEMENT_BYTES[dtype]
+        for extent in shape:
+            nbytes *= extent
+        if at is None:
+            at = FakeTensor.next_address
+            FakeTensor.next_address += (nbytes + 255) // 256 * 256 + 256
+        self.address = at
         strides, stride = [], 1
         for extent in reversed(shape):
             strides.insert(0, stride)
@@ -51,7 +66,7 @@ class FakeTensor:
         return self._stride
 
     def data_ptr(self):
-        return 0x10000000
+        return self.address
 
 
 def main():
@@ -62,7 +77,8 @@ def main():
     failures = []
     examples = pathlib.Path(sys.argv[3])
     b, hq, n, d = 2, 4, 100, 64
-    act = FakeTensor("torch.bfloat16", (b, hq, n, d))
+    def act():
+        return FakeTensor("torch.bfloat16", (b, hq, n, d))
     with tempfile.TemporaryDirectory() as tmp:
         bundles = {}
         for name in ("hash", "drop"):
@@ -86,21 +102,35 @@ def main():
 
         rotation = FakeTensor("torch.float32", (64, 4))
         ids = FakeTensor("torch.int32", (b, hq, n))
-        hash_args = [act, act, act, act, rotation, ids, ids]
+        key_ids = FakeTensor("torch.int32", (b, hq, n))
+        q = act()
+        hash_args = [q, act(), act(), act(), rotation, ids, key_ids]
         expect("hash: right shapes", bundles["hash"], hash_args, None)
+        # Written arguments that share memory with another argument.
+        expect("hash: o is q", bundles["hash"], hash_args[:3] + [q] +
+               hash_args[4:], "argument 'o' overlaps argument 'q'")
+        expect("hash: o overlaps the end of v", bundles["hash"],
+               hash_args[:3] + [FakeTensor("torch.bfloat16", (b, hq, n, d),
+                                           at=hash_args[2].address + 256)] +
+               hash_args[4:], "argument 'o' overlaps argument 'v'")
+        expect("hash: one buffer for both LSH outputs", bundles["hash"],
+               hash_args[:6] + [ids], "overlaps")
+        # Inputs may share memory (K = V = Q here).
+        expect("hash: q, k, v one buffer", bundles["hash"],
+               [q, q, q] + hash_args[3:], None)
         wrong = FakeTensor("torch.int32", (b, hq, n + 1))
         expect("hash: query ids one token long", bundles["hash"],
-               hash_args[:5] + [wrong, ids], "q_bucket_ids")
+               hash_args[:5] + [wrong, key_ids], "q_bucket_ids")
         expect("hash: key ids of another head count", bundles["hash"],
                hash_args[:6] + [FakeTensor("torch.int32", (b, hq + 1, n))],
                "k_bucket_ids")
         expect("hash: ids as int8", bundles["hash"],
-               hash_args[:5] + [FakeTensor("torch.int8", (b, hq, n)), ids],
+               hash_args[:5] + [FakeTensor("torch.int8", (b, hq, n)), key_ids],
                "q_bucket_ids")
 
         lse = FakeTensor("torch.float32", (b, hq, n))
         flags = FakeTensor("torch.bool", (b, hq, n))
-        drop_args = [act, act, act, act, lse, flags, flags]
+        drop_args = [act(), act(), act(), act(), lse, flags, flags]
         expect("drop: right shapes", bundles["drop"], drop_args, None)
         expect("drop: query flags of another batch", bundles["drop"],
                drop_args[:5] + [FakeTensor("torch.bool", (b + 1, hq, n)),

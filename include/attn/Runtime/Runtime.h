@@ -154,6 +154,9 @@ struct ArgumentSpec {
   std::string name;
   DType dtype = DType::F32;
   std::vector<Dim> shape;
+  /// The kernels write it (manifest `"writes": true`): its memory must not
+  /// overlap any other argument's.
+  bool writes = false;
 };
 
 /// How tensor arguments become kernel parameters.

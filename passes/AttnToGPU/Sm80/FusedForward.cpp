@@ -263,9 +263,9 @@ public:
     };
     auto loadKeyStep = [&](int64_t kStep) {
       StepFragments fragments;
-      Value col = swizzle(
-          arith::AddIOp::create(b, keyLaneCol, tiles.index(16 * kStep)),
-          keyMask);
+      Value col =
+          swizzle(arith::AddIOp::create(b, keyLaneCol, tiles.index(16 * kStep)),
+                  keyMask);
       for (int64_t pair = 0; pair < blockK / 16; ++pair)
         fragments.key.push_back(tiles.loadMatrices(
             keyTile,
@@ -331,8 +331,8 @@ public:
       };
       if (mask.hasPredicate())
         return masked();
-      Value lastColumn = arith::ConstantIntOp::create(
-          b, b.getI32Type(), columnOf(blockK / 2 - 3));
+      Value lastColumn = arith::ConstantIntOp::create(b, b.getI32Type(),
+                                                      columnOf(blockK / 2 - 3));
       Value zero = arith::ConstantIntOp::create(b, b.getI32Type(), 0);
       Value anyDisallowed;
       for (const RowBounds &row : bounds) {
@@ -380,7 +380,8 @@ public:
       for (int64_t r = 0; r < rowTiles; ++r)
         for (int64_t chunk = 0; chunk < blockK / 32; ++chunk) {
           for (int64_t half = 0; half < 2; ++half) {
-            SmallVector<int64_t> laneKeys; // indices into scores[r], in key order
+            SmallVector<int64_t>
+                laneKeys; // indices into scores[r], in key order
             for (int64_t k = 0; k < 4; ++k)
               for (int64_t j = 0; j < 2; ++j)
                 laneKeys.push_back(4 * (4 * chunk + k) + 2 * half + j);
@@ -410,9 +411,9 @@ public:
             }
           }
           if (sparseValueProduct)
-            sparseMetadata[r].push_back(buildSparseMetadata(
-                {&kept[2 * r][2 * chunk], 2},
-                {&kept[2 * r + 1][2 * chunk], 2}, lane));
+            sparseMetadata[r].push_back(
+                buildSparseMetadata({&kept[2 * r][2 * chunk], 2},
+                                    {&kept[2 * r + 1][2 * chunk], 2}, lane));
         }
     }
     // The scores each row's softmax sees (row 2r + half): its fragment
@@ -613,8 +614,7 @@ public:
       int64_t chunk = block / slices, e = block % slices;
       return tiles.loadMatrices(
           valueTile,
-          arith::AddIOp::create(b, sparseValueLaneRow,
-                                tiles.index(32 * chunk)),
+          arith::AddIOp::create(b, sparseValueLaneRow, tiles.index(32 * chunk)),
           mask ? Value(arith::XOrIOp::create(b, tiles.index(8 * e), mask))
                : tiles.index(8 * e),
           /*transpose=*/true);
@@ -629,9 +629,9 @@ public:
       for (int64_t r = 0; r < rowTiles; ++r) {
         int64_t index = accIndex(r, e);
         ArrayRef<Value> acc(state.data() + index, 4);
-        SmallVector<Value> updated = tiles.mmaSparse(
-            operands[r][chunk], v, acc, metadata[r][chunk], isBF16,
-            orderedSparseMetadata);
+        SmallVector<Value> updated =
+            tiles.mmaSparse(operands[r][chunk], v, acc, metadata[r][chunk],
+                            isBF16, orderedSparseMetadata);
         std::copy(updated.begin(), updated.end(), state.begin() + index);
       }
     }

@@ -11,7 +11,7 @@
 // size; the mask and the scratch buffers have its block extents.
 // CHECK-LABEL: func.func @derive
 // CHECK-SAME: %[[SCORES:[a-z0-9]+]]: memref<?x?xf32> {attn.name = "scores"}, %[[MASK:[a-z0-9]+]]: memref<?x?xi8>, %[[MAP:[a-z0-9]+]]: memref<?xf32>, %[[PARTIALS:[a-z0-9]+]]: memref<7x?x?xf32>)
-// CHECK-SAME: arguments = [{dtype = "f32", name = "scores", shape = ["scores_n", "scores_n"]}, {dtype = "i8", name = "block_mask", shape = ["ceildiv(scores_n, 64)", "ceildiv(scores_n, 64)"]}], constraints = ["scores_n % 64 == 0"]
+// CHECK-SAME: arguments = [{dtype = "f32", name = "scores", shape = ["scores_n", "scores_n"]}, {dtype = "i8", name = "block_mask", shape = ["ceildiv(scores_n, 64)", "ceildiv(scores_n, 64)"], writes}], constraints = ["scores_n % 64 == 0"]
 // CHECK-SAME: launches = [{block = [256, 1, 1], grid = ["ceildiv(scores_n, 64)", "ceildiv(scores_n, 64)", "1"], kernel = "derive_kernel", shared_bytes = 224 : i64}, {block = [256, 1, 1], grid = ["ceildiv((ceildiv(scores_n, 64) * ceildiv(scores_n, 64)), 256)", "1", "1"], kernel = "derive_kernel_1", shared_bytes = 0 : i64}, {block = [1024, 1, 1], grid = ["1", "1", "1"], kernel = "derive_kernel_2", shared_bytes = 132240 : i64}]
 // CHECK-SAME: scratch = [{dtype = "f32", name = "spion_block_map", shape = ["(ceildiv(scores_n, 64) * ceildiv(scores_n, 64))"]}, {dtype = "f32", name = "spion_partial_sums", shape = [7, "ceildiv(scores_n, 64)", "ceildiv(scores_n, 64)"]}]
 // CHECK: gpu.launch {{.*}} function(@derive_kernel)

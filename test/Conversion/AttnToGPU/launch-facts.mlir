@@ -5,7 +5,7 @@
 // facts on the function (passes/AttnToGPU/LaunchFacts.h).
 
 // CHECK-LABEL: func.func @"my-attn"
-// CHECK-SAME: attn.bundle = {arguments = [{dtype = "f16", name = "q", shape = ["B", "Hq", "Nq", 64]}, {dtype = "f16", name = "k", shape = ["B", "Hk", "Nk", 64]}, {dtype = "f16", name = "v", shape = ["B", "Hk", "Nk", 64]}, {dtype = "f16", name = "o", shape = ["B", "Hq", "Nq", 64]}], constraints = ["Hq % Hk == 0"], launches = [{block = [128, 1, 1], grid = ["ceildiv(Nq, 64)", "Hq", "B"], kernel = "my_attn_kernel", shared_bytes = 73728 : i64}], module = "my_attn_kernel", target = "sm_80"}
+// CHECK-SAME: attn.bundle = {arguments = [{dtype = "f16", name = "q", shape = ["B", "Hq", "Nq", 64]}, {dtype = "f16", name = "k", shape = ["B", "Hk", "Nk", 64]}, {dtype = "f16", name = "v", shape = ["B", "Hk", "Nk", 64]}, {dtype = "f16", name = "o", shape = ["B", "Hq", "Nq", 64], writes}], constraints = ["Hq % Hk == 0"], launches = [{block = [128, 1, 1], grid = ["ceildiv(Nq, 64)", "Hq", "B"], kernel = "my_attn_kernel", shared_bytes = 73728 : i64}], module = "my_attn_kernel", target = "sm_80"}
 // CHECK: gpu.launch {{.*}} module(@my_attn_kernel) function(@my_attn_kernel)
 !t = memref<?x?x?x64xf16>
 func.func @"my-attn"(%q: !t, %k: !t, %v: !t, %o: !t) {

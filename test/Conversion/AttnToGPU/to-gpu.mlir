@@ -6,7 +6,7 @@
 // The fused step of each nest is lowered by the sm_80 emitter inside one
 // named gpu.launch; the function records its bundle facts.
 // CHECK-LABEL: func.func @causal
-// CHECK-SAME: attn.bundle = {arguments = [{dtype = "bf16", name = "q", shape = ["B", "Hq", "Nq", 64]}, {dtype = "bf16", name = "k", shape = ["B", "Hk", "Nk", 64]}, {dtype = "bf16", name = "v", shape = ["B", "Hk", "Nk", 64]}, {dtype = "bf16", name = "o", shape = ["B", "Hq", "Nq", 64]}, {dtype = "f32", name = "lse", shape = ["B", "Hq", "Nq"]}], constraints = ["Hq % Hk == 0"], launches = [{block = [128, 1, 1], grid = ["ceildiv(Nq, 64)", "Hq", "B"], kernel = "causal_kernel", shared_bytes = 36864 : i64}], module = "causal_kernel", target = "sm_80"}
+// CHECK-SAME: attn.bundle = {arguments = [{dtype = "bf16", name = "q", shape = ["B", "Hq", "Nq", 64]}, {dtype = "bf16", name = "k", shape = ["B", "Hk", "Nk", 64]}, {dtype = "bf16", name = "v", shape = ["B", "Hk", "Nk", 64]}, {dtype = "bf16", name = "o", shape = ["B", "Hq", "Nq", 64], writes}, {dtype = "f32", name = "lse", shape = ["B", "Hq", "Nq"], writes}], constraints = ["Hq % Hk == 0"], launches = [{block = [128, 1, 1], grid = ["ceildiv(Nq, 64)", "Hq", "B"], kernel = "causal_kernel", shared_bytes = 36864 : i64}], module = "causal_kernel", target = "sm_80"}
 // CHECK: gpu.launch
 // CHECK-DAG: nvvm.cp.async.commit.group
 // CHECK-DAG: nvvm.mma.sync

@@ -10,8 +10,8 @@
 // CHECK-NOT: remark
 // CHECK-LABEL: func.func @hash
 // CHECK: attn.bundle
-// CHECK-SAME: {dtype = "i32", name = "q_bucket_ids", shape = ["B", "Hq", "Nq"]}
-// CHECK-SAME: {dtype = "i32", name = "k_bucket_ids", shape = ["B", "Hk", "Nk"]}
+// CHECK-SAME: {dtype = "i32", name = "q_bucket_ids", shape = ["B", "Hq", "Nq"], writes}
+// CHECK-SAME: {dtype = "i32", name = "k_bucket_ids", shape = ["B", "Hk", "Nk"], writes}
 // CHECK-SAME: launches = [{block = [128, 1, 1], grid = ["ceildiv(Nq, 128)", "Hq", "B"], kernel = "hash_kernel", shared_bytes = 0 : i64}
 // CHECK-SAME: {block = [128, 1, 1], grid = ["ceildiv(Nk, 128)", "Hk", "B"], kernel = "hash_kernel_1", shared_bytes = 0 : i64}
 // CHECK-SAME: {block = [1024, 1, 1], grid = ["Hq", "B", "1"], kernel = "hash_kernel_2"

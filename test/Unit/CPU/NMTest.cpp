@@ -83,8 +83,8 @@ std::string nmKernelIR(const NMCase &c) {
   std::string t = p.dtype == DType::F32 ? "f32" : "bf16";
   std::string act = "memref<?x?x?x" + std::to_string(p.headDim) + "x" + t + ">";
   std::ostringstream os;
-  os << "func.func @nm_kernel(%q: " << act << ", %k: " << act << ", %v: "
-     << act << ", %o: " << act
+  os << "func.func @nm_kernel(%q: " << act << ", %k: " << act << ", %v: " << act
+     << ", %o: " << act
      << ", %lse: memref<?x?x?xf32>) attributes {llvm.emit_c_interface} {\n";
   std::string base;
   switch (c.base) {
@@ -192,24 +192,26 @@ std::vector<NMCase> nmCases() {
   std::vector<NMCase> cases;
   // Every pattern, full and causal; N = 77 is a multiple of neither m nor
   // the tiles.
-  for (auto [keep, group] : {std::pair<int64_t, int64_t>{1, 2},
-                             {2, 4},
-                             {1, 4},
-                             {2, 8},
-                             {4, 8}})
+  for (auto [keep, group] :
+       {std::pair<int64_t, int64_t>{1, 2}, {2, 4}, {1, 4}, {2, 8}, {4, 8}})
     for (Base base : {Base::None, Base::Causal})
       cases.push_back(
           make(DType::F32, keep, group, base, 1, 2, 2, 77, 77, 32, 32));
   // bf16, GQA, Nq != Nk (Nq > Nk: rows with no key under causal).
   cases.push_back(
       make(DType::BF16, 2, 4, Base::Causal, 2, 4, 2, 90, 61, 64, 32));
-  cases.push_back(make(DType::BF16, 1, 2, Base::None, 1, 4, 1, 45, 130, 16, 64));
+  cases.push_back(
+      make(DType::BF16, 1, 2, Base::None, 1, 4, 1, 45, 130, 16, 64));
   // Groups partly masked: a window whose edge cuts groups, and even keys
   // only (each group of 4 has 2 allowed keys: 2:4 keeps both, 1:4 one).
-  cases.push_back(make(DType::F32, 2, 4, Base::Window, 1, 2, 1, 100, 100, 32, 16));
-  cases.push_back(make(DType::F32, 2, 8, Base::Window, 1, 1, 1, 64, 100, 16, 32));
-  cases.push_back(make(DType::F32, 2, 4, Base::EvenKeys, 1, 2, 2, 70, 70, 32, 32));
-  cases.push_back(make(DType::F32, 1, 4, Base::EvenKeys, 1, 1, 1, 70, 70, 16, 16));
+  cases.push_back(
+      make(DType::F32, 2, 4, Base::Window, 1, 2, 1, 100, 100, 32, 16));
+  cases.push_back(
+      make(DType::F32, 2, 8, Base::Window, 1, 1, 1, 64, 100, 16, 32));
+  cases.push_back(
+      make(DType::F32, 2, 4, Base::EvenKeys, 1, 2, 2, 70, 70, 32, 32));
+  cases.push_back(
+      make(DType::F32, 1, 4, Base::EvenKeys, 1, 1, 1, 70, 70, 16, 16));
   return cases;
 }
 
@@ -286,8 +288,8 @@ TEST_P(NMKeptSetTest, KeptSetIsValidTopN) {
           return c.base != Base::Causal || j <= diagonal;
         };
         const float *row =
-            run.out.data() + ((b * p.queryHeads + h) * p.queryLen + i) *
-                                 p.headDim;
+            run.out.data() +
+            ((b * p.queryHeads + h) * p.queryLen + i) * p.headDim;
         for (int64_t g0 = 0; g0 < p.keyLen; g0 += c.group) {
           std::vector<int64_t> kept, pruned;
           for (int64_t j = g0; j < std::min(g0 + c.group, p.keyLen); ++j) {

@@ -264,3 +264,79 @@ TEST(ValidateGrid, OverflowIsAnError) {
 }
 
 } // namespace
+
+namespace {
+
+/// The causal bundle with O and LSE marked as written by the kernels.
+std::string writtenOutputsManifest() {
+  return replaced(
+      replaced(kCausalManifest,
+               "{\"name\": \"o\", \"dtype\": \"bf16\", \"shape\": [\"B\", "
+               "\"Hq\", \"Nq\", 128]}",
+               "{\"name\": \"o\", \"dtype\": \"bf16\", \"shape\": [\"B\", "
+               "\"Hq\", \"Nq\", 128], \"writes\": true}"),
+      "{\"name\": \"lse\", \"dtype\": \"f32\", \"shape\": [\"B\", \"Hq\", "
+      "\"Nq\"]}",
+      "{\"name\": \"lse\", \"dtype\": \"f32\", \"shape\": [\"B\", \"Hq\", "
+      "\"Nq\"], \"writes\": true}");
+}
+
+TEST(ValidateWrites, WrittenArgumentsMustNotOverlapAnyOther) {
+  TestBundle dir(writtenOutputsManifest());
+  auto loaded = dir.load();
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+  const Bundle &bundle = **loaded;
+  ASSERT_TRUE(bundle.arguments()[3].writes);
+  ASSERT_TRUE(bundle.arguments()[4].writes);
+  ASSERT_FALSE(bundle.arguments()[0].writes);
+
+  // Disjoint: accepted; inputs may share memory (K = V).
+  std::vector<TensorRef> args = causalArgs(2, 8, 2, 100, 130);
+  EXPECT_TRUE(bundle.validate(args).ok());
+  args[2].data = args[1].data;
+  EXPECT_TRUE(bundle.validate(args).ok());
+
+  // O in Q's memory, or its first bytes in Q's last ones.
+  args = causalArgs(2, 8, 2, 100, 130);
+  args[3].data = args[0].data;
+  EXPECT_ERROR(bundle.validate(args),
+               "argument 'o' overlaps argument 'q' in memory; the kernels "
+               "write 'o', so it must not share memory with another argument");
+  args = causalArgs(2, 8, 2, 100, 130);
+  uintptr_t qEnd =
+      reinterpret_cast<uintptr_t>(args[0].data) + 2 * 8 * 100 * 128 * 2;
+  args[3].data = reinterpret_cast<void *>(qEnd - 16);
+  EXPECT_ERROR_CONTAINS(bundle.validate(args), "'o' overlaps argument 'q'");
+  // Ending exactly where Q starts is fine.
+  args[3].data = reinterpret_cast<void *>(qEnd);
+  EXPECT_TRUE(bundle.validate(args).ok());
+
+  // Two written arguments sharing memory are named once.
+  args = causalArgs(2, 8, 2, 100, 130);
+  args[4].data = args[3].data;
+  EXPECT_ERROR_CONTAINS(bundle.validate(args),
+                        "argument 'o' overlaps argument 'lse'");
+
+  // An empty problem occupies no memory.
+  args = causalArgs(2, 8, 2, 0, 130);
+  args[3].data = args[0].data;
+  args[4].data = args[0].data;
+  EXPECT_TRUE(bundle.validate(args).ok());
+}
+
+TEST(ValidateWrites, WritesIsABooleanOfArgumentsOnly) {
+  EXPECT_NE(loadError(replaced(writtenOutputsManifest(), "\"writes\": true}",
+                               "\"writes\": 1}"))
+                .find("field 'arguments[3].writes': expected a boolean, got "
+                      "an integer"),
+            std::string::npos);
+  EXPECT_NE(loadError(replaced(kCausalManifest,
+                               "\"constraints\": [\"Hq % Hk == 0\"],",
+                               "\"constraints\": [\"Hq % Hk == 0\"],\n"
+                               "  \"scratch\": [{\"name\": \"s\", \"dtype\": "
+                               "\"i32\", \"shape\": [1], \"writes\": true}],"))
+                .find("unknown field 'scratch[0].writes'"),
+            std::string::npos);
+}
+
+} // namespace
