@@ -64,7 +64,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "FusedForward.h"
+#include "FragmentMask.h"
 #include "OrderedMask.h"
+#include "PrunedScores.h"
 
 #include "attn/Dialect/Attn/ScorePrune.h"
 #include "attn/Dialect/Attn/SoftmaxNumerics.h"
@@ -320,13 +322,17 @@ public:
         return maskOrderedScores(tiles, *orders, orderedRows, flat, blockK,
                                  twoT, mask, problem, batch, head, k0,
                                  valueMapping);
-      SmallVector<RowBounds> bounds = rowBounds(mask, problem, q0, k0);
+      SmallVector<FragmentRowBounds> bounds = buildFragmentRowBounds(
+          tiles, mask, problem, rows, q0,
+          arith::AddIOp::create(b, k0, laneKeyOffset), blockK);
       auto masked = [&] {
         SmallVector<Value> result;
         for (int64_t r = 0; r < rowTiles; ++r)
-          llvm::append_range(result,
-                             maskScores(scores[r], mask, batch, head,
-                                        {bounds[2 * r], bounds[2 * r + 1]}));
+          llvm::append_range(result, maskFragmentScores(
+                                         tiles, scores[r], mask, batch, head,
+                                         {bounds[2 * r], bounds[2 * r + 1]},
+                                         [&](int64_t i) { return columnOf(i); },
+                                         valueMapping));
         return result;
       };
       if (mask.hasPredicate())
@@ -335,7 +341,7 @@ public:
                                                       columnOf(blockK / 2 - 3));
       Value zero = arith::ConstantIntOp::create(b, b.getI32Type(), 0);
       Value anyDisallowed;
-      for (const RowBounds &row : bounds) {
+      for (const FragmentRowBounds &row : bounds) {
         Value some = arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
                                            row.last, lastColumn);
         if (row.first)
@@ -355,16 +361,7 @@ public:
       scores[r].assign(maybeMasked.begin() + r * perRowTile,
                        maybeMasked.begin() + (r + 1) * perRowTile);
 
-    // The N:M prune, in registers: with the prune's layout each lane holds
-    // 8 consecutive keys of every 32 (keys 8t .. 8t + 7 of chunk c are
-    // slices 4c .. 4c + 3, columns 0 and 1), so every group of 2, 4 or 8
-    // keys lies in one lane and needs no shuffle. For the sparse P V the
-    // two kept scores of each group of four are taken as they are
-    // (kept[2r + half][2c + G] for keys 8t + 4G .. + 3); otherwise the
-    // pruned scores become -inf. The sparse metadata is built right away,
-    // so that the kept indices die before the softmax.
-    SmallVector<SmallVector<KeptPair>> kept(2 * rowTiles);
-    SmallVector<SmallVector<Value>> sparseMetadata(rowTiles);
+    // The N:M prune, in registers (PrunedScores.h).
     // The lane, read in the loop body; above D = 64 through an opaque copy,
     // so that what the sparse P V derives from it (V rows, swizzled
     // columns, metadata shifts) is recomputed per iteration instead of
@@ -375,47 +372,11 @@ public:
       if (headDim > 64 || valueDim > 64)
         lane = tiles.opaque(lane);
     }
-    if (prune) {
-      auto [keep, group] = *prune;
-      for (int64_t r = 0; r < rowTiles; ++r)
-        for (int64_t chunk = 0; chunk < blockK / 32; ++chunk) {
-          for (int64_t half = 0; half < 2; ++half) {
-            SmallVector<int64_t>
-                laneKeys; // indices into scores[r], in key order
-            for (int64_t k = 0; k < 4; ++k)
-              for (int64_t j = 0; j < 2; ++j)
-                laneKeys.push_back(4 * (4 * chunk + k) + 2 * half + j);
-            if (sparseValueProduct) {
-              for (int64_t quarter = 0; quarter < 2; ++quarter) {
-                SmallVector<Value> four;
-                for (int64_t i = 0; i < 4; ++i)
-                  four.push_back(scores[r][laneKeys[4 * quarter + i]]);
-                kept[2 * r + half].push_back(
-                    keep == 2 ? buildKeepTwoOfFour(b, b.getLoc(), four)
-                              : buildKeepOneOfTwoPairs(b, b.getLoc(), four));
-              }
-              continue;
-            }
-            for (int64_t first = 0; first < 8; first += group) {
-              SmallVector<Value> values;
-              for (int64_t i = 0; i < group; ++i)
-                values.push_back(scores[r][laneKeys[first + i]]);
-              SmallVector<Value> flags =
-                  buildKeptFlags(b, b.getLoc(), values, keep);
-              for (int64_t i = 0; i < group; ++i) {
-                Value &score = scores[r][laneKeys[first + i]];
-                score = arith::SelectOp::create(
-                    b, flags[i], score,
-                    tiles.f32(-std::numeric_limits<float>::infinity()));
-              }
-            }
-          }
-          if (sparseValueProduct)
-            sparseMetadata[r].push_back(
-                buildSparseMetadata({&kept[2 * r][2 * chunk], 2},
-                                    {&kept[2 * r + 1][2 * chunk], 2}, lane));
-        }
-    }
+    PrunedScores pruned;
+    if (prune)
+      pruned = pruneScoreFragments(tiles, scores, prune->first, prune->second,
+                                   blockK, sparseValueProduct, lane);
+    SmallVector<SmallVector<KeptPair>> &kept = pruned.kept;
     // The scores each row's softmax sees (row 2r + half): its fragment
     // elements, or with the sparse P V only the kept ones.
     SmallVector<SmallVector<Value *>> rowValues(2 * rowTiles);
@@ -500,7 +461,13 @@ public:
     std::copy(rescaled.begin(), rescaled.end(), newState.begin() + accBegin);
 
     if (sparseValueProduct) {
-      accumulateSparse(newState, kept, sparseMetadata, valueTile, lane);
+      SparseValueProduct product{rowTiles,        blockK, valueDim,
+                                 elementType,     isBF16, orderedSparseMetadata,
+                                 swizzledKeyValue};
+      accumulateSparseValueProduct(
+          tiles, product, newState,
+          [&](int64_t r, int64_t e) { return accIndex(r, e); }, kept,
+          pruned.metadata, valueTile, lane);
       return newState;
     }
     // acc += P V: P's accumulator layout is the A-operand layout.
@@ -569,108 +536,6 @@ public:
       }
     }
     return newState;
-  }
-
-  /// acc += P V on the sparse tensor cores: per 32-key chunk c, row tile r
-  /// and value slice e, one mma.sp m16n8k32 whose compressed A is this
-  /// lane's kept pairs (logical group t = its keys 8t .. 8t + 3, group
-  /// t + 4 its keys 8t + 4 .. 8t + 7; kept[2r + half][2c + G]) and whose B
-  /// is one ldmatrix.x4.trans of V rows in that logical order: lane l
-  /// names logical k = l of the chunk, key 8 (L % 4) + 4 (L / 4) + i for
-  /// group L = l / 4 and i = l % 4. The metadata of a (row tile, chunk),
-  /// metadata[r][chunk] (buildSparseMetadata), serves every value slice.
-  void accumulateSparse(SmallVector<Value> &state,
-                        ArrayRef<SmallVector<KeptPair>> kept,
-                        ArrayRef<SmallVector<Value>> metadata, Value valueTile,
-                        Value lane) {
-    int64_t chunks = blockK / 32, slices = valueDim / 8;
-    Value group = arith::DivUIOp::create(b, lane, tiles.index(4));
-    Value sparseValueLaneRow = arith::AddIOp::create(
-        b,
-        arith::AddIOp::create(
-            b,
-            arith::MulIOp::create(
-                b, arith::RemUIOp::create(b, group, tiles.index(4)),
-                tiles.index(8)),
-            arith::MulIOp::create(
-                b, arith::DivUIOp::create(b, group, tiles.index(4)),
-                tiles.index(4))),
-        arith::RemUIOp::create(b, lane, tiles.index(4)));
-    Value mask =
-        swizzledKeyValue ? rowBlockSwizzle(tiles, sparseValueLaneRow) : Value();
-    SmallVector<SmallVector<SmallVector<Value>>> operands(rowTiles);
-    for (int64_t r = 0; r < rowTiles; ++r)
-      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-        SmallVector<Value> a;
-        for (int64_t quarter = 0; quarter < 2; ++quarter)
-          for (int64_t half = 0; half < 2; ++half) {
-            const KeptPair &pair = kept[2 * r + half][2 * chunk + quarter];
-            a.push_back(tiles.roundPair(pair.firstValue, pair.secondValue,
-                                        elementType));
-          }
-        operands[r].push_back(std::move(a));
-      }
-    auto loadValueBlock = [&](int64_t block) {
-      int64_t chunk = block / slices, e = block % slices;
-      return tiles.loadMatrices(
-          valueTile,
-          arith::AddIOp::create(b, sparseValueLaneRow, tiles.index(32 * chunk)),
-          mask ? Value(arith::XOrIOp::create(b, tiles.index(8 * e), mask))
-               : tiles.index(8 * e),
-          /*transpose=*/true);
-    };
-    int64_t blocks = chunks * slices;
-    SmallVector<Value> next = loadValueBlock(0);
-    for (int64_t block = 0; block < blocks; ++block) {
-      SmallVector<Value> v = std::move(next);
-      if (block + 1 < blocks)
-        next = loadValueBlock(block + 1);
-      int64_t chunk = block / slices, e = block % slices;
-      for (int64_t r = 0; r < rowTiles; ++r) {
-        int64_t index = accIndex(r, e);
-        ArrayRef<Value> acc(state.data() + index, 4);
-        SmallVector<Value> updated =
-            tiles.mmaSparse(operands[r][chunk], v, acc, metadata[r][chunk],
-                            isBF16, orderedSparseMetadata);
-        std::copy(updated.begin(), updated.end(), state.begin() + index);
-      }
-    }
-  }
-
-  /// The metadata register of one (row tile, 32-key chunk) for sparsity
-  /// selector 0, from this lane's kept pairs of row g (`upper`) and row
-  /// g + 8 (`lower`), quarters G = 0, 1 (logical groups t and t + 4). A
-  /// group's nibble is first index | second index << 2. Lane t = 0 of each
-  /// quad supplies logical groups 0 .. 3 (bits 4q of row g, 16 + 4q of row
-  /// g + 8), lane t = 1 groups 4 .. 7 the same way: each lane places its
-  /// nibbles at 4t and 16 + 4t of one word per quarter, the quad ORs the
-  /// words (two xor shuffles each), and lane t keeps word t (lanes 2 and 3
-  /// are not read).
-  Value buildSparseMetadata(ArrayRef<KeptPair> upper, ArrayRef<KeptPair> lower,
-                            Value lane) {
-    Type i32 = b.getI32Type();
-    Value threadInQuad = arith::RemUIOp::create(b, lane, tiles.index(4));
-    Value shift = arith::MulIOp::create(
-        b, arith::IndexCastOp::create(b, i32, threadInQuad),
-        tiles.i32Constant(4));
-    auto nibble = [&](const KeptPair &pair) { return pair.nibble; };
-    SmallVector<Value, 2> words;
-    for (int64_t quarter = 0; quarter < 2; ++quarter) {
-      Value word = arith::OrIOp::create(
-          b, arith::ShLIOp::create(b, nibble(upper[quarter]), shift),
-          arith::ShLIOp::create(
-              b, nibble(lower[quarter]),
-              arith::AddIOp::create(b, shift, tiles.i32Constant(16))));
-      for (int32_t offset : {1, 2})
-        word = arith::OrIOp::create(
-            b, word,
-            gpu::ShuffleOp::create(b, word, offset, 32, gpu::ShuffleMode::XOR)
-                .getShuffleResult());
-      words.push_back(word);
-    }
-    Value isSecond = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
-                                           threadInQuad, tiles.index(1));
-    return arith::SelectOp::create(b, isSecond, words[1], words[0]);
   }
 
   /// Normalises and writes O (and LSE) rows that exist (at the rows the
@@ -790,78 +655,11 @@ private:
     return value;
   }
 
-  /// The key columns of each of this thread's rows (rowOf(r, half) at
-  /// index 2r + half) that the length and band conditions allow: this
-  /// thread's keys are k0 + 2t + c for the constants c = n0 + j, and they
-  /// pass iff first <= c <= last (no `first` without a lower band bound).
-  /// The bounds are clamped to [-1, blockK] and narrowed to i32, so that
-  /// each element costs a compare with a constant instead of 64-bit index
-  /// arithmetic.
-  struct RowBounds {
-    Value query, keyBase, first, last;
-  };
-  SmallVector<RowBounds> rowBounds(const TileMask &mask,
-                                   const FusedForwardOp::Problem &problem,
-                                   Value q0, Value k0) {
-    Value keyLen = problem.keyLen, offset = problem.diagonalOffset;
-    Value keyBase = arith::AddIOp::create(b, k0, laneKeyOffset);
-    auto clampToI32 = [&](Value column) -> Value {
-      if (!column)
-        return {};
-      Value clamped = arith::MaxSIOp::create(
-          b, arith::MinSIOp::create(b, column, tiles.index(blockK)),
-          tiles.index(-1));
-      return tiles.opaque(
-          arith::IndexCastOp::create(b, b.getI32Type(), clamped));
-    };
-    SmallVector<RowBounds> result;
-    for (Value row : rows) {
-      Value query = arith::AddIOp::create(b, q0, row);
-      TileMask::ColumnBounds bounds =
-          mask.buildColumnBounds(b, b.getLoc(), query, keyBase, keyLen, offset);
-      result.push_back(
-          {query, keyBase, clampToI32(bounds.first), clampToI32(bounds.last)});
-    }
-    return result;
-  }
-
   /// The vote of this warp's lanes on `predicate`.
   Value warpVote(Value predicate, NVVM::VoteSyncKind kind) {
     return NVVM::VoteSyncOp::create(
         b, b.getI1Type(), arith::ConstantIntOp::create(b, b.getI32Type(), -1),
         predicate, kind);
-  }
-
-  /// The masked copy of row tile r's S fragments, given the bounds of its
-  /// two rows: -inf where the key does not exist, lies outside the band or
-  /// fails the predicate.
-  SmallVector<Value> maskScores(ArrayRef<Value> scores, const TileMask &mask,
-                                Value batch, Value head,
-                                ArrayRef<RowBounds> rows) {
-    SmallVector<Value> result;
-    for (size_t i = 0; i < scores.size(); ++i) {
-      int64_t column = columnOf(i), half = (i % 4) / 2;
-      const RowBounds &row = rows[half];
-      Value constant = arith::ConstantIntOp::create(b, b.getI32Type(), column);
-      Value allowed = arith::CmpIOp::create(b, arith::CmpIPredicate::sle,
-                                            constant, row.last);
-      if (row.first)
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            arith::CmpIOp::create(b, arith::CmpIPredicate::sge, constant,
-                                  row.first));
-      if (mask.hasPredicate()) {
-        Value key = arith::AddIOp::create(b, row.keyBase, tiles.index(column));
-        allowed = arith::AndIOp::create(
-            b, allowed,
-            mask.buildPredicate(b, b.getLoc(), batch, head, row.query, key,
-                                valueMapping));
-      }
-      result.push_back(arith::SelectOp::create(
-          b, allowed, scores[i],
-          tiles.f32(-std::numeric_limits<float>::infinity())));
-    }
-    return result;
   }
 
 public:
