@@ -44,6 +44,7 @@ import spion_bench  # noqa: E402  (SPION checks and timings; imports back)
 import nm_bench  # noqa: E402  (N:M checks and timings)
 import scfa_bench  # noqa: E402  (hash and drop checks and timings; after
 #                   spion_bench, whose from-import needs this module whole)
+import linear_bench  # noqa: E402  (linear attention checks and timings)
 
 WINDOW = 1024
 TOKENS = 16384
@@ -558,7 +559,9 @@ def main():
                         default="causal,full,window,blocksparse,blocklist,scfa,"
                                 "spion",
                         help="the masks to time (blocklist: the list "
-                             "schedule against dense causal and flex)")
+                             "schedule against dense causal and flex; nm; "
+                             "linear: linear attention against its peers, "
+                             "bench/linear_bench.py)")
     parser.add_argument("--scfa-sizes", default="4096,8192,16384,32768",
                         help="sequence lengths of the hash/drop timings")
     parser.add_argument("--scfa-flex-max-n", type=int,
@@ -571,7 +574,18 @@ def main():
     parser.add_argument("--checks", default="dense,spion,scfa",
                         help="the check groups to run (dense: the mask "
                              "matrix and block-sparse bundles; spion; "
-                             "scfa: hash and drop)")
+                             "scfa: hash and drop; nm; linear: linear "
+                             "attention, bench/linear_bench.py)")
+    parser.add_argument("--linear-sizes", default="4096,8192,32768,131072",
+                        help="sequence lengths of the linear attention "
+                             "timings (B = 4, H = 32, D = E = 128)")
+    parser.add_argument("--linear-long-sizes",
+                        default="8192,65536,262144,1048576",
+                        help="sequence lengths of the long linear attention "
+                             "timings (B = 1, H = 8)")
+    parser.add_argument("--linear-long-check-n", type=int, default=1 << 20,
+                        help="N of the long linear attention check (0: "
+                             "skip it)")
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -700,6 +714,20 @@ def main():
             print("check " + line, flush=True)
         checks += nm_lines
         failures += len(nm_failures)
+    linear_results = []
+    linear = {}
+    if "linear" in groups or (not args.skip_timing and
+                              "linear" in args.timing.split(",")):
+        linear = linear_bench.load_bundles(args.bundles)
+    if "linear" in groups:
+        # Lines are printed as they come; the peers' lines are informational
+        # and stay out of the count.
+        linear_results = linear_bench.check_linear(
+            linear, seed0, long_n=args.linear_long_check_n)
+        for result in linear_results:
+            if result["counted"]:
+                checks.append(result["line"])
+                failures += not result["ok"]
     print(f"correctness: {len(checks) - failures} passed, {failures} failed")
 
     timings = []
@@ -762,6 +790,14 @@ def main():
             scfa, bundles["attn"][("causal", 64)], 8192, 64, args.reps,
             peers, b=4, h=48)
 
+    linear_rows = []
+    if not args.skip_timing and "linear" in timed:
+        linear_rows = linear_bench.time_linear(
+            linear, [int(x) for x in args.linear_sizes.split(",") if x],
+            args.reps,
+            long_sizes=[int(x) for x in args.linear_long_sizes.split(",")
+                        if x])
+
     nm_rows = []
     if not args.skip_timing and "nm" in timed:
         dfss = nm_bench.load_dfss()
@@ -774,12 +810,18 @@ def main():
     report = format_report(info, checks, failures, timings)
     if scfa_rows:
         report += scfa_bench.format_rows(scfa_rows)
+    if linear_results:
+        report += linear_bench.format_checks(linear_results,
+                                             peers_only=True)
+    if linear_rows:
+        report += linear_bench.format_rows(linear_rows)
     if nm_rows:
         report += nm_bench.format_rows(nm_rows)
     (out / "bench.md").write_text(report)
     (out / "bench.json").write_text(json.dumps(
         {"info": info, "checks": checks, "timings": timings,
-         "scfa": scfa_rows, "nm": nm_rows}, indent=1))
+         "scfa": scfa_rows, "nm": nm_rows, "linear_checks": linear_results,
+         "linear": linear_rows}, indent=1))
     print(report)
     return 1 if failures else 0
 

@@ -239,6 +239,38 @@ done
 "$build_dir/bin/attn-compile" "$root/examples/drop.mlir" -o "$out/drop_example"
 echo "hashfull8_d64, lsh_example, drop_example compiled"
 
+# Linear attention (bench/linear_bench.py): D = E = 128 and 64, D != E,
+# and with the initial and final states; the segment-length variants
+# (linear-segment) of D = E = 128 are timed beside linear_d128.
+while read -r name d e states; do
+  qk="memref<?x?x?x${d}xbf16>" vo="memref<?x?x?x${e}xbf16>"
+  state="memref<?x?x${d}x${e}xf32>"
+  args="%q: $qk, %k: $qk, %v: $vo, %o: $vo, %s: memref<?xf32>"
+  uses=""
+  if [[ $states == 1 ]]; then
+    args+=", %init: $state, %final: $state"
+    uses="initial_state(%init : $state) final_state(%final : $state)"
+  fi
+  cat > "$out/ir/$name.mlir" <<IR
+func.func @${name}($args) {
+  attn.linear_attention ins(%q, %k, %v : $qk, $qk, $vo) outs(%o : $vo)
+                        decay(%s : memref<?xf32>) $uses
+  return
+}
+IR
+  "$build_dir/bin/attn-compile" "$out/ir/$name.mlir" -o "$out/$name"
+done <<LIST
+linear_d128 128 128 0
+linear_d64 64 64 0
+linear_d64_e128 64 128 0
+linear_d128_state 128 128 1
+LIST
+for segment in 2048 32768; do
+  "$build_dir/bin/attn-compile" "$out/ir/linear_d128.mlir" \
+    -o "$out/linear_d128_seg$segment" --linear-segment=$segment
+done
+echo "linear_d128, linear_d64, linear_d64_e128, linear_d128_state compiled"
+
 # The paper's own kernels (epfml/dynamic-sparse-flash-attention, Triton),
 # timed by bench/scfa_bench.py when present: fetch the repository here and
 # copy openwebtext2-experiments/src/models/{hsparse,qksparse}_attn.py to

@@ -40,8 +40,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/AttnOps.h"
-#include "attn/Passes/Passes.h"
+#include "attn/Dialect/Attn/LinearDecay.h"
 #include "attn/Dialect/Attn/SoftmaxNumerics.h"
+#include "attn/Passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -443,6 +444,67 @@ struct TilePVLowering : OpRewritePattern<TilePVOp> {
   }
 };
 
+/// attn.tile.decay_scores: scores[a, c] = w(a - c) · scores[a, c] with
+/// LinearDecay.h's weight (0 above the diagonal).
+struct TileDecayScoresLowering : OpRewritePattern<TileDecayScoresOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(TileDecayScoresOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> shape = op.getScores().getType().getShape();
+    buildTileLoops(
+        rewriter, loc, shape, [&](OpBuilder &b, Location loc, ValueRange ivs) {
+          Value a = ivs[0], c = ivs[1];
+          Value weight = buildDecayWeight(b, loc, op.getRate(),
+                                          arith::SubIOp::create(b, loc, a, c));
+          Value s =
+              memref::LoadOp::create(b, loc, op.getScores(), ValueRange{a, c});
+          memref::StoreOp::create(b, loc,
+                                  arith::MulFOp::create(b, loc, weight, s),
+                                  op.getScores(), ValueRange{a, c});
+        });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
+/// attn.tile.scale_rows: dest[r, c] (or dest[c, r]) = w(first + step · r) ·
+/// source[r, c], the weight once per row.
+struct TileScaleRowsLowering : OpRewritePattern<TileScaleRowsOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(TileScaleRowsOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    ArrayRef<int64_t> shape =
+        cast<MemRefType>(op.getSource().getType()).getShape();
+    bool transpose = op.getTranspose();
+    buildTileLoops(
+        rewriter, loc, {shape[0]},
+        [&](OpBuilder &b, Location loc, ValueRange rows) {
+          Value r = rows[0];
+          Value exponent = arith::AddIOp::create(
+              b, loc, op.getFirst(),
+              arith::MulIOp::create(b, loc, r,
+                                    indexConstant(b, loc, op.getStep())));
+          Value weight = buildDecayWeight(b, loc, op.getRate(), exponent);
+          buildTileLoops(b, loc, {shape[1]},
+                         [&](OpBuilder &b, Location loc, ValueRange cols) {
+                           Value c = cols[0];
+                           Value x = loadF32(b, loc, op.getSource(), {r, c});
+                           Value scaled =
+                               arith::MulFOp::create(b, loc, weight, x);
+                           memref::StoreOp::create(
+                               b, loc, scaled, op.getDest(),
+                               transpose ? ValueRange{c, r} : ValueRange{r, c});
+                         });
+        });
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 /// attn.tile.finalize: per row r (softmax::buildInverseSum and
 /// buildLogSumExp, the formulas the GPU emitters share):
 ///   acc[r, e] = acc[r, e] · (l[r] = 0 ? 0 : 1 / l[r])
@@ -484,7 +546,8 @@ struct TileFinalizeLowering : OpRewritePattern<TileFinalizeOp> {
 void attn::populateAttnToCPUPatterns(RewritePatternSet &patterns) {
   patterns.add<TileLoadLowering, TileStoreLowering, TileFillLowering,
                TileQKLowering, TileMaskLowering, TilePruneLowering,
-               TileOnlineSoftmaxLowering, TilePVLowering, TileFinalizeLowering>(
+               TileOnlineSoftmaxLowering, TilePVLowering, TileFinalizeLowering,
+               TileDecayScoresLowering, TileScaleRowsLowering>(
       patterns.getContext());
 }
 
@@ -577,6 +640,15 @@ struct AttnToCPUPass : public attn::impl::AttnToCPUBase<AttnToCPUPass> {
     SmallVector<FloodFillOp> floodFills;
     root->walk([&](FloodFillOp op) { floodFills.push_back(op); });
     for (FloodFillOp op : floodFills)
+      op.decompose(builder);
+    // Linear attention: the chunk loops of its steps and the state scans.
+    SmallVector<FusedLinearOp> linearSteps;
+    root->walk([&](FusedLinearOp op) { linearSteps.push_back(op); });
+    for (FusedLinearOp op : linearSteps)
+      op.decompose(builder);
+    SmallVector<LinearScanOp> scans;
+    root->walk([&](LinearScanOp op) { scans.push_back(op); });
+    for (LinearScanOp op : scans)
       op.decompose(builder);
 
     RewritePatternSet patterns(&getContext());

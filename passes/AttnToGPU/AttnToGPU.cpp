@@ -34,9 +34,11 @@
 #include "DeviceMath.h"
 #include "FloodFill.h"
 #include "LaunchFacts.h"
+#include "LinearScan.h"
 #include "PerOpLowering.h"
 #include "SharedMemory.h"
 #include "Sm80/FusedForward.h"
+#include "Sm80/FusedLinear.h"
 #include "TileLists.h"
 #include "TokenOrder.h"
 
@@ -67,7 +69,7 @@ using namespace attn;
 static bool containsAttnTileLevelOps(Region &region) {
   return region
       .walk([](Operation *op) {
-        return isa<FusedForwardOp>(op) ||
+        return isa<FusedForwardOp, FusedLinearOp>(op) ||
                        op->getName().getStringRef().starts_with("attn.tile.")
                    ? WalkResult::interrupt()
                    : WalkResult::advance();
@@ -180,6 +182,26 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       });
       if (described.wasInterrupted())
         return signalPassFailure();
+      // Linear attention: the step that writes the output names the
+      // arguments (the other phase reads a subset), its scan the initial
+      // state.
+      WalkResult linearDescribed = nest.walk([&](FusedLinearOp step) {
+        if (!step.getOutput())
+          return WalkResult::advance();
+        Value initial;
+        if (Value states = step.getStateIn())
+          for (Operation *user : states.getUsers())
+            if (auto scan = dyn_cast<LinearScanOp>(user))
+              initial = scan.getInitial();
+        return failed(functionFacts->addLinearStep(
+                   step.getLoc(), step.getQuery(), step.getKey(),
+                   step.getValue(), step.getOutput(), step.getDecay(), initial,
+                   step.getFinalState()))
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      });
+      if (linearDescribed.wasInterrupted())
+        return signalPassFailure();
     }
     // Launches in program order: preprocessing (SPION's derivation, LSH
     // bucket ids, token orders, tile lists) comes before the nests that
@@ -229,9 +251,28 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
       for (gpu::LaunchOp launch : *launches)
         rematerializeCapturedScalars(launch);
     }
-    for (scf::ForallOp nest : nests)
-      if (failed(convertNest(nest, *factsOf(nest))))
+    // The nests, and linear attention's scans between its two phases, in
+    // program order (the order of the launches).
+    SmallVector<Operation *> stepsInOrder;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<LinearScanOp>(op) ||
+          llvm::is_contained(nests, dyn_cast<scf::ForallOp>(op)))
+        stepsInOrder.push_back(op);
+    });
+    for (Operation *op : stepsInOrder) {
+      LaunchFacts *functionFacts = factsOf(op);
+      if (!functionFacts)
         return signalPassFailure();
+      if (auto scan = dyn_cast<LinearScanOp>(op)) {
+        FailureOr<gpu::LaunchOp> launch = convertScan(scan, *functionFacts);
+        if (failed(launch))
+          return signalPassFailure();
+        rematerializeCapturedScalars(*launch);
+        continue;
+      }
+      if (failed(convertNest(cast<scf::ForallOp>(op), *functionFacts)))
+        return signalPassFailure();
+    }
     // Math ops in kernels without libdevice (DeviceMath.h).
     WalkResult mathLowered = getOperation()->walk([](gpu::LaunchOp launch) {
       return failed(lowerDeviceMath(launch)) ? WalkResult::interrupt()
@@ -255,11 +296,12 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
           if (!isa<AttnDialect>(op->getDialect()))
             return WalkResult::advance();
           // Mask values left without users are inert.
-          if (isa<FusedForwardOp, TileListsOp, FloodFillOp, LshOp, TokenOrderOp,
-                  GatherRowsOp, OrderedTileListsOp, MaskOpInterface>(op) ||
+          if (isa<FusedForwardOp, FusedLinearOp, LinearScanOp, TileListsOp,
+                  FloodFillOp, LshOp, TokenOrderOp, GatherRowsOp,
+                  OrderedTileListsOp, MaskOpInterface>(op) ||
               op->getName().getStringRef().starts_with("attn.tile."))
             return WalkResult::skip();
-          if (isa<AttentionOp, PlanOp>(op))
+          if (isa<AttentionOp, PlanOp, LinearAttentionOp>(op))
             op->emitOpError() << "attn-to-gpu: run attn-plan and attn-tile "
                                  "first (attn-lower-to-ptx does)";
           else
@@ -355,7 +397,107 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     return failure(badInput.wasInterrupted());
   }
 
+  /// Lowers `scan` (LinearScan.h). With decay rates, the rates are checked
+  /// there: a scratch count of invalid rates (a new function-level
+  /// allocation, an input check of the bundle naming the decay argument)
+  /// that the steps reading the scanned states test before they write.
+  FailureOr<gpu::LaunchOp> convertScan(LinearScanOp scan, LaunchFacts &facts) {
+    Value invalidCount;
+    if (Value decay = scan.getDecay()) {
+      auto func = scan->getParentOfType<func::FuncOp>();
+      OpBuilder atEntry = OpBuilder::atBlockBegin(&func.getBody().front());
+      std::string name = "linear_invalid_decay";
+      if (linearChecks > 0)
+        name += "_" + std::to_string(linearChecks);
+      ++linearChecks;
+      auto count = memref::AllocOp::create(
+          atEntry, scan.getLoc(), MemRefType::get({1}, atEntry.getI32Type()));
+      count->setAttr(kScratchAttrName, atEntry.getStringAttr(name));
+      if (failed(facts.addInputCheck(scan.getLoc(), name, decay,
+                                     "decay rates must be finite and >= 0")))
+        return failure();
+      invalidCount = count;
+      invalidDecayCounts[scan.getStates()] = invalidCount;
+    }
+    return convertLinearScan(scan, facts, invalidCount);
+  }
+
+  /// Lowers a nest (batch, head, segment) of attn.fused.linear to one
+  /// launch, grid (segments · slices, heads, batch): block x runs segment
+  /// x / slices for value columns slice x % slices (Sm80/FusedLinear.h).
+  /// A step that reads scanned states runs only when the scan found every
+  /// decay rate valid.
+  LogicalResult convertLinearNest(scf::ForallOp nest, FusedLinearOp step,
+                                  LaunchFacts &facts) {
+    std::string whyNot;
+    if (!mma)
+      whyNot = "tensor cores are off (mma=false)";
+    FailureOr<Sm80FusedLinearPlan> plan =
+        mma ? planSm80FusedLinear(step, target, whyNot)
+            : FailureOr<Sm80FusedLinearPlan>(failure());
+    if (failed(plan))
+      return step.emitOpError()
+             << "attn-to-gpu: linear attention has no GPU lowering on " << chip
+             << " here because " << whyNot;
+    for (Operation &op : nest.getBody()->without_terminator())
+      if (!isa<FusedLinearOp>(op) && !isMemoryEffectFree(&op))
+        return op.emitOpError()
+               << "attn-to-gpu: a linear attention nest holds only index "
+                  "arithmetic and its one attn.fused.linear";
+    ImplicitLocOpBuilder b(nest.getLoc(), nest);
+    SmallVector<Value> upper = getValueOrCreateConstantIndexOp(
+        b, nest.getLoc(), nest.getMixedUpperBound());
+    Value slices = arith::ConstantIndexOp::create(b, plan->slices);
+    Value gridX = plan->slices == 1
+                      ? upper[2]
+                      : arith::MulIOp::create(b, upper[2], slices).getResult();
+    FailureOr<gpu::LaunchOp> created = facts.createLaunch(
+        b, {gridX, upper[1], upper[0]}, Sm80FusedLinearPlan::kThreads,
+        plan->sharedMemory.getBytes());
+    if (failed(created))
+      return failure();
+    gpu::LaunchOp launch = *created;
+    b.setInsertionPointToStart(&launch.getBody().front());
+    KernelBuilder kernel(b, launch.getThreadIds().x, launch.getBlockSize().x);
+    gpu::KernelDim3 blockIds = launch.getBlockIds();
+    IRMapping mapping;
+    mapping.map(nest.getInductionVar(0), blockIds.z);
+    mapping.map(nest.getInductionVar(1), blockIds.y);
+    mapping.map(nest.getInductionVar(2),
+                arith::DivUIOp::create(b, blockIds.x, slices));
+    Value slice = arith::RemUIOp::create(b, blockIds.x, slices);
+    SmallVector<Value> buffers = plan->sharedMemory.materialize(b);
+    for (Operation &op : nest.getBody()->without_terminator()) {
+      if (&op != step.getOperation()) {
+        b.clone(op, mapping);
+        continue;
+      }
+      OpBuilder::InsertionGuard guard(b);
+      if (Value states = step.getStateIn();
+          states && invalidDecayCounts.count(states)) {
+        Value count = memref::LoadOp::create(
+            b, invalidDecayCounts[states],
+            ValueRange{arith::ConstantIndexOp::create(b, 0)});
+        auto ifValid = scf::IfOp::create(
+            b,
+            arith::CmpIOp::create(
+                b, arith::CmpIPredicate::eq, count,
+                arith::ConstantIntOp::create(b, b.getI32Type(), 0)),
+            /*withElseRegion=*/false);
+        b.setInsertionPoint(ifValid.thenBlock()->getTerminator());
+      }
+      emitSm80FusedLinear(kernel, step, mapping, *plan, buffers, slice);
+    }
+    gpu::TerminatorOp::create(b);
+    nest.erase();
+    rematerializeCapturedScalars(launch);
+    return success();
+  }
+
   LogicalResult convertNest(scf::ForallOp nest, LaunchFacts &facts) {
+    for (Operation &op : nest.getBody()->without_terminator())
+      if (auto linear = dyn_cast<FusedLinearOp>(op))
+        return convertLinearNest(nest, linear, facts);
     // The fused step: its roles for the bundle, then its emitter or its
     // decomposition.
     FusedForwardOp step;
@@ -463,5 +605,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
   }
 
   TargetInfo target = TargetInfo::all().front();
+  /// The scratch count of invalid decay rates of each scanned state
+  /// buffer (convertScan), and how many linear attentions have one.
+  llvm::DenseMap<Value, Value> invalidDecayCounts;
+  unsigned linearChecks = 0;
 };
 } // namespace

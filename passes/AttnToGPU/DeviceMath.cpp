@@ -51,6 +51,13 @@ LogicalResult attn::lowerDeviceMath(gpu::LaunchOp launch) {
               ValueRange{log.getOperand()})
               .getResult(0),
           arith::ConstantOp::create(b, b.getF32FloatAttr(llvm::numbers::ln2f)));
+    else if (auto exp = dyn_cast<math::ExpOp>(op); exp && exp.getType().isF32())
+      // e^x = 2^(x log2(e)); math.exp2 becomes ex2.approx.f32.
+      replacement = math::Exp2Op::create(
+          b, arith::MulFOp::create(
+                 b, exp.getOperand(),
+                 arith::ConstantOp::create(
+                     b, b.getF32FloatAttr(llvm::numbers::log2ef))));
     // Integer ops and the ones upstream lowers to NVPTX instructions.
     else if (isa<math::CtPopOp, math::CountTrailingZerosOp,
                  math::CountLeadingZerosOp, math::AbsFOp, math::AbsIOp,

@@ -51,7 +51,12 @@ LogicalResult LaunchFacts::describe(Location loc, Value operand,
   // or be the same role of several steps (two attentions writing one O);
   // it keeps its first description. An output that is also an input is an
   // error.
-  auto baseRole = [](StringRef name) { return name.split('_').first; };
+  // The role without the step suffix "_n" (roles may hold '_' too).
+  auto baseRole = [](StringRef name) {
+    auto [base, tail] = name.rsplit('_');
+    unsigned stepNumber;
+    return !tail.empty() && !tail.getAsInteger(10, stepNumber) ? base : name;
+  };
   auto isInput = [](StringRef role) {
     return role == "q" || role == "k" || role == "v";
   };
@@ -104,6 +109,25 @@ LogicalResult LaunchFacts::addStep(const StepOperands &step) {
              ? "Hq" + suffix
              : std::to_string(heads(step.query))) +
         " % Hk" + suffix + " == 0");
+  return success();
+}
+
+LogicalResult LaunchFacts::addLinearStep(Location loc, Value query, Value key,
+                                         Value value, Value output, Value decay,
+                                         Value initialState, Value finalState) {
+  std::string suffix = steps == 0 ? "" : "_" + std::to_string(steps);
+  ++steps;
+  SmallVector<std::tuple<Value, StringRef, SmallVector<StringRef, 4>>> roles{
+      {query, "q", {"B", "H", "N", "D"}},
+      {key, "k", {"B", "H", "N", "D"}},
+      {value, "v", {"B", "H", "N", "E"}},
+      {output, "o", {"B", "H", "N", "E"}},
+      {decay, "decay", {"H"}},
+      {initialState, "initial_state", {"B", "H", "D", "E"}},
+      {finalState, "final_state", {"B", "H", "D", "E"}}};
+  for (auto &[operand, role, symbols] : roles)
+    if (operand && failed(describe(loc, operand, role, symbols, suffix)))
+      return failure();
   return success();
 }
 

@@ -80,6 +80,16 @@ public:
   /// Describes the operands of the function's next fused step.
   mlir::LogicalResult addStep(const StepOperands &step);
 
+  /// Describes the arguments of the function's next linear attention (the
+  /// attn.fused.linear that writes its output; `initialState` from its
+  /// attn.linear_scan): q, k [B, H, N, D], v, o [B, H, N, E], decay [H],
+  /// initial_state and final_state [B, H, D, E] (null ones skipped).
+  mlir::LogicalResult addLinearStep(mlir::Location loc, mlir::Value query,
+                                    mlir::Value key, mlir::Value value,
+                                    mlir::Value output, mlir::Value decay,
+                                    mlir::Value initialState,
+                                    mlir::Value finalState);
+
   /// The kernel name of the function's next launch: the function's name
   /// made a PTX identifier, "_kernel", and "_N" after the first.
   std::string nextKernelName() const;

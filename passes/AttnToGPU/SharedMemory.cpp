@@ -86,7 +86,7 @@ Value attn::rowBlockSwizzle(KernelBuilder &t, Value row) {
 void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
                          Value batch, Value head, Value firstRow, Value buffer,
                          Value stage, int64_t rows, int64_t cols, Value enabled,
-                         Value rowOrder, bool swizzled) {
+                         Value rowOrder, bool swizzled, Value firstCol) {
   assert((!swizzled || cols >= 64) && "a swizzled row needs 8 chunks");
   ImplicitLocOpBuilder &b = t.b;
   Value threadId = t.threadId;
@@ -113,6 +113,10 @@ void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
       chunkCoords.push_back({row, arith::MulIOp::create(b, chunk, t.index(8))});
     }
   }
+  // Source column of a chunk at buffer column `col`.
+  auto sourceCol = [&](Value col) -> Value {
+    return firstCol ? arith::AddIOp::create(b, firstCol, col).getResult() : col;
+  };
   auto bufferIndices = [&](Value row, Value col) -> SmallVector<Value, 3> {
     if (swizzled)
       col = arith::XOrIOp::create(b, col, rowBlockSwizzle(t, row));
@@ -140,10 +144,10 @@ void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
           b,
           arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, sourceRows),
           t.index(8), t.index(0));
-      nvgpu::DeviceAsyncCopyOp::create(b, buffer, bufferIndices(r, col), source,
-                                       ValueRange{batch, head, original, col},
-                                       b.getIndexAttr(8), count,
-                                       b.getUnitAttr());
+      nvgpu::DeviceAsyncCopyOp::create(
+          b, buffer, bufferIndices(r, col), source,
+          ValueRange{batch, head, original, sourceCol(col)}, b.getIndexAttr(8),
+          count, b.getUnitAttr());
     }
     return;
   }
@@ -158,7 +162,7 @@ void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
     // its address is the view's base plus a constant.
     SmallVector<OpFoldResult> offsets{
         batch, head, arith::AddIOp::create(b, firstRow, row0).getResult(),
-        col0};
+        sourceCol(col0)};
     SmallVector<OpFoldResult> sizes{b.getIndexAttr(copies), b.getIndexAttr(8)};
     SmallVector<OpFoldResult> strides{b.getIndexAttr(threads / chunks),
                                       b.getIndexAttr(1)};
@@ -178,7 +182,8 @@ void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
     for (auto [r, col] : chunkCoords)
       nvgpu::DeviceAsyncCopyOp::create(
           b, buffer, bufferIndices(r, col), source,
-          ValueRange{batch, head, arith::AddIOp::create(b, firstRow, r), col},
+          ValueRange{batch, head, arith::AddIOp::create(b, firstRow, r),
+                     sourceCol(col)},
           b.getIndexAttr(8), /*srcElements=*/Value(), b.getUnitAttr());
   }
   b.setInsertionPointToStart(ifWhole.elseBlock());
@@ -190,7 +195,8 @@ void attn::issueTileCopy(KernelBuilder &t, int64_t threads, Value source,
         t.index(8), t.index(0));
     nvgpu::DeviceAsyncCopyOp::create(
         b, buffer, bufferIndices(r, col), source,
-        ValueRange{batch, head, arith::MinSIOp::create(b, row, lastRow), col},
+        ValueRange{batch, head, arith::MinSIOp::create(b, row, lastRow),
+                   sourceCol(col)},
         b.getIndexAttr(8), count, b.getUnitAttr());
   }
 }

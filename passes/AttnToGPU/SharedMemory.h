@@ -65,11 +65,13 @@ private:
 /// With a token order `rowOrder` ([B, H, N] i32) the rows are gathered:
 /// buffer row r is source row rowOrder[batch, head, firstRow + r].
 /// With `swizzled` (cols >= 64) chunk c of buffer row r lands at
-/// column c ^ rowBlockSwizzle(r) (see there).
+/// column c ^ rowBlockSwizzle(r) (see there). With `firstCol` the copy
+/// reads source columns [firstCol, firstCol + cols) (a multiple of 8).
 void issueTileCopy(KernelBuilder &kernel, int64_t threads, Value source,
                    Value batch, Value head, Value firstRow, Value buffer,
                    Value stage, int64_t rows, int64_t cols, Value enabled,
-                   Value rowOrder = Value(), bool swizzled = false);
+                   Value rowOrder = Value(), bool swizzled = false,
+                   Value firstCol = Value());
 
 /// The column XOR (in elements, a multiple of 16) of a swizzled tile's
 /// row `row`: 16 · reverse2((row / 8) mod 4), i.e. 16-byte chunk c of the

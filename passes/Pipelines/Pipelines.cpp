@@ -30,6 +30,8 @@ static attn::AttnTileOptions tileOptionsOf(const PipelineOptions &options) {
   tile.blockQ = options.blockQ.getValue();
   tile.blockK = options.blockK.getValue();
   tile.gatherRows = options.gatherRows.getValue();
+  tile.linearBlock = options.linearBlock.getValue();
+  tile.linearSegment = options.linearSegment.getValue();
   return tile;
 }
 

@@ -19,6 +19,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LinearTile.h"
+
 #include "attn/Dialect/Attn/AttnOps.h"
 #include "attn/Passes/Passes.h"
 #include "attn/Target/TargetInfo.h"
@@ -56,6 +58,12 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
       if (failed(checkOptions(plan)) || failed(tilePlan(plan)))
         anyFailed = true;
     }
+    SmallVector<LinearAttentionOp> linearOps;
+    getOperation()->walk(
+        [&](LinearAttentionOp op) { linearOps.push_back(op); });
+    for (LinearAttentionOp op : linearOps)
+      if (failed(tileLinearAttention(op, linearBlock, linearSegment)))
+        anyFailed = true;
     if (anyFailed)
       signalPassFailure();
   }

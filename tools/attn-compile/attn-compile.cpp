@@ -69,6 +69,15 @@ static llvm::cl::opt<bool> gatherRows(
     llvm::cl::desc("Hash/drop attention: copy Q, K and V into sorted order "
                    "first instead of loading through the orders"),
     llvm::cl::init(defaults.gatherRows.getValue()));
+static llvm::cl::opt<int64_t>
+    linearBlock("linear-block",
+                llvm::cl::desc("Linear attention: tokens per chunk"),
+                llvm::cl::init(defaults.linearBlock.getValue()));
+static llvm::cl::opt<int64_t> linearSegment(
+    "linear-segment",
+    llvm::cl::desc("Linear attention: tokens per segment of the two-phase "
+                   "scheme"),
+    llvm::cl::init(defaults.linearSegment.getValue()));
 static llvm::cl::opt<bool>
     mma("mma", llvm::cl::desc("Use tensor cores for Q K^T and P V"),
         llvm::cl::init(defaults.mma.getValue()));
@@ -161,8 +170,8 @@ static LogicalResult compile(MLIRContext &context) {
     bool hasAttention =
         candidate
             .walk([](Operation *op) {
-              return isa<AttentionOp, PlanOp, FusedForwardOp, FloodFillOp>(
-                         op)
+              return isa<AttentionOp, PlanOp, FusedForwardOp, FloodFillOp,
+                         LinearAttentionOp, FusedLinearOp>(op)
                          ? WalkResult::interrupt()
                          : WalkResult::advance();
             })
@@ -180,8 +189,9 @@ static LogicalResult compile(MLIRContext &context) {
     return mlir::emitError(module->getLoc())
            << (functionName.empty()
                    ? std::string("attn-compile: no function holds an "
-                                 "attn.attention, attn.plan, "
-                                 "attn.fused.forward or attn.flood_fill op")
+                                 "attn.attention, attn.linear_attention, "
+                                 "attn.plan, attn.fused.forward, "
+                                 "attn.fused.linear or attn.flood_fill op")
                    : "attn-compile: no function named '" + functionName + "'");
   std::string name = func.getName().str();
   for (auto other : llvm::make_early_inc_range(module->getOps<func::FuncOp>()))
@@ -196,6 +206,8 @@ static LogicalResult compile(MLIRContext &context) {
   options.threads = threads;
   options.mma = mma;
   options.gatherRows = gatherRows;
+  options.linearBlock = linearBlock;
+  options.linearSegment = linearSegment;
   buildLowerToPTXPipeline(pm, options);
   if (failed(pm.run(*module)))
     return failure();

@@ -43,6 +43,14 @@ struct LoweringPipelineOptions
       llvm::cl::desc("Over sorted tokens: copy Q, K and V into sorted order "
                      "first instead of loading through the orders"),
       llvm::cl::init(false)};
+  Option<int64_t> linearBlock{
+      *this, "linear-block",
+      llvm::cl::desc("Linear attention: tokens per chunk"), llvm::cl::init(64)};
+  Option<int64_t> linearSegment{
+      *this, "linear-segment",
+      llvm::cl::desc("Linear attention: tokens per segment of the "
+                     "two-phase scheme"),
+      llvm::cl::init(8192)};
 };
 
 /// attn-lower-to-cpu: attn-plan, attn-tile, attn-to-cpu, then the upstream
@@ -77,6 +85,14 @@ struct PTXPipelineOptions
       llvm::cl::desc("Over sorted tokens: copy Q, K and V into sorted order "
                      "first instead of loading through the orders"),
       llvm::cl::init(false)};
+  Option<int64_t> linearBlock{
+      *this, "linear-block",
+      llvm::cl::desc("Linear attention: tokens per chunk"), llvm::cl::init(64)};
+  Option<int64_t> linearSegment{
+      *this, "linear-segment",
+      llvm::cl::desc("Linear attention: tokens per segment of the "
+                     "two-phase scheme"),
+      llvm::cl::init(8192)};
 };
 
 /// attn-lower-to-ptx: attn-plan, attn-tile, attn-to-gpu, then upstream

@@ -26,6 +26,9 @@ def AttnTile : Pass<"attn-tile"> {
     q-tile) whose body computes the q-tile's kv-tile range and runs one
     `attn.fused.forward`, the fused step every GPU emitter implements. The
     algorithm is stated in the header comment of passes/Tile/AttnTile.cpp.
+    Every `attn.linear_attention` becomes the two-phase scheme of
+    `attn.fused.linear` steps over segments of `linear-segment` tokens
+    (passes/Tile/LinearTile.cpp).
   }];
   let options = [
     Option<"blockQ", "block-q", "int64_t", /*default=*/"64",
@@ -40,6 +43,12 @@ def AttnTile : Pass<"attn-tile"> {
     Option<"gatherRows", "gather-rows", "bool", /*default=*/"false",
            "Over sorted tokens: copy Q, K and V into sorted order first "
            "(attn.gather_rows) instead of loading through the orders">,
+    Option<"linearBlock", "linear-block", "int64_t", /*default=*/"64",
+           "Linear attention: tokens per chunk (a power of two, 16 to 256)">,
+    Option<"linearSegment", "linear-segment", "int64_t",
+           /*default=*/"8192",
+           "Linear attention: tokens per segment of the two-phase scheme "
+           "(a multiple of linear-block); one block of threads per segment">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",

@@ -14,9 +14,46 @@ func.func @f32_inputs(%q: memref<?x?x?x64xf32>, %o: memref<?x?x?x64xf32>) {
 // -----
 
 // An attn op without a GPU lowering is named, not left to fail later.
-func.func @linear(%q: memref<?x?x?x64xbf16>) {
-  // expected-error@+1 {{'attn.linear_attention' op attn-to-gpu: 'attn.linear_attention' has no GPU lowering yet}}
+func.func @conv(%q: memref<?x?x?x64xbf16>) {
+  // expected-error@+1 {{'attn.conv_attention' op attn-to-gpu: 'attn.conv_attention' has no GPU lowering yet}}
+  attn.conv_attention ins(%q, %q, %q : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%q : memref<?x?x?x64xbf16>) bases(16) window(1) delta(1.0e-4)
+  return
+}
+
+// -----
+
+// Linear attention: an output that is also an input is refused by name.
+func.func @linear_aliased(%q: memref<?x?x?x64xbf16>) {
+  // expected-error@+1 {{attn-to-gpu: function argument #0 is used both as 'q' and as 'o'; pass separate buffers}}
   attn.linear_attention ins(%q, %q, %q : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%q : memref<?x?x?x64xbf16>)
+  return
+}
+
+// -----
+
+// The GPU lowering of linear attention takes bf16: f16's range is too
+// small for the 16-bit copy of the state.
+func.func @linear_f16(%q: memref<?x?x?x64xf16>, %o: memref<?x?x?x64xf16>) {
+  // expected-error@+1 {{attn-to-gpu: linear attention has no GPU lowering on sm_80 here because its inputs are f16; the GPU lowering of linear attention takes bf16}}
+  attn.linear_attention ins(%q, %q, %q : memref<?x?x?x64xf16>, memref<?x?x?x64xf16>, memref<?x?x?x64xf16>) outs(%o : memref<?x?x?x64xf16>)
+  return
+}
+
+// -----
+
+// Value head dimensions are split into blocks of 64 columns.
+func.func @linear_value_dim(%q: memref<?x?x?x64xbf16>, %v: memref<?x?x?x32xbf16>, %o: memref<?x?x?x32xbf16>) {
+  // expected-error@+1 {{attn-to-gpu: linear attention has no GPU lowering on sm_80 here because the value head dimension E = 32 is not a multiple of 64 up to 512}}
+  attn.linear_attention ins(%q, %q, %v : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x32xbf16>) outs(%o : memref<?x?x?x32xbf16>)
+  return
+}
+
+// -----
+
+// Head dimensions up to 128 (the state lives in registers).
+func.func @linear_head_dim(%q: memref<?x?x?x256xbf16>, %v: memref<?x?x?x64xbf16>, %o: memref<?x?x?x64xbf16>) {
+  // expected-error@+1 {{attn-to-gpu: linear attention has no GPU lowering on sm_80 here because the head dimension D = 256 is not a multiple of 16 between 16 and 128}}
+  attn.linear_attention ins(%q, %q, %v : memref<?x?x?x256xbf16>, memref<?x?x?x256xbf16>, memref<?x?x?x64xbf16>) outs(%o : memref<?x?x?x64xbf16>)
   return
 }
 
