@@ -279,7 +279,10 @@ def load_bundles(folder):
     missing one is reported by check_linear."""
     from attn.runtime import Bundle
     found = {}
-    for name in LINEAR_BUNDLES:
+    names = list(LINEAR_BUNDLES)
+    names += sorted(path.name for path in pathlib.Path(folder).glob(
+        "linear_d128_*") if path.name not in LINEAR_BUNDLES)
+    for name in names:
         path = pathlib.Path(folder) / name
         if (path / "manifest.json").exists():
             found[name] = Bundle(str(path))
@@ -323,6 +326,47 @@ def _result(name, case, problems, stats, counted=True, **extra):
               "problems": problems, "counted": counted, "line": line}
     result.update(extra)
     return result
+
+
+def check_bad_decay(bundle, name, d, e, with_state, gen, b=1, h=4, n=300):
+    """Decay rates that are negative, NaN or infinite: the call must fail
+    with an error naming the decay argument, and leave O (and the final
+    state) as they were (poisoned here)."""
+    q, k, v = random_inputs(b, h, n, d, e, gen)
+    problems = []
+    for bad in (-0.5, float("nan"), float("inf")):
+        s = alibi_slopes(h, DEVICE).clone()
+        s[h - 1] = bad
+        try:
+            run_ours(bundle, q, k, v, s, None, with_state)
+            problems.append(f"decay {bad}: no error")
+        except Exception as error:  # the runtime's input check
+            text = str(error)
+            if "decay" not in text:
+                problems.append(f"decay {bad}: error does not name decay: "
+                                f"{text}")
+        torch.cuda.synchronize()
+    # run_ours poisons O and the final state before the call; a failed call
+    # returns nothing, so check by hand that a bad call writes nothing.
+    o = nan_like((b, h, n, e), q.dtype, q.device)
+    s = alibi_slopes(h, DEVICE).clone()
+    s[0] = -1.0
+    args = [q, k, v, o, s]
+    if with_state:
+        args += [torch.zeros(b, h, d, e, dtype=torch.float32,
+                             device=q.device),
+                 nan_like((b, h, d, e), torch.float32, q.device)]
+    try:
+        bundle(*args)
+    except Exception:
+        pass
+    torch.cuda.synchronize()
+    if not torch.isnan(o.float()).all():
+        problems.append("O was written although the call failed")
+    if with_state and not torch.isnan(args[-1]).all():
+        problems.append("the final state was written although the call failed")
+    return _result(name, {"B": b, "H": h, "N": n, "decay": "invalid"},
+                   problems, {})
 
 
 def check_case(bundle, name, b, h, n, d, e, decay, gen, with_state):
@@ -500,6 +544,13 @@ def check_linear(bundles, seed, long_n=1 << 20, peers=True):
             if with_state:
                 results.append(check_halves(bundle, name, decay, gen))
                 print("check " + results[-1]["line"], flush=True)
+        # B·H = 128: one segment per (b, h) (no phase 1) under the default
+        # run-time segment choice.
+        results.append(check_case(bundle, name, 4, 32, 1000, d, e, "alibi",
+                                  gen, with_state))
+        print("check " + results[-1]["line"], flush=True)
+        results.append(check_bad_decay(bundle, name, d, e, with_state, gen))
+        print("check " + results[-1]["line"], flush=True)
         torch.cuda.empty_cache()
     if long_n and "linear_d128" in bundles and \
             len(bundles["linear_d128"].argument_names) == 5:
@@ -718,6 +769,11 @@ def time_linear(bundles, sizes, rounds, long_sizes=(), peers=None):
     from torch.nn.attention import SDPBackend, sdpa_kernel
     peers, peer_errors = load_peers() if peers is None else peers
     ours = bundles.get("linear_d128")
+    # Tuning variants of linear_d128 (scripts/prepare-bench.sh), timed as
+    # attn_<variant> beside it: same arguments, another segment choice.
+    variants = {name[len("linear_d128_"):]: bundle
+                for name, bundle in bundles.items()
+                if name.startswith("linear_d128_") and name != "linear_d128_state"}
     rows = []
     try:
         rate = matmul_tflops(rounds)
@@ -745,6 +801,10 @@ def time_linear(bundles, sizes, rounds, long_sizes=(), peers=None):
                 if ours is not None:
                     ours.read_input_checks = False
                 contenders = _linear_contenders(ours, peers, q, k, v, o, s)
+                for variant, bundle in variants.items():
+                    bundle.read_input_checks = False
+                    contenders["attn_" + variant] = \
+                        lambda bundle=bundle: bundle(q, k, v, o, s)
                 if kind == "main":
                     sdpa_bytes = 4 * b * h * n * d * 2 + b * h * n * 4
                     if sdpa_bytes > MEMORY_CAP:
@@ -772,8 +832,9 @@ def time_linear(bundles, sizes, rounds, long_sizes=(), peers=None):
                 seconds = {}
                 errors["inputs"] = str(error)[:300]
             finally:
-                if ours is not None:
-                    ours.read_input_checks = True
+                for bundle in [ours, *variants.values()]:
+                    if bundle is not None:
+                        bundle.read_input_checks = True
             row = linear_row(kind, b, h, n, d, e, seconds, errors, rate)
             print(json.dumps(row), flush=True)
             rows.append(row)

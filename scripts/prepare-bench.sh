@@ -240,8 +240,10 @@ done
 echo "hashfull8_d64, lsh_example, drop_example compiled"
 
 # Linear attention (bench/linear_bench.py): D = E = 128 and 64, D != E,
-# and with the initial and final states; the segment-length variants
-# (linear-segment) of D = E = 128 are timed beside linear_d128.
+# and with the initial and final states. Variants of D = E = 128 timed
+# beside linear_d128 (whose segment length is chosen at run time for
+# about 128 (batch, head, segment) units): fixed segments of 2048 and 8192
+# tokens, and 256 units.
 while read -r name d e states; do
   qk="memref<?x?x?x${d}xbf16>" vo="memref<?x?x?x${e}xbf16>"
   state="memref<?x?x${d}x${e}xf32>"
@@ -265,10 +267,12 @@ linear_d64 64 64 0
 linear_d64_e128 64 128 0
 linear_d128_state 128 128 1
 LIST
-for segment in 2048 32768; do
+for segment in 2048 8192; do
   "$build_dir/bin/attn-compile" "$out/ir/linear_d128.mlir" \
     -o "$out/linear_d128_seg$segment" --linear-segment=$segment
 done
+"$build_dir/bin/attn-compile" "$out/ir/linear_d128.mlir" \
+  -o "$out/linear_d128_units256" --linear-units=256
 echo "linear_d128, linear_d64, linear_d64_e128, linear_d128_state compiled"
 
 # The paper's own kernels (epfml/dynamic-sparse-flash-attention, Triton),

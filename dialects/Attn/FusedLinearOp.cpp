@@ -19,6 +19,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
@@ -154,8 +155,9 @@ void FusedLinearOp::decompose(OpBuilder &builder) {
 //===----------------------------------------------------------------------===//
 
 LogicalResult LinearScanOp::verify() {
-  if (getSegment() < 1)
-    return emitOpError() << "segment = " << getSegment() << " must be positive";
+  if (std::optional<int64_t> length = getConstantIntValue(getSegmentLength());
+      length && *length < 1)
+    return emitOpError() << "segment length " << *length << " must be positive";
   if (getHeadDim() < 1)
     return emitOpError() << "head_dim = " << getHeadDim()
                          << " must be positive";
@@ -189,14 +191,17 @@ void LinearScanOp::buildElementScan(OpBuilder &builder, Location loc,
   if (Value initial = getInitial())
     carry = memref::LoadOp::create(b, mapping.lookupOrDefault(initial),
                                    ValueRange{batch, head, row, col});
-  // λ^segment = exp(-s · segment).
+  // λ^L = exp(-s · L), L the segment length.
   Value segmentDecay = f32Constant(1.0f);
   if (Value decay = getDecay()) {
     Value rate =
         memref::LoadOp::create(b, mapping.lookupOrDefault(decay), head);
+    Value length = arith::SIToFPOp::create(
+        b, f32,
+        arith::IndexCastOp::create(
+            b, b.getI64Type(), mapping.lookupOrDefault(getSegmentLength())));
     segmentDecay = math::ExpOp::create(
-        b, arith::MulFOp::create(
-               b, rate, f32Constant(-static_cast<float>(getSegment()))));
+        b, arith::MulFOp::create(b, arith::NegFOp::create(b, rate), length));
   }
   Value last = arith::SubIOp::create(b, segments, index(1));
   auto loop =

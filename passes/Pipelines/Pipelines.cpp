@@ -32,6 +32,7 @@ static attn::AttnTileOptions tileOptionsOf(const PipelineOptions &options) {
   tile.gatherRows = options.gatherRows.getValue();
   tile.linearBlock = options.linearBlock.getValue();
   tile.linearSegment = options.linearSegment.getValue();
+  tile.linearUnits = options.linearUnits.getValue();
   return tile;
 }
 

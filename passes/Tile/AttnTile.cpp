@@ -62,7 +62,8 @@ struct AttnTilePass : public attn::impl::AttnTileBase<AttnTilePass> {
     getOperation()->walk(
         [&](LinearAttentionOp op) { linearOps.push_back(op); });
     for (LinearAttentionOp op : linearOps)
-      if (failed(tileLinearAttention(op, linearBlock, linearSegment)))
+      if (failed(
+              tileLinearAttention(op, linearBlock, linearSegment, linearUnits)))
         anyFailed = true;
     if (anyFailed)
       signalPassFailure();

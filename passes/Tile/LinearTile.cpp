@@ -1,9 +1,12 @@
 //===- LinearTile.cpp - attn.linear_attention to its L2 form ----*- C++ -*-===//
 //
 // attn-tile writes each attn.linear_attention (Q, K: [B, H, N, D], V, O:
-// [B, H, N, E]) as a two-phase scheme over segments of L = `segment`
-// tokens, S = ceil(N / L) per (batch, head), so that the work spreads over
-// B·H·S blocks however small B·H is (SEMANTICS.md, "Linear tiles"):
+// [B, H, N, E]) as a two-phase scheme over segments of L tokens, S =
+// ceil(N / L) per (batch, head), so that the work spreads over B·H·S
+// blocks however small B·H is (SEMANTICS.md, "Linear tiles"). L is
+// `segment`, or with segment = 0 chosen at run time so that B·H·S is
+// about `units` (whole chunks; S = 1 once B·H >= units, and then there is
+// no phase 1):
 //
 //   states = scratch [B, H, S·D, E] f32                     ("linear_states")
 //   // 1. per segment, the state it adds when started from 0 (Δ_s)
@@ -51,14 +54,18 @@ static Value withStaticStateExtents(ImplicitLocOpBuilder &b, Value state,
 }
 
 LogicalResult attn::tileLinearAttention(LinearAttentionOp op, int64_t block,
-                                        int64_t segment) {
+                                        int64_t segment, int64_t units) {
   if (block < 16 || block > 256 || !llvm::isPowerOf2_64(block))
     return op.emitOpError() << "attn-tile: linear-block = " << block
                             << " must be a power of two between 16 and 256";
-  if (segment < block || segment % block != 0)
-    return op.emitOpError()
-           << "attn-tile: linear-segment = " << segment
-           << " must be a positive multiple of linear-block (" << block << ")";
+  if (segment < 0 || (segment != 0 && segment % block != 0))
+    return op.emitOpError() << "attn-tile: linear-segment = " << segment
+                            << " must be 0 (chosen at run time) or a positive "
+                               "multiple of linear-block ("
+                            << block << ")";
+  if (units < 1 || units > (1 << 24))
+    return op.emitOpError() << "attn-tile: linear-units = " << units
+                            << " must be between 1 and 2^24";
   ImplicitLocOpBuilder b(op.getLoc(), op);
   Value q = op.getQuery();
   auto queryType = cast<MemRefType>(q.getType());
@@ -70,7 +77,23 @@ LogicalResult attn::tileLinearAttention(LinearAttentionOp op, int64_t block,
   Value batch = memref::DimOp::create(b, q, 0);
   Value heads = memref::DimOp::create(b, q, 1);
   Value length = memref::DimOp::create(b, q, 2);
-  Value segmentValue = index(segment);
+  // With segment = 0: L = Bt · ceildiv(ceildiv(N, Bt) · B · H + 1, units),
+  // i.e. about units / (B · H) segments, whole chunks each; one segment
+  // once B · H >= units. (No division by B · H: the runtime states the
+  // grid with the same expression, and it must stay defined for B = 0.)
+  Value segmentValue;
+  if (segment != 0) {
+    segmentValue = index(segment);
+  } else {
+    Value chunks = arith::CeilDivUIOp::create(b, length, index(block));
+    Value work = arith::AddIOp::create(
+        b,
+        arith::MulIOp::create(b, arith::MulIOp::create(b, chunks, batch),
+                              heads),
+        index(1));
+    segmentValue = arith::MulIOp::create(
+        b, index(block), arith::CeilDivUIOp::create(b, work, index(units)));
+  }
   Value segments = arith::CeilDivUIOp::create(b, length, segmentValue);
 
   auto statesType = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic,
@@ -112,8 +135,7 @@ LogicalResult attn::tileLinearAttention(LinearAttentionOp op, int64_t block,
                           op.getDecay(), Value(), Value(), states, rowBlock,
                           Value(), bIdx, hIdx, first, end, blockAttr);
   });
-  LinearScanOp::create(b, states, op.getDecay(), initial,
-                       b.getI64IntegerAttr(segment),
+  LinearScanOp::create(b, states, op.getDecay(), initial, segmentValue,
                        b.getI64IntegerAttr(headDim));
   buildPhase([&](Value bIdx, Value hIdx, Value, Value first, Value rowBlock) {
     Value end = arith::MinUIOp::create(

@@ -14,8 +14,12 @@ namespace attn {
 
 /// Rewrites `op` into its L2 form with chunks of `block` tokens and
 /// segments of `segment` tokens; diagnoses bad options at `op`.
+/// Writes `op` as the two-phase scheme (LinearTile.cpp) with chunks of
+/// `block` tokens and segments of `segment` tokens, or, with segment = 0,
+/// of the run-time length that gives about `units` (batch, head, segment)
+/// units.
 mlir::LogicalResult tileLinearAttention(LinearAttentionOp op, int64_t block,
-                                        int64_t segment);
+                                        int64_t segment, int64_t units);
 
 } // namespace attn
 

@@ -76,8 +76,13 @@ static llvm::cl::opt<int64_t>
 static llvm::cl::opt<int64_t> linearSegment(
     "linear-segment",
     llvm::cl::desc("Linear attention: tokens per segment of the two-phase "
-                   "scheme"),
+                   "scheme (0 = chosen at run time from --linear-units)"),
     llvm::cl::init(defaults.linearSegment.getValue()));
+static llvm::cl::opt<int64_t> linearUnits(
+    "linear-units",
+    llvm::cl::desc("Linear attention: the (batch, head, segment) units to "
+                   "aim for when --linear-segment=0"),
+    llvm::cl::init(defaults.linearUnits.getValue()));
 static llvm::cl::opt<bool>
     mma("mma", llvm::cl::desc("Use tensor cores for Q K^T and P V"),
         llvm::cl::init(defaults.mma.getValue()));
@@ -208,6 +213,7 @@ static LogicalResult compile(MLIRContext &context) {
   options.gatherRows = gatherRows;
   options.linearBlock = linearBlock;
   options.linearSegment = linearSegment;
+  options.linearUnits = linearUnits;
   buildLowerToPTXPipeline(pm, options);
   if (failed(pm.run(*module)))
     return failure();

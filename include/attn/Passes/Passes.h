@@ -49,8 +49,13 @@ struct LoweringPipelineOptions
   Option<int64_t> linearSegment{
       *this, "linear-segment",
       llvm::cl::desc("Linear attention: tokens per segment of the "
-                     "two-phase scheme"),
-      llvm::cl::init(8192)};
+                     "two-phase scheme (0 = chosen at run time)"),
+      llvm::cl::init(0)};
+  Option<int64_t> linearUnits{
+      *this, "linear-units",
+      llvm::cl::desc("Linear attention: the (batch, head, segment) units "
+                     "to aim for when linear-segment = 0"),
+      llvm::cl::init(128)};
 };
 
 /// attn-lower-to-cpu: attn-plan, attn-tile, attn-to-cpu, then the upstream
@@ -91,8 +96,13 @@ struct PTXPipelineOptions
   Option<int64_t> linearSegment{
       *this, "linear-segment",
       llvm::cl::desc("Linear attention: tokens per segment of the "
-                     "two-phase scheme"),
-      llvm::cl::init(8192)};
+                     "two-phase scheme (0 = chosen at run time)"),
+      llvm::cl::init(0)};
+  Option<int64_t> linearUnits{
+      *this, "linear-units",
+      llvm::cl::desc("Linear attention: the (batch, head, segment) units "
+                     "to aim for when linear-segment = 0"),
+      llvm::cl::init(128)};
 };
 
 /// attn-lower-to-ptx: attn-plan, attn-tile, attn-to-gpu, then upstream

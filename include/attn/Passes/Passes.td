@@ -27,7 +27,8 @@ def AttnTile : Pass<"attn-tile"> {
     `attn.fused.forward`, the fused step every GPU emitter implements. The
     algorithm is stated in the header comment of passes/Tile/AttnTile.cpp.
     Every `attn.linear_attention` becomes the two-phase scheme of
-    `attn.fused.linear` steps over segments of `linear-segment` tokens
+    `attn.fused.linear` steps over segments of tokens, as many per
+    (batch, head) as `linear-units` asks for or of `linear-segment` tokens
     (passes/Tile/LinearTile.cpp).
   }];
   let options = [
@@ -46,9 +47,14 @@ def AttnTile : Pass<"attn-tile"> {
     Option<"linearBlock", "linear-block", "int64_t", /*default=*/"64",
            "Linear attention: tokens per chunk (a power of two, 16 to 256)">,
     Option<"linearSegment", "linear-segment", "int64_t",
-           /*default=*/"8192",
+           /*default=*/"0",
            "Linear attention: tokens per segment of the two-phase scheme "
-           "(a multiple of linear-block); one block of threads per segment">,
+           "(a multiple of linear-block; 0 = chosen at run time from "
+           "linear-units)">,
+    Option<"linearUnits", "linear-units", "int64_t", /*default=*/"128",
+           "Linear attention with linear-segment = 0: the (batch, head, "
+           "segment) units to aim for; segments are split only while "
+           "batch x heads is smaller">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",

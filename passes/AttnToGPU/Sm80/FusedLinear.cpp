@@ -18,8 +18,9 @@
 //    thread), loop-carried;
 //  - S = Q Kᵀ and the inter term Q · KV share each k-step's Q fragments
 //    (ldmatrix.x4); the inter term reads a 16-bit copy of KVᵀ that the
-//    previous chunk wrote to shared memory (double-buffered, so no second
-//    barrier), and its rows are scaled by λ^(a+1);
+//    previous chunk wrote to shared memory after a second barrier (one
+//    buffer: at D = 128 the block's 103 KiB let two blocks share an SM),
+//    and its rows are scaled by λ^(a+1);
 //  - the decay mask multiplies S by λ^(a-c) (0 above the diagonal) on the
 //    fragments, with ex2.approx.ftz of -s·log2(e)·(a - c); the masked S
 //    is rounded in pairs and used directly as the A operand of P V (the
@@ -90,7 +91,7 @@ attn::planSm80FusedLinear(FusedLinearOp step, const TargetInfo &target,
       paddedType(MemRefType::get({kChunk, plan.valueSlice}, bf16), 2)); // V
   if (withOutput)
     plan.sharedMemory.add(paddedType(
-        MemRefType::get({plan.valueSlice, headDim}, bf16), 2)); // KVᵀ copy
+        MemRefType::get({plan.valueSlice, headDim}, bf16))); // KVᵀ copy
   if (plan.sharedMemory.getBytes() > target.maxSharedMemoryBytes) {
     whyNot = "its tiles need " + std::to_string(plan.sharedMemory.getBytes()) +
              " bytes of shared memory, more than the " +
@@ -209,9 +210,9 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
   } else {
     initialState.assign(4 * dimSlices, kernel.f32(0.0f));
   }
-  // Writes the 16-bit copy of the state into buffer `stage`.
-  auto writeStateCopy = [&](ValueRange state, Value stage) {
-    Value copy = tileView(b, stateBuffer, stateTile, stage);
+  // Writes the 16-bit copy of the state.
+  auto writeStateCopy = [&](ValueRange state) {
+    Value copy = tileView(b, stateBuffer, stateTile, Value());
     for (int64_t n = 0; n < dimSlices; ++n)
       for (int64_t half = 0; half < 2; ++half) {
         auto [e, d] = stateCoords(n, 2 * half);
@@ -224,7 +225,7 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
       }
   };
   if (withOutput)
-    writeStateCopy(initialState, index(0));
+    writeStateCopy(initialState);
 
   // Chunks of the range; chunk i lives in stage i mod 2.
   Value chunks = arith::CeilDivUIOp::create(
@@ -277,7 +278,7 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
 
     if (withOutput) {
       Value queries = tileView(b, queryBuffer, rowsTile, stage);
-      Value stateCopy = tileView(b, stateBuffer, stateTile, stage);
+      Value stateCopy = tileView(b, stateBuffer, stateTile, Value());
       SmallVector<Value> scores(4 * (kChunk / 8), kernel.f32(0.0f));
       SmallVector<Value> acc(4 * valueSlices, kernel.f32(0.0f));
       auto accumulate = [&](SmallVector<Value> &target, int64_t fragment,
@@ -430,8 +431,11 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
         }
       }
     }
-    if (withOutput)
-      writeStateCopy(state, stageOf(nextChunk));
+    // Every warp has read the copy (the inter term) before it changes.
+    if (withOutput) {
+      gpu::BarrierOp::create(b);
+      writeStateCopy(state);
+    }
     scf::YieldOp::create(b, state);
   }
   // No copy may still be in flight when the block exits.

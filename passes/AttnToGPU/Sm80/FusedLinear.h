@@ -32,8 +32,7 @@ struct Sm80FusedLinearPlan {
   int64_t slices = 1;
   /// The shared-memory buffers, in this order: with an output, the Q
   /// chunk (two stages); K and the V slice (two stages each); with an
-  /// output, the 16-bit copy of the state, transposed ([Ev, D], two
-  /// buffers).
+  /// output, the 16-bit copy of the state, transposed ([Ev, D]).
   SharedMemoryLayout sharedMemory;
 };
 

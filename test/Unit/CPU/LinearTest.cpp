@@ -8,7 +8,8 @@
 // the DENSE definition of lib/Reference (reference::linearAttention, not
 // the recurrence), in f64:
 //  - decay 0 and ALiBi slopes; N in {1, 63, 64, 65, 1000}; D != E; one
-//    segment and many (segments of two chunks), chunks of 16 and 64;
+//    segment and many (segments of two chunks, or of the run-time length
+//    from linear-units), chunks of 16 and 64;
 //  - the initial state in and final state out; running a sequence as two
 //    halves (the first half's final state as the second's initial state)
 //    gives the one-shot O and final state;
@@ -37,7 +38,8 @@ namespace {
 struct LinearCase {
   int64_t batch = 1, heads = 2, len = 65, headDim = 16, valueDim = 16;
   bool decay = true, states = false, bf16 = false;
-  int64_t block = 16, segment = 32;
+  /// segment 0: the run-time segment length from `units`.
+  int64_t block = 16, segment = 32, units = 128;
 };
 
 std::string caseName(const LinearCase &c) {
@@ -46,6 +48,8 @@ std::string caseName(const LinearCase &c) {
      << "_E" << c.valueDim << (c.decay ? "_alibi" : "_nodecay")
      << (c.states ? "_states" : "") << (c.bf16 ? "_bf16" : "_f32") << "_bt"
      << c.block << "_seg" << c.segment;
+  if (c.segment == 0)
+    os << "_units" << c.units;
   return os.str();
 }
 
@@ -82,7 +86,8 @@ std::string linearIR(const LinearCase &c) {
 
 std::string pipeline(const LinearCase &c) {
   return "attn-lower-to-cpu{linear-block=" + std::to_string(c.block) +
-         " linear-segment=" + std::to_string(c.segment) + "}";
+         " linear-segment=" + std::to_string(c.segment) +
+         " linear-units=" + std::to_string(c.units) + "}";
 }
 
 /// Host data of one tensor in the kernel's element type, and its
@@ -305,6 +310,15 @@ std::vector<LinearCase> linearCases() {
   cases.push_back(states);
   states.len = 1, states.decay = true;
   cases.push_back(states);
+  // The run-time segment length (the default): about `units` (b, h,
+  // segment) units, here 63 segments of one chunk, and one segment.
+  for (int64_t units : {1000, 1}) {
+    LinearCase runTime;
+    runTime.len = 1000, runTime.segment = 0, runTime.units = units;
+    cases.push_back(runTime);
+    runTime.states = true;
+    cases.push_back(runTime);
+  }
   LinearCase bf16; // bf16 activations, f32 accumulation
   bf16.len = 257, bf16.bf16 = true, bf16.headDim = 32, bf16.valueDim = 32;
   cases.push_back(bf16);

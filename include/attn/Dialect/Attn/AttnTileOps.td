@@ -367,23 +367,23 @@ def Attn_LinearScanOp : Attn_Op<"linear_scan", [AttrSizedOperandSegments]> {
     The middle phase of linear attention's two-phase scheme. `states`
     (`[B, H, S·D, E]` f32) holds, in rows `[s·D, (s + 1)·D)` of each
     (b, h), the state increment Δ_s of segment s (the state a segment of
-    `segment` tokens leaves when it starts from 0, attn.fused.linear's
-    `state_out`) for s < S - 1; the scan overwrites row block s with the
-    state before segment s, for every s < S:
+    `segment_length` tokens leaves when it starts from 0, attn.fused.
+    linear's `state_out`) for s < S - 1; the scan overwrites row block s
+    with the state before segment s, for every s < S:
 
     ```
     carry = initial[b, h] (0 without `initial`), λ = exp(-decay[h])
     for s in 0 .. S - 1:
       Δ = s < S - 1 ? states[s] : 0
       states[s] = carry
-      carry = λ^segment · carry + Δ
+      carry = λ^segment_length · carry + Δ
     ```
 
     S is the states' row extent divided by D (the `initial`-like extent
     `head_dim`).
 
     ```mlir
-    attn.linear_scan %states decay(%s : memref<?xf32>) segment(4096)
+    attn.linear_scan %states decay(%s : memref<?xf32>) segment(%length)
         head_dim(128) : memref<?x?x?x128xf32>
     ```
   }];
@@ -394,12 +394,12 @@ def Attn_LinearScanOp : Attn_Op<"linear_scan", [AttrSizedOperandSegments]> {
         [MemRead]>:$decay,
     Arg<Optional<Attn_LinearStateMemRef>, "initial state", [MemRead]>:
         $initial,
-    I64Attr:$segment, I64Attr:$head_dim);
+    Index:$segment_length, I64Attr:$head_dim);
   let assemblyFormat = [{
     $states (`decay` `(` $decay^ `:` type($decay) `)`)?
     (`initial` `(` $initial^ `:` type($initial) `)`)?
-    `segment` `(` $segment `)` `head_dim` `(` $head_dim `)` attr-dict `:`
-    type($states)
+    `segment` `(` $segment_length `)` `head_dim` `(` $head_dim `)` attr-dict
+    `:` type($states)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{
