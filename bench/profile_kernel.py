@@ -6,7 +6,8 @@ usage (GPU machine, runtime built as in bench/device_run.sh):
       python3 bench/profile_kernel.py causal_d128 4096
   python3 bench/profile_kernel.py sdpa-flash-causal_d128 4096   # the peer
 
-A name of the form sdpa-flash-<mask>_d<D> runs PyTorch's SDPA flash
+A name linear_* runs a linear-attention bundle at B = 4, H = 32. A name of
+the form sdpa-flash-<mask>_d<D> runs PyTorch's SDPA flash
 backend on the same problem instead of a bundle, so both can be profiled
 in one session.
 """
@@ -28,7 +29,17 @@ def main():
     b, h = 16384 // n, 2048 // d
     q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
                for _ in range(3))
-    if name.startswith("sdpa-flash-"):
+    if name.startswith("linear_"):
+        # Linear attention at the paper's shape (B = 4, H = 32), ALiBi
+        # slopes; its output kernel is <name>_kernel_2.
+        b, h = 4, 32
+        q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
+                   for _ in range(3))
+        s = torch.tensor([2.0 ** (-8 * (i + 1) / h) for i in range(h)],
+                         device="cuda")
+        bundle = Bundle(str(ROOT / "bench" / "bundles" / name))
+        bundle(q, k, v, torch.empty_like(v), s)
+    elif name.startswith("sdpa-flash-"):
         from torch.nn.attention import SDPBackend, sdpa_kernel
         with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
             F.scaled_dot_product_attention(q, k, v,

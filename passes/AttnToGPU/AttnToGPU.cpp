@@ -451,9 +451,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
     Value gridX = plan->slices == 1
                       ? upper[2]
                       : arith::MulIOp::create(b, upper[2], slices).getResult();
-    FailureOr<gpu::LaunchOp> created = facts.createLaunch(
-        b, {gridX, upper[1], upper[0]}, Sm80FusedLinearPlan::kThreads,
-        plan->sharedMemory.getBytes());
+    FailureOr<gpu::LaunchOp> created =
+        facts.createLaunch(b, {gridX, upper[1], upper[0]}, plan->threads,
+                           plan->sharedMemory.getBytes());
     if (failed(created))
       return failure();
     gpu::LaunchOp launch = *created;

@@ -1,9 +1,9 @@
 //===- FusedLinear.cpp - the sm_80 emitter of attn.fused.linear -*- C++ -*-===//
 //
-// One block of four warps runs one token range of one (batch, head) for Ev
-// = 64 value columns (the launch gives each range E / Ev blocks), chunk by
-// chunk (Bt = 64 tokens, a, c positions inside the chunk, r its length,
-// λ = exp(-s)):
+// One block runs one token range of one (batch, head) for Ev = 128 value
+// columns with eight warps (Ev = 64 with four when E is not a multiple of
+// 128; the launch gives each range E / Ev blocks), chunk by chunk (Bt = 64
+// tokens, a, c positions inside the chunk, r its length, λ = exp(-s)):
 //
 //   O[a]  = λ^(a+1) q_a KV  +  Σ_{c<=a} λ^(a-c) <q_a, k_c> v_c
 //   KV   <- λ^r KV + Σ_{c<r} λ^(r-1-c) k_cᵀ v_c
@@ -12,14 +12,16 @@
 //    filled by cp.async: the chunk after next is issued after the
 //    iteration's one barrier, into the stage every warp has finished
 //    reading;
-//  - warp w owns chunk rows 16w .. 16w + 15 for S and O, and value
-//    columns 16w .. 16w + 15 of the state: the state lives transposed,
+//  - warp w owns chunk rows 16 (w mod 4) .. + 15 for S and O (value
+//    columns 64 (w / 4) .. + 63 of O: with eight warps two warps compute
+//    the same S, which costs mma but no memory traffic), and value columns
+//    16w .. 16w + 15 of the state: the state lives transposed,
 //    KVᵀ [Ev, D] in f32, as mma accumulators in registers (D / 2 per
 //    thread), loop-carried;
 //  - S = Q Kᵀ and the inter term Q · KV share each k-step's Q fragments
 //    (ldmatrix.x4); the inter term reads a 16-bit copy of KVᵀ that the
 //    previous chunk wrote to shared memory after a second barrier (one
-//    buffer: at D = 128 the block's 103 KiB let two blocks share an SM),
+//    buffer),
 //    and its rows are scaled by λ^(a+1);
 //  - the decay mask multiplies S by λ^(a-c) (0 above the diagonal) on the
 //    fragments, with ex2.approx.ftz of -s·log2(e)·(a - c); the masked S
@@ -30,9 +32,11 @@
 //    and B = K (ldmatrix.x4.trans), onto the accumulators scaled by λ^r;
 //  - O is stored from the fragments (rows past the range's end are not);
 //    state_out / final_state from the accumulators in f32.
-// Without `decay` every weight is 1 and no exponential is emitted. The
-// decay weights are LinearDecay.h's w(e) = e >= 0 ? exp(-s e) : 0, the
-// CPU decomposition's formula, through exp2.
+// The decay weights are LinearDecay.h's w(e) = e >= 0 ? exp(-s e) : 0,
+// the CPU decomposition's formula, through exp2: a table of w(e) for e in
+// [-Bt, Bt] in shared memory, filled once per block, makes each weight
+// one load (a - c, r - 1 - c, a + 1 and r all lie in that range). Without
+// `decay` every weight is 1: only the causal mask remains.
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,6 +52,14 @@ using namespace attn;
 
 /// Chunk length the emitter takes: four warps of 16 rows.
 static constexpr int64_t kChunk = 64;
+/// The decay table: entry kChunk + e holds w(e) = λ^e for e in [0,
+/// kChunk], entries below kChunk hold 0 (w of a negative exponent), so
+/// that every weight of a chunk is one shared-memory load and no compare.
+static constexpr int64_t kDecayTableSize = 2 * kChunk + 1;
+
+static Type f32Type(FusedLinearOp step) {
+  return Float32Type::get(step.getContext());
+}
 
 FailureOr<Sm80FusedLinearPlan>
 attn::planSm80FusedLinear(FusedLinearOp step, const TargetInfo &target,
@@ -74,12 +86,15 @@ attn::planSm80FusedLinear(FusedLinearOp step, const TargetInfo &target,
              " is not a multiple of 16 between 16 and 128";
     return failure();
   }
-  if (valueDim % plan.valueSlice != 0 || valueDim > 512) {
+  if (valueDim % 64 != 0 || valueDim > 512) {
     whyNot = "the value head dimension E = " + std::to_string(valueDim) +
-             " is not a multiple of " + std::to_string(plan.valueSlice) +
-             " up to 512";
+             " is not a multiple of 64 up to 512";
     return failure();
   }
+  // One block per 128 value columns (eight warps) where E allows, so that
+  // Q and K are read once; else 64 (four warps).
+  plan.valueSlice = valueDim % 128 == 0 ? 128 : 64;
+  plan.threads = 2 * plan.valueSlice;
   plan.slices = valueDim / plan.valueSlice;
   Type bf16 = element;
   bool withOutput = static_cast<bool>(step.getOutput());
@@ -92,6 +107,9 @@ attn::planSm80FusedLinear(FusedLinearOp step, const TargetInfo &target,
   if (withOutput)
     plan.sharedMemory.add(paddedType(
         MemRefType::get({plan.valueSlice, headDim}, bf16))); // KVᵀ copy
+  if (step.getDecay())
+    plan.sharedMemory.add(
+        paddedType(MemRefType::get({kDecayTableSize}, f32Type(step))));
   if (plan.sharedMemory.getBytes() > target.maxSharedMemoryBytes) {
     whyNot = "its tiles need " + std::to_string(plan.sharedMemory.getBytes()) +
              " bytes of shared memory, more than the " +
@@ -110,7 +128,7 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
   Type f32 = b.getF32Type(), i32 = b.getI32Type();
   Type bf16 = cast<MemRefType>(step.getQuery().getType()).getElementType();
   int64_t headDim = step.getHeadDim(), valueSlice = plan.valueSlice;
-  int64_t threads = Sm80FusedLinearPlan::kThreads;
+  int64_t threads = plan.threads;
   bool withOutput = static_cast<bool>(step.getOutput());
   bool hasDecay = static_cast<bool>(step.getDecay());
   MemRefType rowsTile = MemRefType::get({kChunk, headDim}, bf16);
@@ -121,6 +139,7 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
   Value keyBuffer = buffers[next++];
   Value valueBuffer = buffers[next++];
   Value stateBuffer = withOutput ? buffers[next++] : Value();
+  Value decayTable = hasDecay ? buffers[next++] : Value();
 
   Value query = operand(step.getQuery()), key = operand(step.getKey()),
         value = operand(step.getValue());
@@ -130,24 +149,44 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
   Value firstValueCol =
       arith::MulIOp::create(b, slice, kernel.index(valueSlice));
   auto index = [&](int64_t v) { return kernel.index(v); };
+  auto plus = [&](Value base, int64_t offset) -> Value {
+    return arith::AddIOp::create(b, base, index(offset));
+  };
   auto toFloat = [&](Value indexValue) -> Value {
     return arith::SIToFPOp::create(
         b, f32, arith::IndexCastOp::create(b, i32, indexValue));
   };
 
-  // -s·log2(e): w(e) = 2^(-s log2(e) e) for e >= 0.
-  Value negRateLog2;
-  if (hasDecay)
-    negRateLog2 =
+  // The decay table (kDecayTableSize): thread i writes entries i, i +
+  // threads, ..:
+  // 2^(-s log2(e) (i - kChunk)) or 0; the loop's first barrier publishes
+  // it. weightAt(base, offset) reads w(base + offset - kChunk), `base` an
+  // index computed from kernel.opaque in the loop body so that the
+  // constant offsets stay immediates of the loads (see opaque).
+  if (hasDecay) {
+    Value negRateLog2 =
         arith::MulFOp::create(b, step.buildRate(b, b.getLoc(), mapping),
                               kernel.f32(static_cast<float>(-M_LOG2E)));
-  auto weight = [&](Value exponent) -> Value {
-    return kernel.exp2FlushToZero(
-        arith::MulFOp::create(b, negRateLog2, exponent));
-  };
-  auto nonNegative = [&](Value exponent) -> Value {
-    return arith::CmpFOp::create(b, arith::CmpFPredicate::OGE, exponent,
-                                 kernel.f32(0.0f));
+    auto entries = scf::ForOp::create(b, kernel.threadId,
+                                      index(kDecayTableSize), index(threads));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(entries.getBody());
+    Value entry = entries.getInductionVar();
+    Value exponent = toFloat(arith::SubIOp::create(b, entry, index(kChunk)));
+    Value weight =
+        kernel.exp2FlushToZero(arith::MulFOp::create(b, negRateLog2, exponent));
+    memref::StoreOp::create(
+        b,
+        arith::SelectOp::create(b,
+                                arith::CmpIOp::create(b,
+                                                      arith::CmpIPredicate::uge,
+                                                      entry, index(kChunk)),
+                                weight, kernel.f32(0.0f)),
+        decayTable, ValueRange{entry});
+  }
+  auto weightAt = [&](Value base, int64_t offset) -> Value {
+    return memref::LoadOp::create(b, decayTable,
+                                  ValueRange{plus(base, offset)});
   };
 
   // Lane coordinates and the two ldmatrix.x4 address patterns (lane l
@@ -172,26 +211,26 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
                         matrixHigh};
   LanePattern colsFirst{arith::AddIOp::create(b, laneRow8, matrixHigh),
                         matrixLow};
-  Value warpRow = arith::MulIOp::create(b, warp, index(16));
+  // Warp w: chunk rows 16 (w mod 4) .. of S and O, for the 64 value
+  // columns 64 (w / 4) .. of the slice; state rows (value columns) 16 w ..
+  Value warpRow = arith::MulIOp::create(
+      b, arith::RemUIOp::create(b, warp, index(4)), index(16));
+  Value warpValueCol = arith::MulIOp::create(
+      b, arith::DivUIOp::create(b, warp, index(4)), index(64));
+  Value warpStateRow = arith::MulIOp::create(b, warp, index(16));
   auto loadMatrices = [&](Value tile, const LanePattern &pattern, Value rowBase,
-                          int64_t colBase, bool transpose) {
+                          Value colBase, bool transpose) {
     return kernel.loadMatrices(
         tile, arith::AddIOp::create(b, rowBase, pattern.row),
-        arith::AddIOp::create(b, pattern.col, index(colBase)), transpose);
-  };
-  auto loadMatricesAt = [&](Value tile, const LanePattern &pattern,
-                            int64_t rowBase, Value colBase, bool transpose) {
-    return kernel.loadMatrices(
-        tile, arith::AddIOp::create(b, pattern.row, index(rowBase)),
         arith::AddIOp::create(b, colBase, pattern.col), transpose);
   };
 
   // The state, KVᵀ [Ev, D]: stateRegs[4 n + k] holds value row 16w + g +
   // 8 (k / 2), key dim 8 n + 2t + k % 2.
-  int64_t dimSlices = headDim / 8, valueSlices = valueSlice / 8;
+  int64_t dimSlices = headDim / 8, valueSlices = 64 / 8;
   auto stateCoords = [&](int64_t n, int64_t k) -> std::pair<Value, Value> {
-    Value row = arith::AddIOp::create(b, arith::AddIOp::create(b, warpRow, g),
-                                      index(8 * (k / 2)));
+    Value row = arith::AddIOp::create(
+        b, arith::AddIOp::create(b, warpStateRow, g), index(8 * (k / 2)));
     Value col = arith::AddIOp::create(b, twoT, index(8 * n + k % 2));
     return {row, col};
   };
@@ -291,30 +330,32 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
       // S = Q Kᵀ and acc = Q · KV, sharing each k-step's Q fragments.
       for (int64_t ks = 0; ks < headDim / 16; ++ks) {
         SmallVector<Value> qa =
-            loadMatrices(queries, rowsFirst, warpRow, 16 * ks, false);
+            loadMatrices(queries, rowsFirst, warpRow, index(16 * ks), false);
         for (int64_t np = 0; np < kChunk / 16; ++np) {
-          SmallVector<Value> kb =
-              loadMatricesAt(keys, colsFirst, 16 * np, index(16 * ks), false);
+          SmallVector<Value> kb = loadMatrices(keys, colsFirst, index(16 * np),
+                                               index(16 * ks), false);
           accumulate(scores, 2 * np, qa, kb[0], kb[1]);
           accumulate(scores, 2 * np + 1, qa, kb[2], kb[3]);
         }
-        for (int64_t np = 0; np < valueSlice / 16; ++np) {
-          SmallVector<Value> sb = loadMatricesAt(stateCopy, colsFirst, 16 * np,
-                                                 index(16 * ks), false);
+        for (int64_t np = 0; np < 64 / 16; ++np) {
+          SmallVector<Value> sb =
+              loadMatrices(stateCopy, colsFirst, plus(warpValueCol, 16 * np),
+                           index(16 * ks), false);
           accumulate(acc, 2 * np, qa, sb[0], sb[1]);
           accumulate(acc, 2 * np + 1, qa, sb[2], sb[3]);
         }
       }
       // Rows a = 16w + g + 8 half: the inter term times λ^(a+1), the
-      // scores times λ^(a-c) (0 for c > a). diagonal = 16w + g - 2t, so
-      // that a - c = diagonal + 8 half - 8 n - j for column 8 n + 2t + j.
-      Value rowF = toFloat(arith::AddIOp::create(b, warpRow, g));
-      Value diagonal = toFloat(
-          arith::SubIOp::create(b, arith::AddIOp::create(b, warpRow, g), twoT));
+      // scores times λ^(a-c) (0 for c > a). With the table: a - c =
+      // diagonal + 8 half - 8 n - j - kChunk for column 8 n + 2t + j, where
+      // diagonal = 16w + g - 2t + kChunk. Without decay only the mask.
+      Value row = kernel.opaque(arith::AddIOp::create(b, warpRow, g));
+      Value diagonal = plus(arith::SubIOp::create(b, row, twoT), kChunk);
+      Value diagonalF =
+          hasDecay ? Value() : toFloat(arith::SubIOp::create(b, row, twoT));
       for (int64_t half = 0; half < 2; ++half) {
         if (hasDecay) {
-          Value rowWeight = weight(arith::AddFOp::create(
-              b, rowF, kernel.f32(static_cast<float>(8 * half + 1))));
+          Value rowWeight = weightAt(row, kChunk + 8 * half + 1);
           for (int64_t n = 0; n < valueSlices; ++n)
             for (int64_t j = 0; j < 2; ++j) {
               Value &element = acc[4 * n + 2 * half + j];
@@ -324,15 +365,19 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
         for (int64_t n = 0; n < kChunk / 8; ++n)
           for (int64_t j = 0; j < 2; ++j) {
             Value &element = scores[4 * n + 2 * half + j];
-            Value exponent = arith::AddFOp::create(
-                b, diagonal,
-                kernel.f32(static_cast<float>(8 * half - 8 * n - j)));
-            Value weighted =
-                hasDecay ? arith::MulFOp::create(b, element, weight(exponent))
-                               .getResult()
-                         : element;
-            element = arith::SelectOp::create(b, nonNegative(exponent),
-                                              weighted, kernel.f32(0.0f));
+            int64_t offset = 8 * half - 8 * n - j;
+            if (hasDecay) {
+              element =
+                  arith::MulFOp::create(b, element, weightAt(diagonal, offset));
+              continue;
+            }
+            Value allowed = arith::CmpFOp::create(
+                b, arith::CmpFPredicate::OGE,
+                arith::AddFOp::create(b, diagonalF,
+                                      kernel.f32(static_cast<float>(offset))),
+                kernel.f32(0.0f));
+            element =
+                arith::SelectOp::create(b, allowed, element, kernel.f32(0.0f));
           }
       }
       // acc += P V, P's accumulator pairs as the A operand.
@@ -343,9 +388,10 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
         };
         SmallVector<Value> pa{pair(2 * kk, 0), pair(2 * kk, 2),
                               pair(2 * kk + 1, 0), pair(2 * kk + 1, 2)};
-        for (int64_t np = 0; np < valueSlice / 16; ++np) {
+        for (int64_t np = 0; np < 64 / 16; ++np) {
           SmallVector<Value> vb =
-              loadMatricesAt(values, rowsFirst, 16 * kk, index(16 * np), true);
+              loadMatrices(values, rowsFirst, index(16 * kk),
+                           plus(warpValueCol, 16 * np), true);
           accumulate(acc, 2 * np, pa, vb[0], vb[1]);
           accumulate(acc, 2 * np + 1, pa, vb[2], vb[3]);
         }
@@ -366,7 +412,8 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
         b.setInsertionPointToStart(ifRow.thenBlock());
         for (int64_t n = 0; n < valueSlices; ++n) {
           Value col = arith::AddIOp::create(
-              b, firstValueCol, arith::AddIOp::create(b, twoT, index(8 * n)));
+              b, arith::AddIOp::create(b, firstValueCol, warpValueCol),
+              arith::AddIOp::create(b, twoT, index(8 * n)));
           Value pair = vector::FromElementsOp::create(
               b, VectorType::get({2}, f32),
               ValueRange{acc[4 * n + 2 * half], acc[4 * n + 2 * half + 1]});
@@ -381,15 +428,16 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
     // KVᵀ <- λ^r KVᵀ + (Vᵀ diag(λ^(r-1-c))) K. A = Vᵀ: value rows 16w ..,
     // chunk columns c; its registers hold columns 2t + j (a0, a1) and
     // 2t + 8 + j (a2, a3) of each k16 block.
-    Value lengthF = toFloat(length);
+    // The table index of λ^(r - 1 - 2t), this lane's first column.
+    Value lastMinusLane;
     if (hasDecay) {
-      Value chunkWeight = weight(lengthF);
+      Value opaqueLength = kernel.opaque(length);
+      Value chunkWeight = weightAt(opaqueLength, kChunk);
       for (Value &element : state)
         element = arith::MulFOp::create(b, element, chunkWeight);
+      lastMinusLane =
+          plus(arith::SubIOp::create(b, opaqueLength, twoT), kChunk - 1);
     }
-    // r - 1 - 2t: the exponent of this lane's first column.
-    Value lastMinusLane = arith::SubFOp::create(
-        b, arith::SubFOp::create(b, lengthF, kernel.f32(1.0f)), toFloat(twoT));
     auto unpackPair = [&](Value reg) -> std::pair<Value, Value> {
       Value word =
           vector::FromElementsOp::create(b, VectorType::get({1}, i32), reg);
@@ -401,26 +449,23 @@ void attn::emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
     };
     for (int64_t kk = 0; kk < kChunk / 16; ++kk) {
       SmallVector<Value> va =
-          loadMatricesAt(values, colsFirst, 16 * kk, warpRow, true);
+          loadMatrices(values, colsFirst, index(16 * kk), warpStateRow, true);
       if (hasDecay)
         for (int64_t reg = 0; reg < 4; ++reg) {
           auto [low, high] = unpackPair(va[reg]);
           SmallVector<Value, 2> scaled;
           std::array<Value, 2> elements{low, high};
           for (auto [j, element] : llvm::enumerate(elements)) {
-            Value exponent = arith::SubFOp::create(
-                b, lastMinusLane,
-                kernel.f32(static_cast<float>(16 * kk + 8 * (reg / 2) + j)));
-            scaled.push_back(arith::SelectOp::create(
-                b, nonNegative(exponent),
-                arith::MulFOp::create(b, element, weight(exponent)),
-                kernel.f32(0.0f)));
+            scaled.push_back(arith::MulFOp::create(
+                b, element,
+                weightAt(lastMinusLane, -(16 * kk + 8 * (reg / 2) +
+                                          static_cast<int64_t>(j)))));
           }
           va[reg] = kernel.roundPair(scaled[0], scaled[1], bf16);
         }
       for (int64_t np = 0; np < headDim / 16; ++np) {
         SmallVector<Value> kb =
-            loadMatricesAt(keys, rowsFirst, 16 * kk, index(16 * np), true);
+            loadMatrices(keys, rowsFirst, index(16 * kk), index(16 * np), true);
         for (int64_t half = 0; half < 2; ++half) {
           int64_t fragment = 2 * np + half;
           SmallVector<Value> c(state.begin() + 4 * fragment,

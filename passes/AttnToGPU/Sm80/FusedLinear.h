@@ -24,11 +24,11 @@ namespace attn {
 
 /// The emitter's decisions for one step.
 struct Sm80FusedLinearPlan {
-  /// Threads per block: four warps.
-  static constexpr int64_t kThreads = 128;
-  /// Value columns per block (Ev); the launch runs E / Ev blocks per token
-  /// range (`slices`).
+  /// Value columns per block (Ev: 128, or 64 when E is not a multiple of
+  /// 128) and threads per block (two per value column: 8 or 4 warps); the
+  /// launch runs E / Ev blocks per token range (`slices`).
   int64_t valueSlice = 64;
+  int64_t threads = 128;
   int64_t slices = 1;
   /// The shared-memory buffers, in this order: with an output, the Q
   /// chunk (two stages); K and the V slice (two stages each); with an
@@ -44,7 +44,7 @@ planSm80FusedLinear(FusedLinearOp step, const TargetInfo &target,
                     std::string &whyNot);
 
 /// Emits `step` at the insertion point of `kernel.b` inside a gpu.launch of
-/// Sm80FusedLinearPlan::kThreads threads, for value columns [slice · Ev,
+/// plan.threads threads, for value columns [slice · Ev,
 /// (slice + 1) · Ev), with its operands read through `mapping` and the
 /// shared buffers `buffers` (materialized from plan.sharedMemory).
 void emitSm80FusedLinear(KernelBuilder &kernel, FusedLinearOp step,
