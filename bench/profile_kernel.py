@@ -30,9 +30,12 @@ def main():
     q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
                for _ in range(3))
     if name.startswith("linear_"):
-        # Linear attention at the paper's shape (B = 4, H = 32), ALiBi
-        # slopes; its output kernel is <name>_kernel_2.
-        b, h = 4, 32
+        # Linear attention at the paper's shape (B = 4, H = 32, or
+        # ATTN_PROFILE_B / ATTN_PROFILE_H), ALiBi slopes; its output
+        # kernel is <name>_kernel_2.
+        import os
+        b = int(os.environ.get("ATTN_PROFILE_B", 4))
+        h = int(os.environ.get("ATTN_PROFILE_H", 32))
         q, k, v = (torch.randn(b, h, n, d, device="cuda", dtype=torch.bfloat16)
                    for _ in range(3))
         s = torch.tensor([2.0 ** (-8 * (i + 1) / h) for i in range(h)],
