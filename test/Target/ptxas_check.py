@@ -21,8 +21,8 @@ import tempfile
 CHIPS = ["sm_80", "sm_90a"]
 # Examples whose lowering has not landed yet, with the error they must give.
 NOT_YET = {
-    "linear.mlir": "no function holds an attn.attention, attn.plan, ",
-    "conv_basis.mlir": "no function holds an attn.attention, attn.plan, ",
+    "conv_basis.mlir": "no function holds an attn.attention, "
+                       "attn.linear_attention, attn.plan, ",
 }
 RESOURCES = re.compile(r"Used (\d+) registers.*?(\d+) bytes smem")
 SPILLS = re.compile(r"(\d+) bytes spill stores, (\d+) bytes spill loads")
