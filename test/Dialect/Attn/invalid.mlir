@@ -886,3 +886,45 @@ func.func @fused_orders_need_list(%q: !t, %o: !t, %i: index, %ord: memref<?x?x?x
   attn.fused.forward ins(%q, %q, %q : !t, !t, !t) outs(%o : !t) at(%i, %i, %i) kv_head(%i) kv_tiles(%i, %i) orders(%ord, %ord : memref<?x?x?xi32>, memref<?x?x?xi32>) block(64, 64) scale(0.125) schedule(dense)
   return
 }
+
+// -----
+
+// attn.fused.linear must write something.
+func.func @fused_linear_nothing(%q: memref<?x?x?x64xbf16>, %i: index) {
+  // expected-error@+1 {{writes nothing: give an output, state_out or final_state}}
+  attn.fused.linear ins(%q, %q, %q : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) at(%i, %i) tokens(%i, %i) block(64)
+  return
+}
+
+// -----
+
+func.func @fused_linear_block(%q: memref<?x?x?x64xbf16>, %o: memref<?x?x?x64xbf16>, %i: index) {
+  // expected-error@+1 {{block = 48 must be a power of two between 16 and 256}}
+  attn.fused.linear ins(%q, %q, %q : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%o : memref<?x?x?x64xbf16>) at(%i, %i) tokens(%i, %i) block(48)
+  return
+}
+
+// -----
+
+func.func @fused_linear_state(%q: memref<?x?x?x64xbf16>, %o: memref<?x?x?x64xbf16>, %st: memref<?x?x?x32xf32>, %i: index) {
+  // expected-error@+1 {{state_in must have the value head dimension 64 as its static last extent}}
+  attn.fused.linear ins(%q, %q, %q : memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>, memref<?x?x?x64xbf16>) outs(%o : memref<?x?x?x64xbf16>) state_in(%st [%i] : memref<?x?x?x32xf32>) at(%i, %i) tokens(%i, %i) block(64)
+  return
+}
+
+// -----
+
+func.func @linear_scan_length(%st: memref<?x?x?x64xf32>) {
+  %zero = arith.constant 0 : index
+  // expected-error@+1 {{segment length 0 must be positive}}
+  attn.linear_scan %st segment(%zero) head_dim(64) : memref<?x?x?x64xf32>
+  return
+}
+
+// -----
+
+func.func @scale_rows_in_place_transpose(%t: memref<64x64xf32>, %r: f32, %i: index) {
+  // expected-error@+1 {{a transposed scale needs a separate dest}}
+  attn.tile.scale_rows %t into %t rate(%r) first(%i) step(1) transpose : memref<64x64xf32>, memref<64x64xf32>
+  return
+}

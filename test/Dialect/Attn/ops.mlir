@@ -184,3 +184,31 @@ func.func @conv(%q: !qkv, %k: !qkv, %v: !qkv, %o: !qkv) {
       bases(4) window(8) delta(0.5) epsilon(0.01) scale(0.25)
   return
 }
+
+// -----
+
+// Linear attention's L2 ops: the fused step with each optional clause, the
+// scan, and the two tile ops the step's decomposition adds.
+!lq = memref<?x?x?x64xbf16>
+!ls = memref<?x?x?x64xf32>
+// CHECK-LABEL: func.func @linear_l2
+// CHECK: attn.fused.linear ins({{.*}}) decay(%{{.*}} : memref<?xf32>) state_out(%{{.*}}[%{{.*}}] : memref<?x?x?x64xf32>) at(%{{.*}}, %{{.*}}) tokens(%{{.*}}, %{{.*}}) block(64)
+// CHECK: attn.fused.linear ins({{.*}}) outs(%{{.*}} : memref<?x?x?x64xbf16>) state_in(%{{.*}}[%{{.*}}] : memref<?x?x?x64xf32>) final_state(%{{.*}} : memref<?x?x64x64xf32>) at(%{{.*}}, %{{.*}}) tokens(%{{.*}}, %{{.*}}) block(32)
+// CHECK: attn.linear_scan %{{.*}} decay(%{{.*}} : memref<?xf32>) initial(%{{.*}} : memref<?x?x64x64xf32>) segment(%{{.*}}) head_dim(64) : memref<?x?x?x64xf32>
+// CHECK: attn.tile.decay_scores %{{.*}} rate(%{{.*}}) : memref<64x64xf32>
+// CHECK: attn.tile.scale_rows %{{.*}} into %{{.*}} rate(%{{.*}}) first(%{{.*}}) step(-1) transpose : memref<64x64xbf16>, memref<64x64xf32>
+func.func @linear_l2(%q: !lq, %o: !lq, %s: memref<?xf32>, %states: !ls,
+                     %final: memref<?x?x64x64xf32>, %i: index, %rate: f32,
+                     %scores: memref<64x64xf32>, %tile: memref<64x64xbf16>) {
+  attn.fused.linear ins(%q, %q, %q : !lq, !lq, !lq) decay(%s : memref<?xf32>)
+      state_out(%states [%i] : !ls) at(%i, %i) tokens(%i, %i) block(64)
+  attn.fused.linear ins(%q, %q, %q : !lq, !lq, !lq) outs(%o : !lq)
+      state_in(%states [%i] : !ls) final_state(%final : memref<?x?x64x64xf32>)
+      at(%i, %i) tokens(%i, %i) block(32)
+  attn.linear_scan %states decay(%s : memref<?xf32>)
+      initial(%final : memref<?x?x64x64xf32>) segment(%i) head_dim(64) : !ls
+  attn.tile.decay_scores %scores rate(%rate) : memref<64x64xf32>
+  attn.tile.scale_rows %tile into %scores rate(%rate) first(%i) step(-1)
+      transpose : memref<64x64xbf16>, memref<64x64xf32>
+  return
+}
