@@ -203,48 +203,24 @@ void LinearScanOp::buildElementScan(OpBuilder &builder, Location loc,
     segmentDecay = math::ExpOp::create(
         b, arith::MulFOp::create(b, arith::NegFOp::create(b, rate), length));
   }
-  // Segments in groups of kGroup: the group's increments are loaded
-  // first (independent loads, so that a GPU thread waits for memory once
-  // per group, not once per segment), then its steps run in order.
-  constexpr int64_t kGroup = 4;
   Value last = arith::SubIOp::create(b, segments, index(1));
-  auto loop = scf::ForOp::create(b, index(0), segments, index(kGroup),
-                                 ValueRange{carry});
+  auto loop =
+      scf::ForOp::create(b, index(0), segments, index(1), ValueRange{carry});
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
-  Value first = loop.getInductionVar();
+  Value segment = loop.getInductionVar();
   Value current = loop.getRegionIterArg(0);
-  auto slotAt = [&](Value segment) -> SmallVector<Value, 4> {
-    return {batch, head,
-            arith::AddIOp::create(b, arith::MulIOp::create(b, segment, headDim),
-                                  row),
-            col};
-  };
-  SmallVector<Value, kGroup> increments;
-  for (int64_t i = 0; i < kGroup; ++i) {
-    Value segment = arith::AddIOp::create(b, first, index(i));
-    // Slots from `last` on hold no increment (the last segment's slot was
-    // not written; later ones do not exist): read a valid slot, use 0.
-    Value clamped = arith::MinUIOp::create(b, segment, last);
-    increments.push_back(arith::SelectOp::create(
-        b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, segment, last),
-        memref::LoadOp::create(b, states, slotAt(clamped)), f32Constant(0.0f)));
-  }
-  for (int64_t i = 0; i < kGroup; ++i) {
-    Value segment = arith::AddIOp::create(b, first, index(i));
-    auto inRange = scf::IfOp::create(
-        b,
-        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, segment, segments),
-        /*withElseRegion=*/false);
-    {
-      OpBuilder::InsertionGuard storeGuard(b);
-      b.setInsertionPointToStart(inRange.thenBlock());
-      memref::StoreOp::create(b, current, states, slotAt(segment));
-    }
-    current = arith::AddFOp::create(
-        b, arith::MulFOp::create(b, segmentDecay, current), increments[i]);
-  }
-  scf::YieldOp::create(b, current);
+  Value stateRow =
+      arith::AddIOp::create(b, arith::MulIOp::create(b, segment, headDim), row);
+  SmallVector<Value, 4> at{batch, head, stateRow, col};
+  // The last segment's slot holds no increment (nothing wrote it).
+  Value increment = arith::SelectOp::create(
+      b, arith::CmpIOp::create(b, arith::CmpIPredicate::ult, segment, last),
+      memref::LoadOp::create(b, states, at), f32Constant(0.0f));
+  memref::StoreOp::create(b, current, states, at);
+  Value next = arith::AddFOp::create(
+      b, arith::MulFOp::create(b, segmentDecay, current), increment);
+  scf::YieldOp::create(b, next);
 }
 
 void LinearScanOp::decompose(OpBuilder &builder) {
