@@ -414,7 +414,7 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
           atEntry, scan.getLoc(), MemRefType::get({1}, atEntry.getI32Type()));
       count->setAttr(kScratchAttrName, atEntry.getStringAttr(name));
       if (failed(facts.addInputCheck(scan.getLoc(), name, decay,
-                                     "decay rates must be finite and >= 0")))
+                                     "negative, NaN or infinite decay rates")))
         return failure();
       invalidCount = count;
       invalidDecayCounts[scan.getStates()] = invalidCount;

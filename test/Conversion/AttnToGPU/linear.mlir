@@ -9,7 +9,7 @@
 // CHECK-LABEL: func.func @lightning
 // CHECK-SAME: %{{.*}}: memref<1xi32>, %{{.*}}: memref<?x?x?x128xf32>
 // CHECK-SAME: {dtype = "bf16", name = "q", shape = ["B", "H", "N", 128]}, {dtype = "bf16", name = "k", shape = ["B", "H", "N", 128]}, {dtype = "bf16", name = "v", shape = ["B", "H", "N", 128]}, {dtype = "bf16", name = "o", shape = ["B", "H", "N", 128], writes}, {dtype = "f32", name = "decay", shape = ["H"]}, {dtype = "f32", name = "initial_state", shape = ["B", "H", 128, 128]}, {dtype = "f32", name = "final_state", shape = ["B", "H", 128, 128], writes}
-// CHECK-SAME: input_checks = [{argument = "decay", message = "decay rates must be finite and >= 0", scratch = "linear_invalid_decay"}]
+// CHECK-SAME: input_checks = [{argument = "decay", message = "negative, NaN or infinite decay rates", scratch = "linear_invalid_decay"}]
 // Eight warps per block for E = 128 (one block per segment).
 // CHECK-SAME: launches = [{block = [256, 1, 1], grid = ["ceildiv(N, (64 * ceildiv((((ceildiv(N, 64) * B) * H) + 1), 128)))", "H", "B"], kernel = "lightning_kernel"
 // CHECK-SAME: {block = [128, 1, 1], grid = ["128", "H", "B"], kernel = "lightning_kernel_1"
