@@ -362,6 +362,18 @@ TEST_F(Launch, CallerWorkspaceIsCheckedAndUsed) {
                                 driver),
                "the workspace: 0x90000000 is host memory, not CUDA device "
                "memory");
+  // The scratch the call uses (1159 bytes) must not share a byte with an
+  // argument: x is [0x10000000, 0x100012c0), mask [0x10100000, +5).
+  EXPECT_ERROR((*lists)->launch(args, fakeStream(),
+                                reinterpret_cast<void *>(0x10001200), 4096,
+                                driver),
+               "the workspace overlaps argument 'x' in memory; the kernels "
+               "write their scratch buffers there, so it must not share "
+               "memory with an argument");
+  EXPECT_ERROR_CONTAINS((*lists)->launch(args, fakeStream(),
+                                         reinterpret_cast<void *>(0x100ffc00),
+                                         4096, driver),
+                        "the workspace overlaps argument 'mask'");
   EXPECT_TRUE(fake->launches.empty());
   Status status = (*lists)->launch(args, fakeStream(), workspace, 4096, driver);
   ASSERT_TRUE(status.ok()) << status.error().message();
@@ -369,6 +381,11 @@ TEST_F(Launch, CallerWorkspaceIsCheckedAndUsed) {
   ASSERT_EQ(fake->launches.size(), 2u);
   EXPECT_EQ(fake->launches[0].params,
             (std::vector<uint64_t>{0x10100000, 0x10200000, 0x10200100}));
+  // Only the bytes this call uses count: a 4096-byte workspace at
+  // 0x100ffb00 runs over mask, but its first 1159 bytes end before it.
+  status = (*lists)->launch(args, fakeStream(),
+                            reinterpret_cast<void *>(0x100ffb00), 4096, driver);
+  EXPECT_TRUE(status.ok()) << status.error().message();
 }
 
 /// A hash attention's shape of bundle: a sort kernel counts the bucket ids
