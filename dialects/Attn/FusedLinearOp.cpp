@@ -23,6 +23,8 @@
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace attn;
 
@@ -99,6 +101,36 @@ void FusedLinearOp::decompose(OpBuilder &builder) {
   Value state = alloc({headDim, valueDim}, f32);
 
   Value batch = getBatch(), head = getHead();
+  // Decay rates of any head negative, NaN or infinite: the step writes
+  // nothing, as the GPU lowering's input check makes its output kernel do
+  // (the compiled CPU function has no error channel).
+  if (Value decay = getDecay()) {
+    Value heads = memref::DimOp::create(b, decay, 0);
+    auto check = scf::ForOp::create(
+        b, index(0), heads, index(1),
+        ValueRange{arith::ConstantIntOp::create(b, b.getI1Type(), 1)});
+    {
+      OpBuilder::InsertionGuard checkGuard(b);
+      b.setInsertionPointToStart(check.getBody());
+      Value s = memref::LoadOp::create(b, decay, check.getInductionVar());
+      Value finiteNonNegative = arith::AndIOp::create(
+          b,
+          arith::CmpFOp::create(
+              b, arith::CmpFPredicate::OGE, s,
+              arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f))),
+          arith::CmpFOp::create(
+              b, arith::CmpFPredicate::OLT, s,
+              arith::ConstantOp::create(
+                  b,
+                  b.getF32FloatAttr(std::numeric_limits<float>::infinity()))));
+      scf::YieldOp::create(
+          b, ValueRange{arith::AndIOp::create(b, check.getRegionIterArg(0),
+                                              finiteNonNegative)});
+    }
+    auto ifValid =
+        scf::IfOp::create(b, check.getResult(0), /*withElseRegion=*/false);
+    b.setInsertionPoint(ifValid.thenBlock()->getTerminator());
+  }
   Value rate = buildRate(b, getLoc());
   if (Value stateIn = getStateIn())
     TileLoadOp::create(b, stateIn, batch, head, getStateInRow(), state,

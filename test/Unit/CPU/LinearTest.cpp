@@ -285,6 +285,36 @@ TEST(LinearStateTest, TwoHalvesEqualOneRun) {
   expectClose(tail.state, whole.state, 2e-5, "final state");
 }
 
+/// Decay rates that are negative, NaN or infinite (in any head): O and the
+/// final state stay as they were (poisoned), as on the GPU, where the
+/// bundle's input check also fails the call.
+TEST(LinearBadDecayTest, WritesNothing) {
+  uint64_t seed = testSeed();
+  SCOPED_TRACE("reproduce with ATTN_TEST_SEED=" + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  LinearCase c;
+  c.heads = 3, c.len = 100, c.states = true;
+  reference::Tensor q = randomTensor({1, 3, 100, 16}, 0.5, false, rng);
+  reference::Tensor k = randomTensor({1, 3, 100, 16}, 0.5, false, rng);
+  reference::Tensor v = randomTensor({1, 3, 100, 16}, 1.0, false, rng);
+  reference::Tensor initial = randomTensor({1, 3, 16, 16}, 1.0, false, rng);
+  for (double bad : {-0.25, std::nan(""), HUGE_VAL}) {
+    SCOPED_TRACE("decay rate " + std::to_string(bad));
+    std::vector<double> slopes{0.5, bad, 0.125};
+    LinearRun got = run(c, q, k, v, slopes, initial);
+    for (double x : got.out.data())
+      ASSERT_TRUE(std::isnan(x)) << "O was written";
+    for (double x : got.state.data())
+      ASSERT_TRUE(std::isnan(x)) << "the final state was written";
+  }
+  // The same inputs with valid rates write both (the check above can fail).
+  LinearRun good = run(c, q, k, v, {0.5, 0.25, 0.125}, initial);
+  for (double x : good.out.data())
+    ASSERT_TRUE(std::isfinite(x));
+  for (double x : good.state.data())
+    ASSERT_TRUE(std::isfinite(x));
+}
+
 std::vector<LinearCase> linearCases() {
   std::vector<LinearCase> cases;
   for (int64_t len : {1, 63, 64, 65, 1000})
