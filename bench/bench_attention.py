@@ -560,8 +560,7 @@ def main():
                                 "spion",
                         help="the masks to time (blocklist: the list "
                              "schedule against dense causal and flex; nm; "
-                             "linear: linear attention against its peers, "
-                             "bench/linear_bench.py)")
+                             "linear: bench/linear_bench.py)")
     parser.add_argument("--scfa-sizes", default="4096,8192,16384,32768",
                         help="sequence lengths of the hash/drop timings")
     parser.add_argument("--scfa-flex-max-n", type=int,
@@ -574,18 +573,8 @@ def main():
     parser.add_argument("--checks", default="dense,spion,scfa",
                         help="the check groups to run (dense: the mask "
                              "matrix and block-sparse bundles; spion; "
-                             "scfa: hash and drop; nm; linear: linear "
-                             "attention, bench/linear_bench.py)")
-    parser.add_argument("--linear-sizes", default="4096,8192,32768,131072",
-                        help="sequence lengths of the linear attention "
-                             "timings (B = 4, H = 32, D = E = 128)")
-    parser.add_argument("--linear-long-sizes",
-                        default="8192,65536,262144,1048576",
-                        help="sequence lengths of the long linear attention "
-                             "timings (B = 1, H = 8)")
-    parser.add_argument("--linear-long-check-n", type=int, default=1 << 20,
-                        help="N of the long linear attention check (0: "
-                             "skip it)")
+                             "scfa: hash and drop; nm; linear)")
+    linear_bench.add_device_run_arguments(parser)
     args = parser.parse_args()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -720,14 +709,11 @@ def main():
                               "linear" in args.timing.split(",")):
         linear = linear_bench.load_bundles(args.bundles)
     if "linear" in groups:
-        # Lines are printed as they come; the peers' lines are informational
-        # and stay out of the count.
         linear_results = linear_bench.check_linear(
             linear, seed0, long_n=args.linear_long_check_n)
-        for result in linear_results:
-            if result["counted"]:
-                checks.append(result["line"])
-                failures += not result["ok"]
+        linear_lines, linear_failures = linear_bench.counted(linear_results)
+        checks += linear_lines
+        failures += linear_failures
     print(f"correctness: {len(checks) - failures} passed, {failures} failed")
 
     timings = []
@@ -793,10 +779,8 @@ def main():
     linear_rows = []
     if not args.skip_timing and "linear" in timed:
         linear_rows = linear_bench.time_linear(
-            linear, [int(x) for x in args.linear_sizes.split(",") if x],
-            args.reps,
-            long_sizes=[int(x) for x in args.linear_long_sizes.split(",")
-                        if x])
+            linear, linear_bench.sizes(args.linear_sizes), args.reps,
+            long_sizes=linear_bench.sizes(args.linear_long_sizes))
 
     nm_rows = []
     if not args.skip_timing and "nm" in timed:

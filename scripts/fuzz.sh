@@ -45,7 +45,7 @@ run_manifest() {
   for include in "${CUDA_HOME:-/usr/local/cuda}/include" /usr/include; do
     if [[ -f $include/cuda.h ]]; then flags+=(-I"$include"); break; fi
   done
-  local sources=("$root"/lib/Runtime/{Bundle,CApi,Driver,Expr,Json,Manifest}.cpp)
+  local sources=("$root"/lib/Runtime/{Bundle,CApi,Driver,Expr,Json,Manifest,MemoryOverlap}.cpp)
   local binary=$out/manifest-fuzzer
   if [[ ! -x $binary || -n $(find "$root/lib/Runtime" "$root/include/attn/Runtime" \
         "$root/test/Fuzz/ManifestFuzzer.cpp" -newer "$binary" -print -quit) ]]; then

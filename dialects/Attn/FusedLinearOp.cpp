@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/AttnOps.h"
+#include "attn/Dialect/Attn/LinearDecay.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -22,8 +23,6 @@
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
-
-#include <limits>
 
 using namespace mlir;
 using namespace attn;
@@ -112,20 +111,11 @@ void FusedLinearOp::decompose(OpBuilder &builder) {
     {
       OpBuilder::InsertionGuard checkGuard(b);
       b.setInsertionPointToStart(check.getBody());
-      Value s = memref::LoadOp::create(b, decay, check.getInductionVar());
-      Value finiteNonNegative = arith::AndIOp::create(
-          b,
-          arith::CmpFOp::create(
-              b, arith::CmpFPredicate::OGE, s,
-              arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f))),
-          arith::CmpFOp::create(
-              b, arith::CmpFPredicate::OLT, s,
-              arith::ConstantOp::create(
-                  b,
-                  b.getF32FloatAttr(std::numeric_limits<float>::infinity()))));
-      scf::YieldOp::create(
-          b, ValueRange{arith::AndIOp::create(b, check.getRegionIterArg(0),
-                                              finiteNonNegative)});
+      Value valid = buildIsValidDecayRate(
+          b, getLoc(),
+          memref::LoadOp::create(b, decay, check.getInductionVar()));
+      scf::YieldOp::create(b, ValueRange{arith::AndIOp::create(
+                                  b, check.getRegionIterArg(0), valid)});
     }
     auto ifValid =
         scf::IfOp::create(b, check.getResult(0), /*withElseRegion=*/false);

@@ -258,53 +258,6 @@ const std::vector<std::string> &Bundle::symbols() const {
   return impl->manifest.symbols;
 }
 
-/// Refuses an argument the kernels write (ArgumentSpec::writes) whose
-/// bytes overlap another argument's: the kernels would read what they have
-/// already overwritten, or two outputs would race. The tensors are checked
-/// contiguous before this, so each occupies [data, data + elements x
-/// element size); an empty tensor occupies nothing. All pairs are compared
-/// (a bundle has a handful of arguments).
-/// The bytes [begin, end) of a contiguous tensor; sizes that do not fit in
-/// an address saturate (no wrap-around).
-static std::pair<uintptr_t, uintptr_t> byteRange(const TensorRef &tensor) {
-  uintptr_t bytes = dtypeSize(tensor.dtype), end = 0;
-  for (int64_t extent : tensor.shape)
-    if (__builtin_mul_overflow(bytes, static_cast<uintptr_t>(extent), &bytes))
-      bytes = UINTPTR_MAX;
-  auto begin = reinterpret_cast<uintptr_t>(tensor.data);
-  if (__builtin_add_overflow(begin, bytes, &end))
-    end = UINTPTR_MAX;
-  return {begin, end};
-}
-
-/// Whether the non-empty byte ranges [a, b) and [c, d) share a byte.
-static bool overlaps(std::pair<uintptr_t, uintptr_t> first,
-                     std::pair<uintptr_t, uintptr_t> second) {
-  return first.first < first.second && second.first < second.second &&
-         first.first < second.second && second.first < first.second;
-}
-
-static Status checkWrittenDisjoint(const Manifest &manifest,
-                                   const std::vector<TensorRef> &args) {
-  auto range = [&](size_t i) { return byteRange(args[i]); };
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (!manifest.arguments[i].writes)
-      continue;
-    auto [begin, end] = range(i);
-    for (size_t j = 0; j < args.size(); ++j) {
-      if (j == i || (manifest.arguments[j].writes && j < i))
-        continue; // Each written pair once.
-      if (overlaps({begin, end}, range(j)))
-        return Error("argument '" + manifest.arguments[i].name +
-                     "' overlaps argument '" + manifest.arguments[j].name +
-                     "' in memory; the kernels write '" +
-                     manifest.arguments[i].name +
-                     "', so it must not share memory with another argument");
-    }
-  }
-  return Status::success();
-}
-
 Result<LaunchPlan> Bundle::validate(const std::vector<TensorRef> &args) const {
   const Manifest &manifest = impl->manifest;
   if (Status count = checkArgumentCount(*this, args.size()); !count)
@@ -666,16 +619,10 @@ Status Bundle::Impl::launch(const LaunchPlan &plan,
     if (reinterpret_cast<uintptr_t>(workspace) % kScratchAlignment != 0)
       return Error("the workspace " + formatPointer(workspace) + " is not " +
                    std::to_string(kScratchAlignment) + "-byte aligned");
-    // The kernels write their scratch buffers in the bytes this call uses.
-    auto begin = reinterpret_cast<uintptr_t>(workspace);
-    uintptr_t end = UINTPTR_MAX;
-    (void)__builtin_add_overflow(begin, plan.workspaceBytes, &end);
-    for (size_t i = 0; i < args.size(); ++i)
-      if (overlaps({begin, end}, byteRange(args[i])))
-        return Error("the workspace overlaps argument '" +
-                     manifest.arguments[i].name +
-                     "' in memory; the kernels write their scratch buffers "
-                     "there, so it must not share memory with an argument");
+    if (Status disjoint = checkWorkspaceDisjoint(manifest, args, workspace,
+                                                 plan.workspaceBytes);
+        !disjoint)
+      return disjoint;
   }
   // An empty problem launches nothing and needs no GPU.
   if (nothingToLaunch(plan))

@@ -3,9 +3,9 @@
 #include "LinearScan.h"
 #include "KernelBuilder.h"
 
-#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "attn/Dialect/Attn/LinearDecay.h"
 
-#include <limits>
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 using namespace mlir;
 using namespace attn;
@@ -36,7 +36,7 @@ FailureOr<gpu::LaunchOp> attn::convertLinearScan(LinearScanOp scan,
   Value element = arith::AddIOp::create(
       b, arith::MulIOp::create(b, blockIds.x, index(threads)), thread);
   if (Value decay = scan.getDecay(); decay && invalidCount) {
-    // A valid rate is a finite s >= 0 (NaN fails both compares).
+    // buildIsValidDecayRate: finite and >= 0.
     Value first = arith::AndIOp::create(
         b,
         arith::CmpIOp::create(b, arith::CmpIPredicate::eq, element, index(0)),
@@ -46,15 +46,7 @@ FailureOr<gpu::LaunchOp> attn::convertLinearScan(LinearScanOp scan,
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(ifFirst.thenBlock());
     Value rate = memref::LoadOp::create(b, decay, ValueRange{blockIds.y});
-    Value valid = arith::AndIOp::create(
-        b,
-        arith::CmpFOp::create(
-            b, arith::CmpFPredicate::OGE, rate,
-            arith::ConstantOp::create(b, b.getF32FloatAttr(0.0f))),
-        arith::CmpFOp::create(
-            b, arith::CmpFPredicate::OLT, rate,
-            arith::ConstantOp::create(
-                b, b.getF32FloatAttr(std::numeric_limits<float>::infinity()))));
+    Value valid = buildIsValidDecayRate(b, b.getLoc(), rate);
     auto ifInvalid = scf::IfOp::create(
         b,
         arith::XOrIOp::create(

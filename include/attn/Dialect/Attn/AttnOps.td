@@ -529,6 +529,7 @@ def Attn_MaskAndOp : Attn_MaskOp<"and", [Pure]> {
 
 include "attn/Dialect/Attn/AttnPlanOps.td"
 include "attn/Dialect/Attn/AttnTileOps.td"
+include "attn/Dialect/Attn/AttnLinearOps.td"
 
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, Terminator, ReturnLike,
