@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "attn/Dialect/Attn/AttnOps.h"
+#include "attn/Dialect/Attn/InputChecks.h"
 #include "attn/Dialect/Attn/SoftmaxNumerics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -217,14 +218,13 @@ Value FusedForwardOp::buildIsPartialTile(OpBuilder &b, Location loc,
   return partial;
 }
 
-void FusedForwardOp::enterIfInputsValid(OpBuilder &builder, Location loc,
-                                        const IRMapping &mapping) {
+void attn::enterIfCountsZero(OpBuilder &builder, Location loc,
+                             ValueRange counts) {
   ImplicitLocOpBuilder b(loc, builder);
   Value valid;
-  for (Value count : getInvalidCounts()) {
+  for (Value count : counts) {
     Value value = memref::LoadOp::create(
-        b, mapping.lookupOrDefault(count),
-        ValueRange{arith::ConstantIndexOp::create(b, 0)});
+        b, count, ValueRange{arith::ConstantIndexOp::create(b, 0)});
     Value zero = arith::CmpIOp::create(
         b, arith::CmpIPredicate::eq, value,
         arith::ConstantIntOp::create(b, b.getI32Type(), 0));
@@ -234,6 +234,14 @@ void FusedForwardOp::enterIfInputsValid(OpBuilder &builder, Location loc,
     return;
   auto ifValid = scf::IfOp::create(b, valid, /*withElseRegion=*/false);
   builder.setInsertionPoint(ifValid.thenBlock()->getTerminator());
+}
+
+void FusedForwardOp::enterIfInputsValid(OpBuilder &builder, Location loc,
+                                        const IRMapping &mapping) {
+  SmallVector<Value> counts;
+  for (Value count : getInvalidCounts())
+    counts.push_back(mapping.lookupOrDefault(count));
+  enterIfCountsZero(builder, loc, counts);
 }
 
 scf::ForOp FusedForwardOp::decompose(OpBuilder &builder) {

@@ -43,6 +43,7 @@
 #include "TokenOrder.h"
 
 #include "attn/Dialect/Attn/AttnOps.h"
+#include "attn/Dialect/Attn/InputChecks.h"
 #include "attn/Passes/Passes.h"
 #include "attn/Target/TargetInfo.h"
 
@@ -473,19 +474,9 @@ struct AttnToGPUPass : public attn::impl::AttnToGPUBase<AttnToGPUPass> {
         continue;
       }
       OpBuilder::InsertionGuard guard(b);
-      if (Value states = step.getStateIn();
-          states && invalidDecayCounts.count(states)) {
-        Value count = memref::LoadOp::create(
-            b, invalidDecayCounts[states],
-            ValueRange{arith::ConstantIndexOp::create(b, 0)});
-        auto ifValid = scf::IfOp::create(
-            b,
-            arith::CmpIOp::create(
-                b, arith::CmpIPredicate::eq, count,
-                arith::ConstantIntOp::create(b, b.getI32Type(), 0)),
-            /*withElseRegion=*/false);
-        b.setInsertionPoint(ifValid.thenBlock()->getTerminator());
-      }
+            if (Value states = step.getStateIn();
+          states && invalidDecayCounts.count(states))
+        enterIfCountsZero(b, step.getLoc(), invalidDecayCounts[states]);
       emitSm80FusedLinear(kernel, step, mapping, *plan, buffers, slice);
     }
     gpu::TerminatorOp::create(b);
